@@ -1,0 +1,200 @@
+"""The training loop as a caller sees it: the events it yields, stopping, pausing, seeds, failures."""
+
+import json
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from trainers import RunControl, run
+from trainers.events import (BatchEnded, CheckpointSaved, EpochEnded, Paused, Predictions, Reconstructions,
+                             RunFailed, RunFinished, RunStarted)
+from tests.conftest import tiny_config
+
+
+def kinds(events):
+    return [type(e).__name__ for e in events]
+
+
+def test_two_batch_run_yields_the_documented_sequence():
+    events = list(run(tiny_config(limit_batches=2)))
+    assert kinds(events) == ["RunStarted", "BatchEnded", "BatchEnded", "EpochEnded", "Predictions", "RunFinished"]
+    started, b1, b2, epoch, preds, done = events
+    assert started.parameters == 203530 and started.task == "classify" and started.batches_per_epoch == 2
+    assert started.train_size == 256 and started.test_size == 64 and started.classes == tuple("0123456789")
+    assert "Linear(in_features=784, out_features=256" in started.summary
+    assert (b1.batch, b1.seen, b2.batch, b2.seen, b2.total) == (1, 32, 2, 64, 64)
+    assert b2.step == 2 and b1.samples_per_sec > 0 and 0 <= b1.accuracy <= 1
+    assert epoch.epoch == 1 and math.isfinite(epoch.test_loss) and 0 <= epoch.test_accuracy <= 1
+    assert preds.images.dtype == np.uint8 and preds.images.shape == (8, 1, 28, 28)
+    assert preds.probabilities.shape == (8, 10) and np.allclose(preds.probabilities.sum(1), 1, atol=1e-5)
+    assert done.epochs_completed == 1 and not done.stopped
+
+
+def test_training_lowers_the_loss_on_synthetic_digits():
+    cfg = tiny_config(model="mlp-deep", optimizer="adam", epochs=3, limit_batches=None,
+                      extra={"train_size": 2000, "test_size": 400},
+                      log_every=100)
+    epochs = [e for e in run(cfg) if isinstance(e, EpochEnded)]
+    assert epochs[-1].train_loss < epochs[0].train_loss
+    assert epochs[-1].test_accuracy > 0.5  # ten classes: chance is 0.1
+
+
+def test_autoencoder_yields_reconstructions_as_small_uint8_images():
+    events = list(run(tiny_config(model="autoencoder", epochs=2)))
+    recs = [e for e in events if isinstance(e, Reconstructions)]
+    assert [r.epoch for r in recs] == [1, 2]
+    assert recs[0].originals.shape == recs[0].outputs.shape == (8, 1, 28, 28)
+    assert recs[0].outputs.dtype == np.uint8
+    assert np.array_equal(recs[0].originals, recs[1].originals)  # the same images every epoch
+    assert not np.array_equal(recs[0].outputs, recs[1].outputs)
+    assert all(e.accuracy is None for e in events if isinstance(e, BatchEnded))
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers():
+    losses = lambda seed: [e.loss for e in run(tiny_config(seed=seed)) if isinstance(e, BatchEnded)]
+    assert losses(3) == losses(3)
+    assert losses(3) != losses(4)
+
+
+def test_stop_takes_effect_within_one_batch():
+    control = RunControl()
+    seen = []
+    for event in run(tiny_config(limit_batches=None, epochs=3), control):
+        seen.append(event)
+        if isinstance(event, BatchEnded) and event.batch == 2:
+            control.request_stop()
+    batches = [e for e in seen if isinstance(e, BatchEnded)]
+    assert batches[-1].batch == 2  # no batch after the one during which stop was asked
+    assert isinstance(seen[-1], RunFinished) and seen[-1].stopped and seen[-1].epochs_completed == 0
+
+
+def test_a_plain_threading_event_stops_too():
+    stop = threading.Event()
+    stop.set()
+    events = list(run(tiny_config(), stop))
+    assert isinstance(events[-1], RunFinished) and events[-1].stopped
+
+
+def test_pause_yields_paused_and_resumes():
+    control = RunControl()
+    out = []
+    for event in run(tiny_config(), control):
+        out.append(event)
+        if isinstance(event, BatchEnded) and event.batch == 1:
+            control.pause()
+            threading.Timer(0.05, control.resume).start()
+    names = kinds(out)
+    assert names.index("Paused") == names.index("BatchEnded") + 1
+    assert [e.paused for e in out if isinstance(e, Paused)] == [True, False]
+    assert isinstance(out[-1], RunFinished) and not out[-1].stopped
+
+
+def test_run_folder_receives_config_metrics_and_a_loadable_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    events = list(run(tiny_config(epochs=2, out=str(out))))
+    assert isinstance(events[-1], RunFinished) and events[-1].checkpoint == str(out / "checkpoint.pt")
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "mlp" and config["optimizer"] == "adam" and config["lr"] == 1e-3
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    for r in rows:
+        assert {"train_loss", "train_accuracy", "test_loss", "test_accuracy", "train_seconds"} <= set(r)
+        assert 0 <= r["test_accuracy"] <= 1
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert payload["model_name"] == "mlp" and payload["epoch"] == 2
+    assert set(payload["model_state"]) == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}
+    assert payload["optimizer_state"]["state"]  # Adam's moments, so a resumed run continues, not restarts
+
+
+def test_resume_continues_from_the_checkpoint(tmp_path):
+    first = tmp_path / "a"
+    list(run(tiny_config(epochs=1, out=str(first))))
+    events = list(run(tiny_config(epochs=1, resume=str(first), out=str(tmp_path / "b"))))
+    epoch = next(e for e in events if isinstance(e, EpochEnded))
+    assert epoch.epoch == 2
+
+
+def test_resume_from_another_models_checkpoint_is_refused(tmp_path):
+    list(run(tiny_config(out=str(tmp_path / "a"))))
+    events = list(run(tiny_config(model="mlp-deep", resume=str(tmp_path / "a"))))
+    assert kinds(events) == ["RunFailed"]
+    assert "'mlp'" in events[0].reason and "mlp-deep" in events[0].reason
+
+
+def test_save_request_writes_a_checkpoint_mid_run(tmp_path):
+    control = RunControl()
+    control.request_save()
+    events = list(run(tiny_config(out=str(tmp_path / "r")), control))
+    saved = [e for e in events if isinstance(e, CheckpointSaved)]
+    assert saved and torch.load(saved[0].path, weights_only=True)["model_name"] == "mlp"
+
+
+@pytest.mark.parametrize("overrides,phrase", [
+    (dict(lr=-0.1), "learning rate"),
+    (dict(batch_size=0), "batch size"),
+    (dict(model="catdog-cnn"), "3x128x128"),
+    (dict(model="nope"), "unknown model"),
+    (dict(dataset="nope"), "unknown dataset"),
+    (dict(device="cuda:7"), "cuda"),
+])
+def test_bad_configurations_fail_with_one_sentence(overrides, phrase):
+    events = list(run(tiny_config(**overrides)))
+    assert kinds(events) == ["RunFailed"]
+    assert phrase in events[0].reason and "\n" not in events[0].reason
+
+
+def test_nan_loss_stops_the_run_with_advice():
+    events = list(run(tiny_config(model="mlp-deep", optimizer="sgd", lr=1e6, limit_batches=None, log_every=1)))
+    assert isinstance(events[-1], RunFailed)
+    assert "diverged" in events[-1].reason and "lower learning rate" in events[-1].reason
+
+
+def test_a_model_that_raises_becomes_a_readable_failure(tmp_path):
+    src = tmp_path / "broken.py"
+    src.write_text("import torch\nclass Net(torch.nn.Module):\n"
+                   "    def __init__(self):\n        super().__init__(); self.fc = torch.nn.Linear(10, 10)\n"
+                   "    def forward(self, x):\n        return self.fc(x)\n")
+    events = list(run(tiny_config(model=f"{src}:Net")))
+    assert kinds(events) == ["RunFailed"]
+    assert "failed on a batch of 1x28x28" in events[0].reason
+
+
+def test_a_users_model_file_trains(tmp_path):
+    src = tmp_path / "mine.py"
+    src.write_text("import torch\n"
+                   "def make():\n    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))\n")
+    events = list(run(tiny_config(model=f"{src}:make")))
+    assert isinstance(events[0], RunStarted) and events[0].parameters == 7850
+    assert isinstance(events[-1], RunFinished)
+
+
+def test_a_users_autoencoder_is_recognised_by_its_output_shape(tmp_path):
+    src = tmp_path / "ae.py"
+    src.write_text("import torch\nclass AE(torch.nn.Module):\n"
+                   "    def __init__(self):\n        super().__init__(); self.c = torch.nn.Conv2d(1, 1, 3, padding=1)\n"
+                   "    def forward(self, x):\n        return torch.sigmoid(self.c(x))\n")
+    events = list(run(tiny_config(model=f"{src}:AE")))
+    assert events[0].task == "reconstruct" and any(isinstance(e, Reconstructions) for e in events)
+
+
+def test_a_users_model_file_that_fails_to_import_is_one_line(tmp_path):
+    src = tmp_path / "bad.py"
+    src.write_text("import no_such_module_here\n")
+    events = list(run(tiny_config(model=f"{src}:Net")))
+    assert kinds(events) == ["RunFailed"] and "ModuleNotFoundError" in events[0].reason
+
+
+def test_classifier_on_image_folder_gets_the_folders_class_count(tmp_path):
+    from PIL import Image
+
+    for cls in ("cat", "dog", "fox"):
+        for i in range(6):
+            Image.new("RGB", (40, 30), color=(i * 40, 100, 200 if cls == "dog" else 0)).save(tmp_path / f"{cls}.{i}.png")
+    events = list(run(tiny_config(model="catdog-cnn", dataset="image-folder", data_dir=str(tmp_path),
+                                  batch_size=4)))
+    assert isinstance(events[-1], RunFinished), events[-1]
+    preds = next(e for e in events if isinstance(e, Predictions))
+    assert preds.classes == ("cat", "dog", "fox") and preds.images.shape[1:] == (3, 128, 128)

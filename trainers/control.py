@@ -1,0 +1,51 @@
+"""How a caller steers a running loop from another thread: plain threading.Events, no UI."""
+
+from __future__ import annotations
+
+import threading
+
+
+class RunControl:
+    """Stop, pause and save requests, checked by the loop between batches."""
+
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        self._running = threading.Event()
+        self._running.set()
+        self._save = threading.Event()
+
+    def request_stop(self) -> None:
+        self.stop.set()
+        self._running.set()  # a paused loop must wake up to notice
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def pause(self) -> None:
+        self._running.clear()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    def toggle_pause(self) -> bool:
+        """Pause if running, resume if paused; returns True when now paused."""
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+        return self.paused
+
+    def request_save(self) -> None:
+        self._save.set()
+
+    def take_save_request(self) -> bool:
+        if self._save.is_set():
+            self._save.clear()
+            return True
+        return False
+
+    def wait_while_paused(self) -> None:
+        while not self._running.wait(0.25):
+            if self.stop.is_set():
+                return

@@ -1,0 +1,106 @@
+"""What a run tells the world, as frozen dataclasses of plain Python and numpy data (no live tensors).
+
+`trainers.run()` yields these in this order: RunStarted, then per epoch any number of BatchEnded,
+one EpochEnded, then Reconstructions (reconstruct models) or Predictions (classifiers); CheckpointSaved
+whenever one is written; finally exactly one of RunFinished or RunFailed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    model: str
+    dataset: str
+    task: str  # "classify" or "reconstruct"
+    summary: str  # print(model)
+    parameters: int
+    trainable: int
+    device: str
+    train_size: int
+    test_size: int
+    batches_per_epoch: int
+    epochs: int
+    classes: tuple[str, ...]
+    config: dict = field(default_factory=dict)  # the resolved RunConfig, as a dict
+    data_source: str = ""  # where the data came from, for the user
+
+
+@dataclass(frozen=True)
+class BatchEnded:
+    epoch: int  # 1-based
+    batch: int  # 1-based, within the epoch
+    batches: int  # batches in this epoch
+    seen: int  # samples seen this epoch
+    total: int  # samples in this epoch
+    loss: float  # mean loss over the batches since the previous BatchEnded
+    accuracy: float | None  # fraction correct over those batches; None for reconstruction
+    samples_per_sec: float
+    elapsed: float  # seconds since the run started
+    step: int  # global batch count since the run started
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    epoch: int
+    epochs: int
+    train_loss: float
+    train_accuracy: float | None
+    test_loss: float
+    test_accuracy: float | None
+    seconds: float  # training time of this epoch (evaluation excluded)
+    eval_seconds: float = 0.0
+    samples_per_sec: float = 0.0
+
+
+@dataclass(frozen=True)
+class Reconstructions:
+    epoch: int
+    originals: np.ndarray  # uint8, (N, C, H, W), the same test images every epoch
+    outputs: np.ndarray  # uint8, (N, C, H, W)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    epoch: int
+    images: np.ndarray  # uint8, (N, C, H, W), the same test images every epoch
+    labels: tuple[int, ...]
+    predicted: tuple[int, ...]
+    probabilities: np.ndarray  # float32, (N, classes), softmax
+    classes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    path: str
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Paused:
+    paused: bool
+
+
+@dataclass(frozen=True)
+class RunFinished:
+    epochs_completed: int
+    stopped: bool  # True when the user stopped it early
+    seconds: float
+    checkpoint: str | None = None
+    final_test_accuracy: float | None = None
+    final_test_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class RunFailed:
+    reason: str  # one readable sentence
+    epochs_completed: int = 0
+    checkpoint: str | None = None  # the last good weights, when they were saved
+
+
+Event = (RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | CheckpointSaved | Paused
+         | RunFinished | RunFailed)

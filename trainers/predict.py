@@ -1,0 +1,69 @@
+"""Label a folder of images with a trained run, as the cats-vs-dogs seed writes res.csv."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from . import checkpoint as ckpt
+from .batches import to_float
+from .data import load_image
+from .errors import CheckpointError, WorkbenchError
+from .models import get_spec
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+@dataclass(frozen=True)
+class Labelled:
+    file: str
+    label: int
+    class_name: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Skipped:
+    file: str
+    reason: str
+
+
+def load_trained(run: str):
+    """(model in eval mode, checkpoint payload) for a run folder or checkpoint file."""
+    payload = ckpt.load(run)
+    if payload.get("task") != "classify":
+        raise CheckpointError(f"{run} holds a {payload.get('task')} model; predict needs a classifier.")
+    spec = get_spec(payload["model_name"])
+    model = spec.build(num_classes=len(payload["classes"])) if spec.seed != "user" else spec.build()
+    ckpt.restore_model(model, payload, payload["model_name"])
+    return model.eval(), payload
+
+
+def predict_folder(run: str, images: str, batch_size: int = 64) -> Iterator[Labelled | Skipped]:
+    folder = Path(images).expanduser()
+    if not folder.is_dir():
+        raise WorkbenchError(f"{folder} is not a folder of images.")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise WorkbenchError(f"{folder} has no image files ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+    model, payload = load_trained(run)
+    shape, classes = tuple(payload["input_shape"]), payload["classes"]
+    for start in range(0, len(files), batch_size):
+        good, tensors = [], []
+        for path in files[start:start + batch_size]:
+            try:
+                tensors.append(load_image(path, shape))
+                good.append(path)
+            except WorkbenchError as err:
+                yield Skipped(path.name, str(err))
+        if not tensors:
+            continue
+        x = to_float(torch.stack(tensors), payload["mean"], payload["std"], payload["normalize"])
+        with torch.no_grad():
+            probs = torch.softmax(model(x).float(), dim=1)
+        best, labels = probs.max(dim=1)
+        for path, p, label in zip(good, best.tolist(), labels.tolist()):
+            yield Labelled(path.name, label, classes[label], p)

@@ -1,0 +1,160 @@
+"""The headless subcommands. Output is for people on a terminal and for log files when piped: a rich
+progress display on a TTY, one plain line per epoch otherwise (no control characters)."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+
+from trainers.errors import WorkbenchError
+
+
+def _fmt_acc(value: float | None) -> str:
+    return "" if value is None else f" acc {value * 100:6.2f}%"
+
+
+def models(args) -> int:
+    from trainers.models import MODELS
+
+    width = max(map(len, MODELS))
+    for spec in MODELS.values():
+        shape = "x".join(map(str, spec.input_shape))
+        print(f"{spec.name:<{width}}  {spec.task:<11} {shape:<9} seed {spec.seed}  {spec.description}")
+    print("\nyour own: --model path/to/file.py:ClassName (an nn.Module subclass or a function returning one)")
+    return 0
+
+
+def datasets(args) -> int:
+    from trainers.data import DATASETS, availability, resolve_data_dir, search_paths
+
+    width = max(map(len, DATASETS))
+    for name, info in DATASETS.items():
+        a = availability(name, args.data_dir)
+        shape = "x".join(map(str, info.shape)) if info.shape else "any"
+        print(f"{name:<{width}}  {a.state:<8} {shape:<7} {info.description}")
+        print(f"{'':<{width}}  {a.message}")
+        if info.needs_files and name != "image-folder":
+            print(f"{'':<{width}}  looked in: {', '.join(str(p) for p in search_paths(name, args.data_dir))}")
+    print(f"\ndata directory: {resolve_data_dir(args.data_dir)} (--data-dir, or $WORKBENCH_DATA)")
+    return 0
+
+
+def inspect(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from trainers.inspection import report
+
+    r = report(args.model, args.dataset)
+    console = Console(highlight=False)
+    console.print(f"[bold]{r.model}[/]  input {'x'.join(map(str, r.input_shape))}\n")
+    console.print(r.summary, markup=False)
+    params = Table(title="named parameters", title_justify="left")
+    for col in ("name", "shape", "count", "trainable", "mean", "std", "first values"):
+        params.add_column(col, justify="right" if col in ("count", "mean", "std") else "left")
+    for p in r.parameters:
+        name = p.name + (f"  (shared with {p.shared_with})" if p.shared_with else "")
+        params.add_row(name, "x".join(map(str, p.shape)), f"{p.count:,}", "yes" if p.trainable else "no",
+                       f"{p.mean:+.4f}", f"{p.std:.4f}", ", ".join(f"{v:+.4f}" for v in p.first))
+    console.print(params)
+    console.print(f"total parameters: {r.total:,}   trainable: {r.trainable:,}   "
+                  f"non-trainable: {r.total - r.trainable:,}\n")
+    shapes = Table(title=f"output shape per layer for a 1x{'x'.join(map(str, r.input_shape))} input",
+                   title_justify="left")
+    for col in ("layer", "type", "output", "params"):
+        shapes.add_column(col, justify="right" if col == "params" else "left")
+    for layer in r.layers:
+        shapes.add_row(layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}")
+    console.print(shapes)
+    return 0
+
+
+def train(args) -> int:
+    from trainers import run
+    from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+    from trainers.record import default_run_dir
+
+    from .cli import config_from_args
+
+    config = config_from_args(args)
+    config.validate()
+    if config.out is None:
+        config.out = default_run_dir(config.model, config.dataset)
+    tty = sys.stdout.isatty()
+    progress = task = None
+    code = 0
+    try:
+        for event in run(config):
+            if isinstance(event, RunStarted):
+                print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
+                      f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
+                      f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}, "
+                      f"{event.epochs} epoch(s)", flush=True)
+                if tty:
+                    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                               TimeElapsedColumn, TimeRemainingColumn)
+
+                    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                        TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
+                                        TextColumn("{task.fields[speed]:,.0f} samples/s"),
+                                        TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+                    progress.start()
+                    task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
+                                             acc="", speed=0.0)
+            elif isinstance(event, BatchEnded) and progress is not None:
+                progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
+                                acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
+            elif isinstance(event, EpochEnded):
+                line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
+                        f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
+                        f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s")
+                if progress is not None:
+                    progress.console.print(line, highlight=False, markup=False)
+                    progress.reset(task)
+                else:
+                    print(line, flush=True)
+            elif isinstance(event, CheckpointSaved):
+                pass
+            elif isinstance(event, RunFinished):
+                if progress is not None:
+                    progress.stop()
+                state = "stopped" if event.stopped else "finished"
+                print(f"{state} after {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; "
+                      f"run saved in {config.out}", flush=True)
+            elif isinstance(event, RunFailed):
+                if progress is not None:
+                    progress.stop()
+                print(f"workbench: training failed: {event.reason}", file=sys.stderr)
+                code = 1
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+def predict(args) -> int:
+    from trainers.predict import Labelled, predict_folder
+
+    written = skipped = 0
+    try:
+        rows = predict_folder(args.run, args.images)
+        first = next(rows)  # raises early for a bad run or folder, before the CSV is created
+    except StopIteration:
+        first = None
+    with open(args.out, "w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["file", "label", "class", "probability"])
+        for row in itertools.chain([first] if first else [], rows):
+            if isinstance(row, Labelled):
+                out.writerow([row.file, row.label, row.class_name, f"{row.probability:.4f}"])
+                written += 1
+            else:
+                print(f"workbench: skipped {row.file}: {row.reason}", file=sys.stderr)
+                skipped += 1
+    print(f"wrote {written} prediction(s) to {args.out}" + (f"; skipped {skipped} unreadable" if skipped else ""))
+    if written == 0:
+        raise WorkbenchError(f"no image in {args.images} could be read.")
+    return 0
