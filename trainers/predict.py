@@ -10,11 +10,9 @@ import torch
 
 from . import checkpoint as ckpt
 from .batches import to_float
-from .data import load_image
+from .data import IMG_EXTENSIONS, load_image
 from .errors import CheckpointError, WorkbenchError
 from .models import get_spec
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
 @dataclass(frozen=True)
@@ -43,13 +41,13 @@ def load_trained(run: str):
 
 
 def predict_folder(run: str, images: str, batch_size: int = 64) -> Iterator[Labelled | Skipped]:
+    model, payload = load_trained(run)
     folder = Path(images).expanduser()
     if not folder.is_dir():
         raise WorkbenchError(f"{folder} is not a folder of images.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
     if not files:
-        raise WorkbenchError(f"{folder} has no image files ({', '.join(sorted(IMAGE_SUFFIXES))}).")
-    model, payload = load_trained(run)
+        raise WorkbenchError(f"{folder} has no image files ({', '.join(IMG_EXTENSIONS)}).")
     shape, classes = tuple(payload["input_shape"]), payload["classes"]
     for start in range(0, len(files), batch_size):
         good, tensors = [], []

@@ -16,6 +16,13 @@ from trainers.errors import WorkbenchError
 SUBCOMMANDS = ("train", "models", "datasets", "inspect", "predict")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (and --help), not the whole usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -63,9 +70,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench", description="Train small PyTorch vision models and watch them learn, in the terminal.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     train = sub.add_parser("train", help="train without the interactive screen")
     add_run_options(train, required=True)
     sub.add_parser("models", help="list the models")
@@ -82,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="workbench", epilog=f"subcommands: {', '.join(SUBCOMMANDS)} (workbench COMMAND --help)",
         description="Open the interactive workbench. Options preselect a run; --start begins it at once.")
     add_run_options(parser, required=False)

@@ -1,0 +1,95 @@
+"""The `workbench` command without a screen, run as a user would: a subprocess, its output and exit code."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+TINY = ["--dataset", "synthetic-digits", "--device", "cpu", "--limit-batches", "3"]
+
+
+def wb(*args, cwd=None, env_extra=None):
+    env = dict(os.environ, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def test_models_lists_every_model_with_its_input_and_seed():
+    out = wb("models")
+    assert out.returncode == 0
+    for name in ("mlp-scratch", "mlp-deep", "mnistnet", "cnn-pool", "resnet-small", "lenet5", "autoencoder",
+                 "catdog-cnn"):
+        assert name in out.stdout
+    assert "3x128x128" in out.stdout and "reconstruct" in out.stdout
+
+
+def test_datasets_says_what_is_ready_and_where_files_go(tmp_path):
+    out = wb("datasets", "--data-dir", str(tmp_path))
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert any(line.startswith("synthetic-digits") and "ready" in line for line in lines)
+    assert str(tmp_path / "MNIST" / "raw") in out.stdout
+
+
+def test_inspect_prints_tree_parameters_and_shapes():
+    out = wb("inspect", "lenet5", "--dataset", "fashion-mnist")
+    assert out.returncode == 0, out.stderr
+    assert "AvgPool2d(kernel_size=2, stride=2, padding=0)" in out.stdout
+    for shape in ("6x28x28", "6x14x14", "16x10x10", "16x5x5", "400", "120", "84"):
+        assert shape in out.stdout
+    assert "61,706" in out.stdout and "0.weight" in out.stdout
+
+
+def test_train_piped_prints_plain_lines_and_writes_the_run(tmp_path):
+    out = wb("train", "--model", "mlp", *TINY, "--epochs", "2", "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    assert "\x1b" not in out.stdout and "\r" not in out.stdout  # log files stay readable
+    epochs = [line for line in out.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(epochs) == 2 and "test loss" in epochs[0] and "acc" in epochs[0]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert (tmp_path / "run" / "checkpoint.pt").is_file()
+
+
+@pytest.mark.parametrize("args,phrase", [
+    (["train", "--model", "nope", *TINY], "unknown model"),
+    (["train", "--model", "mlp", "--dataset", "nope"], "unknown dataset"),
+    (["train", "--model", "catdog-cnn", *TINY], "3x128x128"),
+    (["train", "--model", "mlp", *TINY, "--lr", "-1"], "learning rate"),
+    (["train", "--model", "mlp", *TINY, "--batch-size", "0"], "batch-size"),
+    (["train", "--model", "mlp", "--dataset", "mnist", "--no-download", "--data-dir", "{tmp}"], "MNIST"),
+    (["predict", "{tmp}/nothing", "--images", "{tmp}"], "no checkpoint"),
+])
+def test_bad_input_is_one_line_and_a_nonzero_exit(tmp_path, args, phrase):
+    out = wb(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr
+    problem = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(problem) == 1 and phrase in out.stderr, out.stderr
+
+
+def test_predict_labels_a_folder_and_skips_unreadable_images(tmp_path):
+    train = tmp_path / "train"
+    train.mkdir()
+    for cls, colour in (("cat", (250, 250, 250)), ("dog", (0, 0, 0))):
+        for i in range(8):
+            Image.new("RGB", (32, 32), colour).save(train / f"{cls}.{i}.png")
+    run_dir = tmp_path / "run"
+    out = wb("train", "--model", "catdog-cnn", "--dataset", "image-folder", "--data-dir", str(train),
+             "--device", "cpu", "--epochs", "1", "--batch-size", "8", "--out", str(run_dir))
+    assert out.returncode == 0, out.stderr
+    images = tmp_path / "test"
+    images.mkdir()
+    Image.new("RGB", (50, 40), (240, 240, 240)).save(images / "1.jpg")
+    Image.new("RGB", (50, 40), (10, 10, 10)).save(images / "2.jpg")
+    (images / "3.jpg").write_bytes(b"not an image")
+    out = wb("predict", str(run_dir), "--images", str(images), "--out", str(tmp_path / "res.csv"))
+    assert out.returncode == 0, out.stderr
+    assert "3.jpg" in out.stderr and "Traceback" not in out.stderr
+    rows = list(csv.DictReader(open(tmp_path / "res.csv")))
+    assert [r["file"] for r in rows] == ["1.jpg", "2.jpg"]
+    assert {r["class"] for r in rows} <= {"cat", "dog"} and all(0 < float(r["probability"]) <= 1 for r in rows)
