@@ -55,7 +55,9 @@ class TensorBatches:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = None
         if self.shuffle:
-            # Drawn on the CPU generator, as DataLoader's RandomSampler does, then moved once.
+            # Exactly DataLoader's draws: each new iterator first takes one int64 from the generator
+            # (the workers' base seed), then RandomSampler takes randperm(n) on the CPU; moved once.
+            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
             order = torch.randperm(self.n, generator=self.generator).to(self.device)
         for b in range(len(self)):
             lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
@@ -67,6 +69,10 @@ class TensorBatches:
             if self.per_batch is not None:
                 xb = to_float(xb, *self.per_batch)
             yield xb, yb
+        if self.shuffle and len(self) * self.batch_size >= self.n:
+            # RandomSampler draws one more (empty-sliced) randperm when a whole epoch is consumed;
+            # drawing it too keeps epoch 2 onwards in step with DataLoader.
+            torch.randperm(self.n, generator=self.generator)
 
 
 class LoaderBatches:
