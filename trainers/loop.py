@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -126,7 +126,7 @@ class Session:
         return str(path)
 
 
-def prepare(config: RunConfig) -> Session:
+def prepare(config: RunConfig, progress=None) -> Session:
     cfg = resolve_config(config)
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
@@ -135,7 +135,7 @@ def prepare(config: RunConfig) -> Session:
     device = resolve(cfg.device)
     input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
     data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
-                download=cfg.download, extra=cfg.extra)
+                download=cfg.download, extra=cfg.extra, progress=progress)
     torch.manual_seed(cfg.seed)
     model = spec.build(num_classes=len(data.classes)) if spec.seed != "user" else spec.build()
     task, loss = spec.task, spec.loss
@@ -188,13 +188,17 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
-def run(config: RunConfig, control: RunControl | threading.Event | None = None) -> Iterator:
-    """Train as configured, yielding events (see trainers.events). Never raises for user errors."""
+def run(config: RunConfig, control: RunControl | threading.Event | None = None,
+        progress: Callable[[str, int, int], None] | None = None) -> Iterator:
+    """Train as configured, yielding events (see trainers.events). Never raises for user errors.
+
+    `progress(what, done, total)` hears about downloads and image decoding before RunStarted; it is
+    called from the thread that iterates, so a UI should post it onwards, not draw in it."""
     control = _as_control(control)
     state = {"epochs": 0, "checkpoint": None}
     recorder: RunRecorder | None = None
     try:
-        session = prepare(config)
+        session = prepare(config, progress)
         if session.cfg.out:
             recorder = RunRecorder(session.cfg.out)
         for event in _train(session, control, state):

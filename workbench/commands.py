@@ -70,6 +70,34 @@ def inspect(args) -> int:
     return 0
 
 
+class LoadProgress:
+    """Downloads and decoding before training: a live bar on a terminal, one line per step in a log."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.last, self.bar = tty, None, None
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.tty:
+            if what != self.last and not what.startswith("reading"):  # local reads take a blink
+                print(f"{what} ...", flush=True)
+                self.last = what
+            return
+        from rich.progress import Progress
+
+        if self.bar is None:
+            self.bar = Progress(transient=True)
+            self.bar.start()
+        if what != self.last:
+            self.task = self.bar.add_task(what, total=total or None)
+            self.last = what
+        self.bar.update(self.task, completed=done, total=total or None)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
 def train(args) -> int:
     from trainers import run
     from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
@@ -83,9 +111,11 @@ def train(args) -> int:
         config.out = default_run_dir(config.model, config.dataset)
     tty = sys.stdout.isatty()
     progress = task = None
+    loading = LoadProgress(tty)
     code = 0
     try:
-        for event in run(config):
+        for event in run(config, progress=loading):
+            loading.close()
             if isinstance(event, RunStarted):
                 print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
                       f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
