@@ -23,10 +23,10 @@ def _stats(mean, std, channels: int, device) -> tuple[torch.Tensor, torch.Tensor
 
 def to_float(x_uint8: torch.Tensor, mean, std, normalize: bool) -> torch.Tensor:
     """uint8 NCHW -> float32 exactly as ToTensor (÷255) then Normalize (−mean, ÷std) compute it."""
-    x = x_uint8.to(torch.float32).div(255)
+    x = x_uint8.to(torch.float32).div_(255)  # in place: a whole split is hundreds of MB
     if normalize:
         m, s = _stats(mean, std, x.shape[1], x.device)
-        x = x.sub(m).div(s)
+        x = x.sub_(m).div_(s)
     return x
 
 
