@@ -402,7 +402,7 @@ def _labelled(folder: Path) -> tuple[str, dict[str, list[Path]]] | None:
 
 
 def _has_image(folder: Path) -> bool:
-    for parent, dirs, files in os.walk(folder, followlinks=True):
+    for _parent, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         if any(f.lower().endswith(IMG_EXTENSIONS) and not f.startswith(".") for f in files):
             return True

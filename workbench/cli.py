@@ -7,7 +7,6 @@ each subcommand imports what it needs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from trainers.config import DEVICES, INITS, OPTIMIZERS, RunConfig

@@ -39,7 +39,7 @@ def test_fast_path_matches_torchvision_transforms_and_dataloader(digits, normali
                       batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(7))
     fast = TensorBatches(digits.train_x, digits.train_y, batch_size, device=torch.device("cpu"), mean=mean,
                          std=std, normalize=normalize, shuffle=True, generator=torch.Generator().manual_seed(7))
-    for epoch in range(2):  # the second epoch draws a new order from the same generator on both paths
+    for _epoch in range(2):  # the second epoch draws a new order from the same generator on both paths
         slow_batches, fast_batches = list(slow), list(fast)
         assert len(slow_batches) == len(fast_batches) == len(fast)
         for (xs, ys), (xf, yf) in zip(slow_batches, fast_batches):

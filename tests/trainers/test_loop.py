@@ -54,7 +54,9 @@ def test_autoencoder_yields_reconstructions_as_small_uint8_images():
 
 
 def test_same_seed_same_numbers_other_seed_other_numbers():
-    losses = lambda seed: [e.loss for e in run(tiny_config(seed=seed)) if isinstance(e, BatchEnded)]
+    def losses(seed):
+        return [e.loss for e in run(tiny_config(seed=seed)) if isinstance(e, BatchEnded)]
+
     assert losses(3) == losses(3)
     assert losses(3) != losses(4)
 
