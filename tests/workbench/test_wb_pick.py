@@ -1,0 +1,131 @@
+"""The picker, driven from the keyboard at 80x24."""
+
+import subprocess
+import sys
+
+from trainers import RunConfig
+from workbench.app import WorkbenchApp
+from workbench.screens.help import HelpScreen
+from workbench.screens.inspect import InspectScreen
+from workbench.screens.pick import PickScreen
+from workbench.screens.train import TrainScreen
+from workbench.widgets.filter_list import FilterList
+from workbench.widgets.hyperparams import HyperparameterForm
+from workbench.widgets.layers import LayerTable
+from workbench.widgets.parameters import ParameterTable
+
+from .helpers import screen_text, tiny
+
+
+def test_the_picker_opens_without_importing_torch():
+    code = ("import sys\n"
+            "import workbench.app, workbench.screens.pick, workbench.screens.train, workbench.screens.inspect\n"
+            "print(sorted(m for m in ('torch', 'trainers.loop', 'trainers.inspection', 'trainers.devices') "
+            "if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_pick_model_and_dataset_with_the_keyboard():
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="synthetic-digits"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pick = app.screen
+        assert isinstance(pick, PickScreen)
+        models = pick.query_one("#models", FilterList)
+        assert models.highlighted_key == "mlp" and models.options.has_focus
+        text = screen_text(app)
+        assert "autoencoder" in text and "synthetic-digits" in text and "Hyperparameters" in text
+
+        await pilot.press("j")
+        assert models.highlighted_key == "mlp-deep"
+        await pilot.press("k", "k")
+        assert models.highlighted_key == "mlp-scratch"
+
+        # typing filters (the first letter moves focus to the filter), Enter chooses
+        await pilot.press("l", "e", "n")
+        assert [item.key for item in models.shown] == ["lenet5"]
+        await pilot.press("enter")
+        assert pick.model == "lenet5"
+        form = pick.query_one(HyperparameterForm).values()
+        assert (form["optimizer"], form["lr"], form["batch_size"], form["init"]) == ("sgd", 0.9, 256, "xavier")
+        assert pick.query_one("#datasets", FilterList).options.has_focus
+
+        # "/" filters with any letter, even bound ones like s
+        await pilot.press("slash", *"fashion", "enter")
+        assert pick.dataset == "fashion-mnist"
+
+        # switching model resets the hyperparameters to that model's seed defaults
+        await pilot.press("shift+tab", "shift+tab")
+        assert models.options.has_focus and models.query_text == "len"
+        await pilot.press("escape")  # clears the filter
+        assert len(models.shown) == len(models.items)
+        await pilot.press("slash", *"mlp-deep", "enter")
+        values = pick.query_one(HyperparameterForm).values()
+        assert pick.model == "mlp-deep"
+        assert (values["optimizer"], values["lr"], values["momentum"], values["epochs"]) == ("sgd", 0.01, 0.5, 10)
+
+
+async def test_pairs_that_cannot_work_are_marked_and_refused():
+    app = WorkbenchApp(RunConfig(model="catdog-cnn", dataset="image-folder"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pick = app.screen
+        datasets = pick.query_one("#datasets", FilterList)
+        datasets.focus()
+        await pilot.press("slash", *"synthetic", "enter")
+        assert pick.dataset == "image-folder"  # refused: 3x128x128 model, 1x28x28 data
+        status = str(pick.query_one("#pick-status").render())
+        assert "catdog-cnn expects 3x128x128" in status
+        assert "synthetic-digits does not fit c" in screen_text(app)  # marked in the list
+
+
+async def test_bad_hyperparameters_are_explained_not_started():
+    app = WorkbenchApp(tiny())
+    async with app.run_test(size=(80, 24)) as pilot:
+        pick = app.screen
+        pick.query_one("#hp-lr").value = "fast"
+        await pilot.press("s")
+        assert isinstance(app.screen, PickScreen)
+        assert "lr must be a number" in str(pick.query_one("#pick-status").render())
+        pick.query_one("#hp-lr").value = "-1"
+        await pilot.press("s")
+        assert isinstance(app.screen, PickScreen)
+        assert "learning rate must be a positive number" in str(pick.query_one("#pick-status").render())
+
+
+async def test_help_and_inspect_screens():
+    app = WorkbenchApp(tiny(model="mlp-tied" if "mlp-tied" in __import__("trainers").MODELS else "mlp"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        assert "start training" in screen_text(app) and "quit" in screen_text(app)
+        await pilot.press("escape")
+        assert isinstance(app.screen, PickScreen)
+
+        await pilot.press("i")
+        inspect = app.screen
+        assert isinstance(inspect, InspectScreen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert "Linear" in screen_text(app)  # the printed architecture
+        params = inspect.query_one(ParameterTable)
+        assert params.row_count >= 2
+        await pilot.press("2")
+        assert "count" in screen_text(app) and "std" in screen_text(app)
+        await pilot.press("3")
+        assert inspect.query_one(LayerTable).row_count >= 2
+        assert "parameters" in str(inspect.query_one("#inspect-title").render())
+        await pilot.press("escape")
+        assert isinstance(app.screen, PickScreen)
+        assert not any(isinstance(s, TrainScreen) for s in app.screen_stack)
+
+
+async def test_no_color_draws_plain_images_and_marks_cursors_without_colour(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = WorkbenchApp(tiny())
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert app.rendering == "plain"
+        assert app.has_class("-no-color")
+        options = app.screen.query_one("#models", FilterList).options
+        assert "underline" in str(options.get_component_styles("option-list--option-highlighted").text_style)
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -1,0 +1,290 @@
+"""The picker: a model, a dataset and hyperparameters, all from the keyboard.
+
+Parameter counts and the device list need torch, so they arrive later from thread workers; the lists
+themselves come from the cheap registries and appear at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+from textual.worker import get_current_worker
+
+from trainers.compat import check_pair
+from trainers.config import RunConfig
+from trainers.data import DATASETS, Availability, availability
+from trainers.errors import WorkbenchError
+from trainers.models.registry import MODELS
+
+from ..messages import DevicesFound, ModelCounted, StartRun
+from ..widgets.filter_list import FilterList, Item
+from ..widgets.hyperparams import FIELDS, HyperparameterForm
+from ..widgets.parameters import shape_text
+
+STATE_MARK = {"ready": "✓", "download": "↓", "missing": "✗"}
+STATE_WORD = {"ready": "ready here", "download": "will download", "missing": "missing"}
+
+
+def form_defaults(config: RunConfig, model: str) -> dict:
+    """The form's values: what the config sets, else the model's own (seed) defaults, else global ones."""
+    spec = MODELS.get(model)
+    filled = config.with_defaults(spec.defaults if spec else {})
+    values = {name: getattr(filled, name) for name, _label, _kind in FIELDS}
+    values["device"] = config.device
+    return values
+
+
+class PickScreen(Screen):
+    """Choose; `s` starts. Posts StartRun(config) up to the app."""
+
+    BINDINGS = [
+        Binding("s", "start", "Start", tooltip="start training the chosen model on the chosen dataset"),
+        Binding("i", "inspect", "Inspect model",
+                tooltip="look inside the highlighted model: architecture, parameters, layer shapes"),
+    ]
+
+    def __init__(self, config: RunConfig, start: bool = False) -> None:
+        super().__init__()
+        self.base = config
+        self.start_now = start
+        self.model = config.model
+        self.dataset = config.dataset
+        self.counts: dict[str, int] = {}
+        self.availability: dict[str, Availability | None] = {}
+        self.resumed = False
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="pick-main"):
+            with Vertical(id="pick-lists"):
+                yield FilterList("Models", id="models")
+                yield FilterList("Datasets", id="datasets")
+            with Vertical(id="pick-side"):
+                yield Static(id="details")
+                yield HyperparameterForm(id="form")
+        yield Static(id="pick-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#details").border_title = "About"
+        self.query_one("#form").border_title = "Hyperparameters"
+        for name in DATASETS:
+            try:
+                avail = availability(name, self.base.data_dir)
+            except WorkbenchError as err:
+                avail = None
+                self.log.warning(str(err))
+            if avail is not None and avail.state == "download" and not self.base.download:
+                avail = Availability("missing", avail.where, f"not here and downloading is off; put the files in "
+                                     f"{avail.where}")
+            self.availability[name] = avail
+        self.refresh_lists(first=True)
+        self.query_one(HyperparameterForm).set_values(form_defaults(self.base, self.model))
+        self.query_one("#models", FilterList).focus()
+        self.show_details("models", self.model)
+        self.find_devices()
+        if self.start_now:  # the run needs the CPU more; parameters are counted when the user comes back
+            self.call_after_refresh(self.action_start)
+        else:
+            self.count_parameters()
+            self.say("↑↓/jk move, Enter chooses, type to filter, s starts, ? lists every key.")
+
+    # -- lists ---------------------------------------------------------------------------------------
+
+    def model_items(self) -> list[Item]:
+        names = list(MODELS)
+        if self.model not in MODELS:
+            names.insert(0, self.model)  # a user's file.py:Class from the command line
+        items = []
+        for name in names:
+            spec = MODELS.get(name)
+            desc = spec.description if spec else "your own model"
+            fits = check_pair(name, self.dataset) is None
+            prompt = Text(no_wrap=True, overflow="ellipsis", end="")
+            prompt.append("● " if name == self.model else "  ")
+            prompt.append(f"{name:<13}", style="bold" if fits else "dim strike")
+            prompt.append(f" {desc}", style="dim")
+            items.append(Item(name, prompt, f"{name} {desc}"))
+        return items
+
+    def dataset_items(self) -> list[Item]:
+        items = []
+        for name, info in DATASETS.items():
+            avail = self.availability.get(name)
+            reason = check_pair(self.model, name)
+            prompt = Text(no_wrap=True, overflow="ellipsis", end="")
+            prompt.append("● " if name == self.dataset else "  ")
+            prompt.append(STATE_MARK.get(avail.state, "?") if avail else "?")
+            prompt.append(f" {name:<16}", style="dim strike" if reason else "bold")
+            prompt.append(" does not fit " + self.model if reason else f" {info.description}", style="dim")
+            items.append(Item(name, prompt, f"{name} {info.description}"))
+        return items
+
+    def refresh_lists(self, first: bool = False) -> None:
+        self.query_one("#models", FilterList).set_items(self.model_items(), self.model if first else None)
+        self.query_one("#datasets", FilterList).set_items(self.dataset_items(), self.dataset if first else None)
+
+    @on(FilterList.Highlighted)
+    def _highlighted(self, event: FilterList.Highlighted) -> None:
+        if event.filter_list.has_focus_within:
+            self.show_details(event.filter_list.id, event.key)
+
+    @on(FilterList.Chosen, "#models")
+    def choose_model(self, event: FilterList.Chosen) -> None:
+        self.model = event.key
+        self.query_one(HyperparameterForm).set_values(
+            {**form_defaults(dataclasses.replace(self.base, model=event.key, epochs=None, batch_size=None,
+                                                 optimizer=None, lr=None, momentum=None, weight_decay=None,
+                                                 init=None), event.key),
+             "seed": self.form_value("seed"), "device": self.form_value("device")})
+        note = ""
+        if check_pair(self.model, self.dataset) is not None:
+            fitting = [d for d in DATASETS if check_pair(self.model, d) is None]
+            ready = [d for d in fitting if self.availability.get(d) and self.availability[d].state == "ready"]
+            if fitting:
+                old, self.dataset = self.dataset, (ready or fitting)[0]
+                note = f" {old} does not fit it, so the dataset is now {self.dataset}."
+        self.refresh_lists()
+        self.query_one("#datasets", FilterList).focus()
+        self.say(f"Model: {self.model}; hyperparameters reset to its defaults.{note}")
+
+    @on(FilterList.Chosen, "#datasets")
+    def choose_dataset(self, event: FilterList.Chosen) -> None:
+        reason = check_pair(self.model, event.key)
+        if reason:
+            self.say(reason, error=True)
+            return
+        self.dataset = event.key
+        self.refresh_lists()
+        avail = self.availability.get(event.key)
+        extra = f" ({avail.message})" if avail and avail.state != "ready" else ""
+        self.say(f"Ready: s starts {self.model} on {self.dataset}{extra}; Tab edits the hyperparameters.")
+
+    def form_value(self, name: str):
+        try:
+            return self.query_one(HyperparameterForm).values().get(name)
+        except ValueError:
+            return None
+
+    # -- details -------------------------------------------------------------------------------------
+
+    def show_details(self, which: str | None, key: str) -> None:
+        text = Text()
+        if which == "models":
+            spec = MODELS.get(key)
+            text.append(f"{key}\n", style="bold")
+            if spec is None:
+                text.append("your own model, loaded from its file when the run starts\n")
+            else:
+                text.append(f"{spec.description}\n")
+                shape = shape_text(spec.input_shape) if spec.input_shape else "the dataset's"
+                text.append(f"input {shape} · {spec.task} · {spec.loss} · seed {spec.seed}\n", style="dim")
+                count = self.counts.get(key)
+                text.append(f"{count:,} parameters" if count is not None else "counting parameters…")
+                text.append("\n")
+            reason = check_pair(key, self.dataset)
+            if reason:
+                text.append(f"✗ {reason}", style="bold")
+            else:
+                text.append(f"✓ fits {self.dataset}", style="dim")
+        elif which == "datasets" and key in DATASETS:
+            info = DATASETS[key]
+            avail = self.availability.get(key)
+            text.append(f"{key}\n", style="bold")
+            text.append(f"{info.description}\n")
+            shape = shape_text(info.shape) if info.shape else "resized to the model's input"
+            classes = f"{len(info.classes)} classes" if info.classes else "classes from the folders"
+            text.append(f"{shape} · {classes}\n", style="dim")
+            if avail:
+                text.append(f"{STATE_MARK[avail.state]} {STATE_WORD[avail.state]}: {avail.message}\n")
+            reason = check_pair(self.model, key)
+            if reason:
+                text.append(f"✗ {reason}", style="bold")
+        self.query_one("#details", Static).update(text)
+
+    def say(self, message: str, error: bool = False) -> None:
+        status = self.query_one("#pick-status", Static)
+        status.update(Text(message))
+        status.set_class(error, "-error")
+
+    # -- workers (torch lives only in here) ------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
+    def count_parameters(self) -> None:
+        from trainers.inspection import report
+
+        worker = get_current_worker()
+        counts = {}
+        for name in MODELS:
+            if worker.is_cancelled:
+                return
+            try:
+                counts[name] = report(name).total
+            except Exception:  # noqa: BLE001 - a model that cannot build shows no count, the run will explain
+                continue
+        self.post_message(ModelCounted(counts))
+
+    @work(thread=True, exclusive=True, group="devices", exit_on_error=False)
+    def find_devices(self) -> None:
+        from trainers.devices import available
+
+        try:
+            self.post_message(DevicesFound(available()))
+        except Exception:  # noqa: BLE001 - keep the plain "auto" choice
+            return
+
+    def on_screen_resume(self) -> None:
+        if not self.resumed:  # the first resume is the screen's first showing
+            self.resumed = True
+            return
+        if not self.counts:
+            self.count_parameters()
+        self.say(f"Chosen: {self.model} on {self.dataset}; s starts.")
+
+    def on_model_counted(self, message: ModelCounted) -> None:
+        self.counts.update(message.counts)
+        models = self.query_one("#models", FilterList)
+        if models.highlighted_key and models.has_focus_within:
+            self.show_details("models", models.highlighted_key)
+
+    async def on_devices_found(self, message: DevicesFound) -> None:
+        await self.query_one(HyperparameterForm).set_devices(message.devices)
+
+    # -- actions ---------------------------------------------------------------------------------------
+
+    def build_config(self) -> RunConfig:
+        """The run this screen describes; WorkbenchError or ValueError (one sentence) when it cannot run."""
+        values = self.query_one(HyperparameterForm).values()
+        config = dataclasses.replace(self.base, model=self.model, dataset=self.dataset, **values)
+        config.validate()
+        reason = check_pair(config.model, config.dataset)
+        if reason:
+            raise WorkbenchError(reason)
+        return config
+
+    def action_start(self) -> None:
+        try:
+            config = self.build_config()
+        except (WorkbenchError, ValueError) as err:
+            self.say(str(err), error=True)
+            return
+        self.say(f"Starting {config.model} on {config.dataset}…")
+        self.post_message(StartRun(config))
+
+    def action_inspect(self) -> None:
+        from .inspect import InspectScreen
+
+        models = self.query_one("#models", FilterList)
+        model = (models.highlighted_key if models.has_focus_within else None) or self.model
+        dataset = self.dataset if check_pair(model, self.dataset) is None else None
+        self.app.push_screen(InspectScreen(model, dataset, self.base.data_dir))
+
+    @on(Input.Submitted, "HyperparameterForm Input")
+    def _form_submitted(self) -> None:
+        self.action_start()

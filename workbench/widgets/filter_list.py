@@ -1,0 +1,179 @@
+"""A keyboard-first list with type-to-filter: an OptionList under a one-line filter Input.
+
+Keys in the list: arrows or j/k move, Enter chooses, any other printable key that is not bound elsewhere
+starts filtering (so does "/"), Backspace edits the filter, Escape clears it. Keys in the filter: arrows
+move the highlight below, Enter chooses, Escape clears and returns to the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry: `key` is what gets chosen, `prompt` what is shown, `text` what the filter searches."""
+
+    key: str
+    prompt: Text
+    text: str
+
+
+def matches(query: str, text: str) -> bool:
+    """Every word of the query appears in the text, case-insensitively."""
+    text = text.lower()
+    return all(word in text for word in query.lower().split())
+
+
+class _Options(OptionList):
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    async def on_key(self, event: events.Key) -> None:
+        owner = self.parent
+        if not isinstance(owner, FilterList):
+            return
+        if event.key == "backspace" and owner.query_text:
+            event.stop()
+            owner.set_filter(owner.query_text[:-1])
+        elif event.key == "escape" and owner.query_text:
+            event.stop()
+            owner.set_filter("")
+        elif event.key == "slash":
+            event.stop()
+            owner.focus_filter()
+        elif event.is_printable and event.character and event.key not in self.app.active_bindings:
+            event.stop()
+            owner.set_filter(owner.query_text + event.character)
+            owner.focus_filter()
+
+
+class FilterList(Vertical):
+    """A filterable list that posts `Chosen` on Enter and `Highlighted` as the cursor moves."""
+
+    BINDINGS = [
+        Binding("down", "move(1)", show=False),
+        Binding("up", "move(-1)", show=False),
+    ]
+
+    @dataclass
+    class Chosen(Message):
+        filter_list: "FilterList"
+        key: str
+
+        @property
+        def control(self) -> "FilterList":
+            return self.filter_list
+
+    @dataclass
+    class Highlighted(Message):
+        filter_list: "FilterList"
+        key: str
+
+        @property
+        def control(self) -> "FilterList":
+            return self.filter_list
+
+    def __init__(self, title: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.border_title = title
+        self.items: list[Item] = []
+        self.shown: list[Item] = []
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="type or / to filter", compact=True, select_on_focus=False, classes="filter")
+        yield _Options(classes="options")
+
+    @property
+    def options(self) -> OptionList:
+        return self.query_one(_Options)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def query_text(self) -> str:
+        return self.filter_input.value
+
+    @property
+    def highlighted_key(self) -> str | None:
+        option = self.options.highlighted_option
+        return option.id if option is not None else None
+
+    def set_items(self, items: list[Item], highlight: str | None = None) -> None:
+        """Replace the entries (keeping the highlight on `highlight` or the current key)."""
+        keep = highlight or self.highlighted_key
+        self.items = items
+        self._refill(keep)
+
+    def set_filter(self, text: str) -> None:
+        self.filter_input.value = text  # Input.Changed refills
+
+    def focus_filter(self) -> None:
+        self.filter_input.focus()
+        self.filter_input.cursor_position = len(self.filter_input.value)
+
+    def focus(self, scroll_visible: bool = True) -> "FilterList":
+        self.options.focus(scroll_visible)
+        return self
+
+    def _refill(self, keep: str | None) -> None:
+        self.shown = [item for item in self.items if matches(self.query_text, item.text)]
+        options = self.options
+        options.set_options([Option(item.prompt, id=item.key) for item in self.shown])
+        keys = [item.key for item in self.shown]
+        if keep in keys:
+            options.highlighted = keys.index(keep)
+        elif keys:
+            options.highlighted = 0
+        shown = f" {len(self.shown)}/{len(self.items)}" if self.query_text else ""
+        self.border_subtitle = f"filter: {self.query_text}{shown}" if self.query_text else ""
+
+    @on(Input.Changed, ".filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._refill(self.highlighted_key)
+
+    @on(Input.Submitted, ".filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        key = self.highlighted_key
+        self.options.focus()
+        if key is not None:
+            self.post_message(self.Chosen(self, key))
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "escape" and self.filter_input.has_focus:
+            event.stop()
+            self.set_filter("")
+            self.options.focus()
+
+    def action_move(self, step: int) -> None:
+        if step > 0:
+            self.options.action_cursor_down()
+        else:
+            self.options.action_cursor_up()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.Chosen(self, event.option.id))
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.post_message(self.Highlighted(self, event.option.id))

@@ -1,0 +1,106 @@
+"""The hyperparameter form: a compact grid of Inputs and Selects, filled with a model's defaults."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.widgets import Input, Label, Select
+
+from trainers.config import INITS, OPTIMIZERS
+
+# (field, label, kind): kind is int, float or a tuple of choices
+FIELDS: list[tuple[str, str, object]] = [
+    ("epochs", "epochs", int),
+    ("batch_size", "batch", int),
+    ("optimizer", "optim", OPTIMIZERS),
+    ("lr", "lr", float),
+    ("momentum", "moment.", float),
+    ("weight_decay", "decay", float),
+    ("init", "init", INITS),
+    ("seed", "seed", int),
+]
+
+
+def format_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def parse_value(label: str, kind: object, text: str) -> object:
+    """The typed value of one field, or ValueError with one readable sentence."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        return kind(text)  # type: ignore[operator]
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise ValueError(f"{label} must be {noun}, got {text!r}.") from None
+
+
+class HyperparameterForm(Grid):
+    """Values down via `set_values()` and `set_devices()`, up via `values()`."""
+
+    def compose(self) -> ComposeResult:
+        for name, label, kind in FIELDS:
+            yield Label(label, classes="field-label")
+            if isinstance(kind, tuple):
+                yield Select([(c, c) for c in kind], id=f"hp-{name}", allow_blank=False, compact=True)
+            else:
+                yield Input(id=f"hp-{name}", compact=True, select_on_focus=True,
+                            type="integer" if kind is int else "text")
+        yield Label("device", classes="field-label", id="device-label")
+        yield self._device_select("auto")
+
+    def set_values(self, values: dict) -> None:
+        for name, _label, kind in FIELDS:
+            value = values.get(name)
+            if isinstance(kind, tuple):
+                if value in kind:
+                    self.query_one(f"#hp-{name}", Select).value = value
+            else:
+                self.query_one(f"#hp-{name}", Input).value = format_value(value)
+        if values.get("device"):
+            self._ensure_device(values["device"])
+            self.query_one("#hp-device", Select).value = values["device"]
+
+    devices: list[tuple[str, str]] = [("auto", "auto")]
+
+    def _device_select(self, current: str) -> Select:
+        return Select([(label, value) for value, label in self.devices], value=current, id="hp-device",
+                      allow_blank=False, compact=True)
+
+    def _ensure_device(self, device: str) -> None:
+        if device not in [value for value, _label in self.devices]:
+            self.devices = self.devices + [(device, device)]
+            self.query_one("#hp-device", Select).set_options([(label, value) for value, label in self.devices])
+
+    async def set_devices(self, devices: list[tuple[str, str]]) -> None:
+        """Offer what this machine has, e.g. [("auto", "auto → cpu"), ("cpu", "CPU, 2 threads")]."""
+        old = self.query_one("#hp-device", Select)
+        current, focused = old.value, old.has_focus
+        if current not in [value for value, _label in devices]:
+            devices = devices + [(current, f"{current} (not found here)")]
+        self.devices = list(devices)
+        # a fresh Select: set_options() keeps showing the old label when the value stays the same
+        await old.remove()
+        new = self._device_select(current)
+        await self.mount(new, after=self.query_one("#device-label"))
+        if focused:
+            new.focus()
+
+    def values(self) -> dict:
+        """The form as RunConfig fields; ValueError (one sentence) for a value that is not a number."""
+        out: dict = {}
+        for name, label, kind in FIELDS:
+            if isinstance(kind, tuple):
+                out[name] = self.query_one(f"#hp-{name}", Select).value
+            else:
+                out[name] = parse_value(label, kind, self.query_one(f"#hp-{name}", Input).value)
+        if out.get("seed") is None:
+            out["seed"] = 0
+        out["device"] = self.query_one("#hp-device", Select).value
+        return out
