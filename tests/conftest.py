@@ -9,6 +9,7 @@ TINY = {"train_size": 256, "test_size": 64}
 def _isolated_data(tmp_path_factory, monkeypatch):
     # Tests never read the user's data directory or write runs into the checkout.
     monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path_factory.getbasetemp() / "data"))
+    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path_factory.getbasetemp() / "runs"))
 
 
 def tiny_config(**overrides) -> RunConfig:

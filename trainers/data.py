@@ -106,8 +106,9 @@ def search_paths(name: str, data_dir: str | None = None) -> list[Path]:
     return []
 
 
-def availability(name: str, data_dir: str | None = None) -> Availability:
-    """Whether `name` can be loaded now, cheaply: no torch import, no network."""
+def availability(name: str, data_dir: str | None = None, download: bool = True) -> Availability:
+    """Whether `name` can be loaded now, cheaply: no torch import, no network. With download=False a
+    dataset whose files are absent is "missing", not "download"."""
     _info(name)
     if name == "synthetic-digits":
         return Availability("ready", "", "generated, no files needed")
@@ -128,8 +129,11 @@ def availability(name: str, data_dir: str | None = None) -> Availability:
     if found is not None:
         return Availability("ready", str(found[0].parent), f"found in {found[0].parent}")
     target = _download_dir(name, data_dir)
+    if not download:
+        return Availability("missing", str(target), f"not here and downloading is off: put {_file_list()} "
+                            f"in {target}{_debian_hint(name)}")
     return Availability("download", str(target), f"not here yet: will download to {target}; offline, put "
-                        f"{_file_list()} in {target}")
+                        f"{_file_list()} in {target}{_debian_hint(name)}")
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """What a run tells the world, as frozen dataclasses of plain Python and numpy data (no live tensors).
 
-`trainers.run()` yields these in this order: RunStarted, then per epoch any number of BatchEnded,
-one EpochEnded, then Reconstructions (reconstruct models) or Predictions (classifiers); CheckpointSaved
-whenever one is written; finally exactly one of RunFinished or RunFailed.
+`trainers.run()` yields these in this order: RunStarted and a ParametersSnapshot of epoch 0, then per
+epoch any number of BatchEnded, one EpochEnded, Reconstructions (reconstruct models) or Predictions
+(classifiers), and a ParametersSnapshot; Paused and CheckpointSaved whenever they happen; finally
+exactly one of RunFinished or RunFailed.
 """
 
 from __future__ import annotations
@@ -10,6 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    name: str
+    shape: tuple[int, ...]
+    count: int
+    trainable: bool
+    mean: float
+    std: float
+    first: tuple[float, ...]  # the first few values, as the seeds print them
+    shared_with: str | None = None  # the name this tensor was first registered under, when it is reused
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,12 @@ class Predictions:
 
 
 @dataclass(frozen=True)
+class ParametersSnapshot:
+    epoch: int  # 0: before training
+    parameters: tuple[ParamInfo, ...]  # the live model's named parameters, with their statistics
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     epoch: int
@@ -102,5 +121,5 @@ class RunFailed:
     checkpoint: str | None = None  # the last good weights, when they were saved
 
 
-Event = (RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | CheckpointSaved | Paused
-         | RunFinished | RunFailed)
+Event = (RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | ParametersSnapshot
+         | CheckpointSaved | Paused | RunFinished | RunFailed)

@@ -9,18 +9,7 @@ import torch
 from torch import nn
 
 from .errors import ModelLoadError
-
-
-@dataclass(frozen=True)
-class ParamInfo:
-    name: str
-    shape: tuple[int, ...]
-    count: int
-    trainable: bool
-    mean: float
-    std: float
-    first: tuple[float, ...]  # the first few values, as the seeds print them
-    shared_with: str | None = None  # the name this tensor was first registered under, when it is reused
+from .events import ParamInfo
 
 
 @dataclass(frozen=True)
@@ -46,14 +35,14 @@ def parameter_table(model: nn.Module, first: int = 2) -> list[ParamInfo]:
     seen: dict[int, str] = {}
     rows = []
     for name, p in model.named_parameters(remove_duplicate=False):
-        data = p.detach().float().cpu().reshape(-1)
+        data = p.detach().float().reshape(-1)
         shared = seen.get(id(p))
         seen.setdefault(id(p), name)
         rows.append(ParamInfo(
             name=name, shape=tuple(p.shape), count=p.numel(), trainable=p.requires_grad,
             mean=float(data.mean()) if data.numel() else 0.0,
             std=float(data.std()) if data.numel() > 1 else 0.0,
-            first=tuple(float(v) for v in data[:first]), shared_with=shared,
+            first=tuple(data[:first].tolist()), shared_with=shared,
         ))
     return rows
 
@@ -99,6 +88,13 @@ def inspect_model(model: nn.Module, input_shape: tuple[int, ...], name: str = ""
     return ModelReport(model=name or type(model).__name__, summary=str(model), parameters=parameter_table(model),
                        total=total, trainable=trainable, layers=layer_shapes(model, input_shape),
                        input_shape=tuple(input_shape))
+
+
+def parameter_count(model: str) -> int:
+    """A registered model's parameter count: one build, no forward pass (for lists)."""
+    from .models import get_spec
+
+    return count_parameters(get_spec(model).build())[0]
 
 
 def report(model: str, dataset: str | None = None, data_dir: str | None = None) -> ModelReport:

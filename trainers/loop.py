@@ -25,9 +25,9 @@ from .control import RunControl
 from .data import DATASETS, LoadedData, load
 from .devices import describe, resolve
 from .errors import ConfigError, ModelLoadError, WorkbenchError
-from .events import (BatchEnded, CheckpointSaved, EpochEnded, Paused, Predictions, Reconstructions, RunFailed,
-                     RunFinished, RunStarted)
-from .inspection import count_parameters
+from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
+                     Reconstructions, RunFailed, RunFinished, RunStarted)
+from .inspection import count_parameters, parameter_table
 from .models import ModelSpec, get_spec
 from .record import RunRecorder, default_run_dir
 
@@ -234,6 +234,7 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
                      trainable=trainable, device=describe(device), train_size=s.data.train_size,
                      test_size=s.data.test_size, batches_per_epoch=len(train_batches), epochs=cfg.epochs,
                      classes=tuple(s.data.classes), config=cfg.to_dict(), data_source=s.data.source)
+    yield ParametersSnapshot(s.start_epoch, tuple(parameter_table(model)))
     sample_x, sample_y = s.sample_images()
     step = 0
     last = None
@@ -280,7 +281,12 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
                 yield CheckpointSaved(state["checkpoint"], epoch - 1)
             if control.paused and not control.stop.is_set():
                 yield Paused(True)
+                paused_at = time.perf_counter()
                 control.wait_while_paused()
+                # Paused time is not training time: speed, elapsed and time left ignore it.
+                pause = time.perf_counter() - paused_at
+                epoch_start += pause
+                run_start += pause
                 yield Paused(False)
             if control.stop.is_set():
                 stopped = True
@@ -300,6 +306,7 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
         state["epochs"] = epoch - s.start_epoch
         yield last
         yield _samples(s, epoch, sample_x, sample_y)
+        yield ParametersSnapshot(epoch, tuple(parameter_table(model)))
         if control.stop.is_set():
             stopped = True
             break

@@ -5,15 +5,23 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
 from .events import BatchEnded, EpochEnded, RunFailed, RunFinished, RunStarted
 
 
-def default_run_dir(model: str, dataset: str, root: str = "runs") -> str:
-    safe = model.replace("/", "_").replace(":", "-").replace(".py", "")
-    return str(Path(root) / f"{safe}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+def default_run_dir(model: str, dataset: str, root: str | None = None) -> str:
+    """A new folder under `root`, else $WORKBENCH_RUNS, else ./runs, named MODEL-DATASET-TIME."""
+    root = root or os.environ.get("WORKBENCH_RUNS") or "runs"
+    safe = Path(model.split(":")[0]).stem if ":" in model else model
+    base = Path(root) / f"{safe}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}"
+    path, n = base, 1
+    while path.exists():  # two runs started in the same second keep separate folders
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return str(path)
 
 
 class RunRecorder:

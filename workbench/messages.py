@@ -50,6 +50,10 @@ class PredictionsReady(RunMessage):
     event: ev.Predictions
 
 
+class ParametersUpdated(RunMessage):
+    event: ev.ParametersSnapshot
+
+
 class CheckpointWritten(RunMessage):
     event: ev.CheckpointSaved
 
@@ -72,6 +76,7 @@ _WRAPPERS: dict[type, type[RunMessage]] = {
     ev.EpochEnded: EpochLogged,
     ev.Reconstructions: ReconstructionsReady,
     ev.Predictions: PredictionsReady,
+    ev.ParametersSnapshot: ParametersUpdated,
     ev.CheckpointSaved: CheckpointWritten,
     ev.Paused: PauseChanged,
     ev.RunFinished: RunEnded,

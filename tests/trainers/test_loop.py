@@ -20,8 +20,9 @@ def kinds(events):
 
 def test_two_batch_run_yields_the_documented_sequence():
     events = list(run(tiny_config(limit_batches=2)))
-    assert kinds(events) == ["RunStarted", "BatchEnded", "BatchEnded", "EpochEnded", "Predictions", "RunFinished"]
-    started, b1, b2, epoch, preds, done = events
+    assert kinds(events) == ["RunStarted", "ParametersSnapshot", "BatchEnded", "BatchEnded", "EpochEnded",
+                             "Predictions", "ParametersSnapshot", "RunFinished"]
+    started, before, b1, b2, epoch, preds, after, done = events
     assert started.parameters == 203530 and started.task == "classify" and started.batches_per_epoch == 2
     assert started.train_size == 256 and started.test_size == 64 and started.classes == tuple("0123456789")
     assert "Linear(in_features=784, out_features=256" in started.summary
@@ -31,6 +32,10 @@ def test_two_batch_run_yields_the_documented_sequence():
     assert preds.images.dtype == np.uint8 and preds.images.shape == (8, 1, 28, 28)
     assert preds.probabilities.shape == (8, 10) and np.allclose(preds.probabilities.sum(1), 1, atol=1e-5)
     assert done.epochs_completed == 1 and not done.stopped
+    # The snapshots are of the live model: its weights moved between initialisation and epoch 1.
+    assert (before.epoch, after.epoch) == (0, 1)
+    assert [p.name for p in before.parameters] == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    assert before.parameters[0].first != after.parameters[0].first
 
 
 def test_training_lowers_the_loss_on_synthetic_digits():
@@ -90,6 +95,9 @@ def test_pause_yields_paused_and_resumes():
             threading.Timer(0.05, control.resume).start()
     names = kinds(out)
     assert names.index("Paused") == names.index("BatchEnded") + 1
+    # The pause is not training time: elapsed grows by less than the 0.05 s spent paused
+    b1, b2 = [e for e in out if isinstance(e, BatchEnded)][:2]
+    assert b2.elapsed - b1.elapsed < 0.05
     assert [e.paused for e in out if isinstance(e, Paused)] == [True, False]
     assert isinstance(out[-1], RunFinished) and not out[-1].stopped
 

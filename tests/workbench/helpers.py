@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import time
 
-from trainers import RunConfig
-
-TINY = {"train_size": 256, "test_size": 64}
-
-
-def tiny(**overrides) -> RunConfig:
-    base = dict(model="mlp", dataset="synthetic-digits", epochs=1, batch_size=32, limit_batches=3,
-                limit_test_batches=1, log_every=1, extra=dict(TINY), device="cpu")
-    base.update(overrides)
-    return RunConfig(**base)
+from tests.conftest import TINY, tiny_config as tiny  # noqa: F401 - re-exported for the app tests
 
 
 async def until(pilot, condition, seconds: float = 60.0) -> None:

@@ -1,5 +1,8 @@
 """Training from the app with the real trainers.run on tiny synthetic runs."""
 
+import os
+from pathlib import Path
+
 import numpy as np
 
 from trainers.events import Reconstructions
@@ -28,6 +31,12 @@ async def test_a_tiny_run_fills_charts_table_and_predictions():
         assert [len(s.ys) for s in loss.series.values()] == [2, 2]
         assert train.query_one(EpochTable).row_count == 2
         assert train.query_one(ProgressLine).state == "finished"
+        # the Model tab's parameter table shows the live model after the last epoch
+        assert train.query_one("#live-params").row_count == 4
+        assert "after epoch 2" in str(train.query_one("#params-title").render())
+        # and the run was recorded, though no --out was given
+        run_dir = Path(os.environ["WORKBENCH_RUNS"])
+        assert any((d / "metrics.jsonl").is_file() and (d / "checkpoint.pt").is_file() for d in run_dir.iterdir())
         assert "Finished: 2 epoch(s)" in screen_text(app)
 
         # the charts repaint on their timer, only when there is something new

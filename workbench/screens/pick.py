@@ -76,13 +76,10 @@ class PickScreen(Screen):
         self.query_one("#form").border_title = "Hyperparameters"
         for name in DATASETS:
             try:
-                avail = availability(name, self.base.data_dir)
+                avail = availability(name, self.base.data_dir, download=self.base.download)
             except WorkbenchError as err:
                 avail = None
                 self.log.warning(str(err))
-            if avail is not None and avail.state == "download" and not self.base.download:
-                avail = Availability("missing", avail.where, f"not here and downloading is off; put the files in "
-                                     f"{avail.where}")
             self.availability[name] = avail
         self.refresh_lists(first=True)
         self.query_one(HyperparameterForm).set_values(form_defaults(self.base, self.model))
@@ -217,7 +214,7 @@ class PickScreen(Screen):
 
     @work(thread=True, exclusive=True, group="counts", exit_on_error=False)
     def count_parameters(self) -> None:
-        from trainers.inspection import report
+        from trainers.inspection import parameter_count
 
         worker = get_current_worker()
         counts = {}
@@ -225,7 +222,7 @@ class PickScreen(Screen):
             if worker.is_cancelled:
                 return
             try:
-                counts[name] = report(name).total
+                counts[name] = parameter_count(name)
             except Exception:  # noqa: BLE001 - a model that cannot build shows no count, the run will explain
                 continue
         self.post_message(ModelCounted(counts))

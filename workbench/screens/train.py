@@ -6,6 +6,7 @@ down to the widgets. Every message carries its run's id, so a late event from a 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from rich.text import Text
@@ -22,12 +23,14 @@ from trainers.control import RunControl
 from trainers.errors import WorkbenchError
 from trainers.events import RunFailed
 from trainers.models.registry import MODELS
+from trainers.record import default_run_dir
 
 from .. import messages as m
 from ..widgets.architecture import ArchitectureView
 from ..widgets.charts import LineChart
 from ..widgets.epochs import EpochTable
 from ..widgets.images import ReconstructionView
+from ..widgets.parameters import ParameterTable
 from ..widgets.predictions import PredictionView
 from ..widgets.progress import ProgressLine, progress_text, remaining_seconds
 
@@ -86,6 +89,8 @@ class TrainScreen(Screen):
                 with Vertical():
                     yield Static(id="run-info")
                     yield ArchitectureView(id="architecture")
+                    yield Static(id="params-title")
+                    yield ParameterTable(id="live-params")
         yield Static(id="run-message")
         yield Footer()
 
@@ -109,7 +114,10 @@ class TrainScreen(Screen):
         self.control = RunControl()
         self.reset()
         self.running = True
-        self.train(self.run_id, self.config, self.control)
+        # Every run gets a folder (config, metrics, checkpoint), so nothing trained is lost on quit.
+        config = dataclasses.replace(self.config, out=self.config.out or default_run_dir(
+            self.config.model, self.config.dataset))
+        self.train(self.run_id, config, self.control)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def train(self, run_id: int, config: RunConfig, control: RunControl) -> None:
@@ -139,6 +147,7 @@ class TrainScreen(Screen):
         self.query_one(EpochTable).clear()
         self.query_one(ReconstructionView).clear()
         self.query_one(PredictionView).clear()
+        self.query_one("#live-params", ParameterTable).clear()
         self.progress.state = "starting"
         self.progress.text = "loading data and building the model…"
         self.say("")
@@ -206,6 +215,13 @@ class TrainScreen(Screen):
         if self.current(message):
             self.query_one(PredictionView).show(message.event)
 
+    def on_parameters_updated(self, message: m.ParametersUpdated) -> None:
+        if self.current(message):
+            e = message.event
+            when = "at initialisation" if e.epoch == 0 else f"after epoch {e.epoch}"
+            self.query_one("#params-title", Static).update(Text(f"named parameters {when} (live model)"))
+            self.query_one("#live-params", ParameterTable).show(e.parameters)
+
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
         if self.current(message):
             self.say(f"Checkpoint of epoch {message.event.epoch} saved to {message.event.path}")
@@ -226,7 +242,7 @@ class TrainScreen(Screen):
         elif e.final_test_loss is not None:
             parts.append(f"test loss {e.final_test_loss:.4f}")
         if e.checkpoint:
-            parts.append(f"checkpoint {e.checkpoint}")
+            parts.append(f"saved in {e.checkpoint.rsplit('/', 1)[0]}")
         self.say(" · ".join(parts) + " · s again · b back")
 
     def on_run_broke(self, message: m.RunBroke) -> None:
