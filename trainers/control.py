@@ -8,11 +8,13 @@ import threading
 class RunControl:
     """Stop, pause and save requests, checked by the loop between batches."""
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
-        self.stop = stop if stop is not None else threading.Event()
-        self._running = threading.Event()
+    def __init__(self, stop: threading.Event | None = None, event_factory=threading.Event) -> None:
+        # event_factory: threading.Event in one process; a multiprocessing context's Event to steer a
+        # loop running in a child process (trainers.process) with the same calls.
+        self.stop = stop if stop is not None else event_factory()
+        self._running = event_factory()
         self._running.set()
-        self._save = threading.Event()
+        self._save = event_factory()
 
     def request_stop(self) -> None:
         self.stop.set()

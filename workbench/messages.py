@@ -34,8 +34,13 @@ class RunBegan(RunMessage):
     event: ev.RunStarted
 
 
-class BatchLogged(RunMessage):
-    event: ev.BatchEnded
+@dataclass
+class BatchesLogged(Message):
+    """Logged batches since the previous such message (several per message: a UI needs no more than a
+    few updates a second, and the chart keeps every point)."""
+
+    run_id: int
+    events: tuple[ev.BatchEnded, ...]
 
 
 class EpochLogged(RunMessage):
@@ -72,7 +77,6 @@ class RunBroke(RunMessage):
 
 _WRAPPERS: dict[type, type[RunMessage]] = {
     ev.RunStarted: RunBegan,
-    ev.BatchEnded: BatchLogged,
     ev.EpochEnded: EpochLogged,
     ev.Reconstructions: ReconstructionsReady,
     ev.Predictions: PredictionsReady,

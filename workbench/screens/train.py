@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import time
 
 from rich.text import Text
 from textual import work
@@ -20,6 +21,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from trainers.config import RunConfig
 from trainers.control import RunControl
+from trainers.process import process_control
 from trainers.errors import WorkbenchError
 from trainers.events import RunFailed
 from trainers.models.registry import MODELS
@@ -35,6 +37,7 @@ from ..widgets.predictions import PredictionView
 from ..widgets.progress import ProgressLine, progress_text, remaining_seconds
 
 _run_ids = itertools.count(1)
+BATCH_POST_SECONDS = 0.25
 TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model")
 
 
@@ -111,7 +114,7 @@ class TrainScreen(Screen):
         if self.running:
             return
         self.run_id = next(_run_ids)
-        self.control = RunControl()
+        self.control = process_control()
         self.reset()
         self.running = True
         # Every run gets a folder (config, metrics, checkpoint), so nothing trained is lost on quit.
@@ -121,11 +124,24 @@ class TrainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
     def train(self, run_id: int, config: RunConfig, control: RunControl) -> None:
+        """The bridge: training runs in a child process (its own interpreter, so redraws never stall a
+        step); this thread turns its events into messages, batching the per-batch ones."""
         try:
-            import trainers  # torch is imported here, in the worker, never on the UI thread
+            from trainers.events import BatchEnded
+            from trainers.process import run_in_process
 
-            for event in trainers.run(config, control):
-                message = m.wrap(run_id, event)
+            pending: list = []
+            last_post = 0.0
+            for event in run_in_process(config, control):
+                if isinstance(event, BatchEnded):
+                    pending.append(event)
+                    if time.monotonic() - last_post < BATCH_POST_SECONDS:
+                        continue  # every point is kept; they travel together a few times a second
+                if pending:
+                    self.post_message(m.BatchesLogged(run_id, tuple(pending)))
+                    pending = []
+                    last_post = time.monotonic()
+                message = m.wrap(run_id, event) if not isinstance(event, BatchEnded) else None
                 if message is not None:
                     self.post_message(message)
         except Exception as err:  # noqa: BLE001 - whatever happens, the screen gets one readable sentence
@@ -184,11 +200,13 @@ class TrainScreen(Screen):
         self.progress.state = "running"
         self.progress.text = f"epoch 1/{e.epochs}: first batches…"
 
-    def on_batch_logged(self, message: m.BatchLogged) -> None:
+    def on_batches_logged(self, message: m.BatchesLogged) -> None:
         if not self.current(message):
             return
-        e = message.event
-        self.query_one("#chart-batch", LineChart).add("train", e.step, e.loss)
+        chart = self.query_one("#chart-batch", LineChart)
+        for e in message.events:
+            chart.add("train", e.step, e.loss)
+        e = message.events[-1]
         left = remaining_seconds(e.elapsed, e.step, e.epoch, e.batch, e.batches, self.epochs)
         self.progress.text = progress_text(e.epoch, self.epochs, e.batch, e.batches, e.samples_per_sec,
                                            e.elapsed, left)
