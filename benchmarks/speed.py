@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -144,9 +145,10 @@ def in_app(model_name: str, dataset: str, epochs: int, seed: int) -> tuple[float
         from workbench.bench import run_in_app
     except ImportError:
         return None
-    ends = run_in_app(config(model_name, dataset, epochs, seed), size=(100, 30))
-    seen = sum(e.samples_per_sec * e.seconds for e in ends)
-    return seen / sum(e.seconds for e in ends), ends[-1].test_accuracy
+    rows = run_in_app(config(model_name, dataset, epochs, seed), size=(100, 30))
+    # training happens in the app's child process; its epoch rows carry the same measurements as (b)
+    seen = sum(r["samples_per_sec"] * r["train_seconds"] for r in rows)
+    return seen / sum(r["train_seconds"] for r in rows), rows[-1]["test_accuracy"]
 
 
 def first_frame(marker: str = "mlp-deep", timeout: float = 20.0) -> float | None:
@@ -188,6 +190,7 @@ def main() -> int:
     ap.add_argument("--models", nargs="+", default=["mlp-deep", "cnn-pool"])
     ap.add_argument("--dataset", default="auto", help="fashion-mnist when installed, else synthetic-digits")
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=5, help="rounds of (b), (c), (d), interleaved; medians reported")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--skip-app", action="store_true")
     args = ap.parse_args()
@@ -198,7 +201,8 @@ def main() -> int:
     data = load(dataset, input_shape=(1, 28, 28), extra=extra)
     mean, std = data.mean, data.std
     print(f"dataset {dataset}: {data.train_size} train / {data.test_size} test; batch {BATCH}; "
-          f"{args.epochs} epoch(s); torch {torch.__version__}, {torch.get_num_threads()} threads, CPU", flush=True)
+          f"{args.epochs} epoch(s); (b) (c) (d) {args.repeat} rounds each, interleaved, median shown; "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(dataset, data, Path(tmp))
@@ -207,21 +211,33 @@ def main() -> int:
             print(f"\n{name} ({spec.defaults.get('optimizer')} lr {spec.defaults.get('lr')})", flush=True)
             a, acc_a = tutorial(name, root, mean, std, args.epochs, args.seed)
             print(f"  (a) tutorial loop   {a:10,.0f} samples/s   test acc {acc_a:.4f}", flush=True)
-            b, acc_b = trainers_loop(name, dataset, args.epochs, args.seed)
+            bs, cs, ds = [], [], []
+            acc_b = acc_c = None
+            for r in range(args.repeat):
+                b, acc_b = trainers_loop(name, dataset, args.epochs, args.seed)
+                bs.append(b)
+                c = None if args.skip_app else in_app(name, dataset, args.epochs, args.seed)
+                if c:
+                    cs.append(c[0])
+                    acc_c = c[1]
+                ds.append(floor(name, data, mean, std, args.epochs, args.seed))
+                print(f"      round {r + 1}: (b) {b:,.0f}  (c) {c[0] if c else float('nan'):,.0f}  "
+                      f"(d) {ds[-1]:,.0f} samples/s", flush=True)
+            b, c, d = statistics.median(bs), statistics.median(cs) if cs else None, statistics.median(ds)
             print(f"  (b) trainers loop   {b:10,.0f} samples/s   test acc {acc_b:.4f}", flush=True)
-            c = None if args.skip_app else in_app(name, dataset, args.epochs, args.seed)
             if c:
-                print(f"  (c) in the app      {c[0]:10,.0f} samples/s   test acc {c[1]:.4f}", flush=True)
-            d = floor(name, data, mean, std, args.epochs, args.seed)
+                print(f"  (c) in the app      {c:10,.0f} samples/s   test acc {acc_c:.4f}", flush=True)
             print(f"  (d) compute floor   {d:10,.0f} samples/s", flush=True)
-            rows.append((name, a, b, c[0] if c else None, d, acc_a, acc_b))
+            rows.append((name, a, b, c, d, acc_a, acc_b))
     print("\nsummary (ratios of samples/s; goals: b/a >= 3 for mlp-deep, >= 2 for cnn-pool; b/d >= 0.90; c/b >= 0.95)")
     print(f"{'model':<14}{'b/a':>8}{'b/d':>8}{'c/b':>8}   {'acc a':>7} {'acc b':>7}")
     for name, a, b, c, d, acc_a, acc_b in rows:
         cb = f"{c / b:8.2f}" if c else f"{'n/a':>8}"
         print(f"{name:<14}{b / a:8.2f}{b / d:8.2f}{cb}   {acc_a:7.4f} {acc_b:7.4f}")
-    ff = first_frame()
-    print(f"\ntime to the picker's first frame: {ff:.2f} s" if ff else "\ntime to first frame: not measured")
+    frames = [first_frame() for _ in range(3)]
+    frames = [f for f in frames if f is not None]
+    print(f"\ntime to the picker's first frame (median of {len(frames)}): {statistics.median(frames):.2f} s"
+          if frames else "\ntime to first frame: not measured")
     return 0
 
 

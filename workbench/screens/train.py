@@ -37,7 +37,7 @@ from ..widgets.predictions import PredictionView
 from ..widgets.progress import ProgressLine, progress_text, remaining_seconds
 
 _run_ids = itertools.count(1)
-BATCH_POST_SECONDS = 0.25
+BATCH_POST_SECONDS = 0.5
 TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model")
 
 

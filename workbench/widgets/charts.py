@@ -1,7 +1,7 @@
 """Line charts that keep every point and redraw a few times a second at most.
 
 Each chart owns a private plotext `Plot` (through textual-plotext's PlotextPlot), never the global plotext
-module. New points only mark the chart dirty; a 0.5 s timer replots when it is dirty *and* on screen, and
+module. New points only mark the chart dirty; a 1 s timer replots when it is dirty *and* on screen, and
 each series is reduced to about two points per column first (the min and max of each column's bucket, in
 their original order), so spikes survive and plotting cost does not grow with the run.
 """
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from textual_plotext import PlotextPlot
 
-REDRAW_SECONDS = 0.5
+REDRAW_SECONDS = 1.0  # at most once a second: each replot costs the trainer CPU on a small machine
 
 
 def reduce_series(xs: list[float], ys: list[float], target: int) -> tuple[list[float], list[float]]:
