@@ -25,7 +25,8 @@ class WorkbenchApp(App):
     TITLE = "workbench"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
+        # priority: q quits even from a field (every field is numeric, no model or dataset name has a q)
+        Binding("q", "quit", "Quit", priority=True),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
     ]

@@ -129,3 +129,14 @@ async def test_no_color_draws_plain_images_and_marks_cursors_without_colour(monk
         assert "underline" in str(options.get_component_styles("option-list--option-highlighted").text_style)
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_q_quits_even_while_a_hyperparameter_field_has_focus():
+    app = WorkbenchApp(tiny())
+    async with app.run_test(size=(80, 24)) as pilot:
+        field = app.screen.query_one("#hp-epochs")
+        field.focus()
+        await pilot.pause()
+        assert field.has_focus
+        await pilot.press("q")
+    assert app.return_code == 0 and "q" not in field.value
