@@ -25,8 +25,7 @@ class WorkbenchApp(App):
     TITLE = "workbench"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        # priority: q quits even from a field (every field is numeric, no model or dataset name has a q)
-        Binding("q", "quit", "Quit", priority=True),
+        Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
     ]

@@ -41,6 +41,22 @@ def parse_value(label: str, kind: object, text: str) -> object:
         raise ValueError(f"{label} must be {noun}, got {text!r}.") from None
 
 
+class NumberInput(Input):
+    """An Input that takes only characters a number can contain; any other key (q, s, ?) is left to the
+    screen's and app's bindings, so the keys in the footer work while a field has focus."""
+
+    NUMBER_CHARACTERS = frozenset("0123456789.eE+-")
+
+    def check_consume_key(self, key: str, character: str | None) -> bool:
+        return character is not None and character in self.NUMBER_CHARACTERS
+
+    async def _on_key(self, event) -> None:
+        if event.is_printable and event.character not in self.NUMBER_CHARACTERS:
+            # Not ours: skip Input's handler (it would swallow the key) and let the key bubble up to
+            # the bindings. Textual runs each class's _on_key unless the default is prevented.
+            event.prevent_default()
+
+
 class HyperparameterForm(Grid):
     """Values down via `set_values()` and `set_devices()`, up via `values()`."""
 
@@ -50,8 +66,8 @@ class HyperparameterForm(Grid):
             if isinstance(kind, tuple):
                 yield Select([(c, c) for c in kind], id=f"hp-{name}", allow_blank=False, compact=True)
             else:
-                yield Input(id=f"hp-{name}", compact=True, select_on_focus=True,
-                            type="integer" if kind is int else "text")
+                yield NumberInput(id=f"hp-{name}", compact=True, select_on_focus=True,
+                                  type="integer" if kind is int else "number")
         yield Label("device", classes="field-label", id="device-label")
         yield self._device_select("auto")
 
@@ -87,6 +103,8 @@ class HyperparameterForm(Grid):
         self.devices = list(devices)
         # a fresh Select: set_options() keeps showing the old label when the value stays the same
         await old.remove()
+        if not self.is_attached:  # the app quit while the device list was on its way
+            return
         new = self._device_select(current)
         await self.mount(new, after=self.query_one("#device-label"))
         if focused:
