@@ -34,6 +34,8 @@ class WorkbenchApp(App):
         super().__init__()
         self.run_config = config or RunConfig()
         self.start_now = start
+        # No animations: over SSH every animated frame is bytes on a slow link and CPU taken from training.
+        self.animation_level = "none"
         self.rendering = default_rendering()
         """How images are drawn, "plain" or "blocks"; kept across runs, switched with r."""
 
