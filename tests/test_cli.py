@@ -93,3 +93,20 @@ def test_predict_labels_a_folder_and_skips_unreadable_images(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "res.csv")))
     assert [r["file"] for r in rows] == ["1.jpg", "2.jpg"]
     assert {r["class"] for r in rows} <= {"cat", "dog"} and all(0 < float(r["probability"]) <= 1 for r in rows)
+
+
+def test_ctrl_c_stops_after_the_batch_and_saves_the_run(tmp_path):
+    import signal
+
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
+                             "synthetic-digits", "--device", "cpu", "--epochs", "1000", "--out", str(tmp_path / "r")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    first = proc.stdout.readline()  # printed when training starts
+    assert first.startswith("mlp on synthetic-digits")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "stopping after this batch" in err
+    assert "stopped after" in out
+    assert (tmp_path / "r" / "checkpoint.pt").is_file()  # the weights trained so far are kept

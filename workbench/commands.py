@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import signal
 import sys
 
 from trainers.errors import WorkbenchError
@@ -99,7 +100,7 @@ class LoadProgress:
 
 
 def train(args) -> int:
-    from trainers import run
+    from trainers import RunControl, run
     from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
     from trainers.record import default_run_dir
 
@@ -113,8 +114,18 @@ def train(args) -> int:
     progress = task = None
     loading = LoadProgress(tty)
     code = 0
+    control = RunControl()
+
+    def interrupted(_signum, _frame):
+        # The first Ctrl-C stops after the current batch and saves the run; a second one aborts.
+        if control.stop.is_set():
+            raise KeyboardInterrupt
+        control.request_stop()
+        print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
-        for event in run(config, progress=loading):
+        for event in run(config, control, progress=loading):
             loading.close()
             if isinstance(event, RunStarted):
                 print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
@@ -152,6 +163,7 @@ def train(args) -> int:
                 state = "stopped" if event.stopped else "finished"
                 print(f"{state} after {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; "
                       f"run saved in {config.out}", flush=True)
+                code = 130 if event.stopped else 0
             elif isinstance(event, RunFailed):
                 if progress is not None:
                     progress.stop()
@@ -160,8 +172,10 @@ def train(args) -> int:
     except KeyboardInterrupt:
         if progress is not None:
             progress.stop()
-        print("interrupted", file=sys.stderr)
+        print("aborted; the run was not saved", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return code
 
 
