@@ -47,7 +47,12 @@ class RunControl:
             return True
         return False
 
-    def wait_while_paused(self) -> None:
-        while not self._running.wait(0.25):
+    def wait_while_paused(self) -> bool:
+        """Block while paused. Returns True when a save was asked for meanwhile (still paused), False
+        when running again or stopping."""
+        while not self._running.wait(0.1):
             if self.stop.is_set():
-                return
+                return False
+            if self._save.is_set():
+                return True
+        return False

@@ -26,6 +26,16 @@ class ParamInfo:
 
 
 @dataclass(frozen=True)
+class Loading:
+    """Before RunStarted: a download or decode under way (from trainers.process; trainers.run reports
+    these to its `progress` callback instead)."""
+
+    what: str  # e.g. "downloading train-images-idx3-ubyte.gz"
+    done: int
+    total: int  # 0 when unknown
+
+
+@dataclass(frozen=True)
 class RunStarted:
     model: str
     dataset: str
@@ -37,10 +47,12 @@ class RunStarted:
     train_size: int
     test_size: int
     batches_per_epoch: int
-    epochs: int
+    epochs: int  # the last epoch number this run will reach (start_epoch + the epochs asked for)
     classes: tuple[str, ...]
     config: dict = field(default_factory=dict)  # the resolved RunConfig, as a dict
     data_source: str = ""  # where the data came from, for the user
+    start_epoch: int = 0  # epochs already done by the checkpoint this run resumed from
+    warnings: tuple[str, ...] = ()  # things the user should know (skipped images, a held-out split)
 
 
 @dataclass(frozen=True)
@@ -121,5 +133,5 @@ class RunFailed:
     checkpoint: str | None = None  # the last good weights, when they were saved
 
 
-Event = (RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | ParametersSnapshot
+Event = (Loading | RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | ParametersSnapshot
          | CheckpointSaved | Paused | RunFinished | RunFailed)

@@ -29,20 +29,24 @@ from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot
                      Reconstructions, RunFailed, RunFinished, RunStarted)
 from .inspection import count_parameters, parameter_table
 from .models import ModelSpec, get_spec
-from .record import RunRecorder, default_run_dir
+from .record import RunRecorder, default_run_dir, run_folder
 
 
 class TrainingDiverged(WorkbenchError):
     pass
 
 
-def resolve_config(config: RunConfig) -> RunConfig:
-    """The config with every unset value taken from the model's seed defaults, validated."""
+def _resolve(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
     config.validate()
-    spec = get_spec(config.model)
+    spec = get_spec(config.model)  # a user's file runs here, once per run
     resolved = config.with_defaults(spec.defaults)
     resolved.validate()
-    return resolved
+    return resolved, spec
+
+
+def resolve_config(config: RunConfig) -> RunConfig:
+    """The config with every unset value taken from the model's seed defaults, validated."""
+    return _resolve(config)[0]
 
 
 INITS = {
@@ -102,12 +106,13 @@ class Session:
                       generator=generator, limit=limit)
         x, y = (d.train_x, d.train_y) if train else (d.test_x, d.test_y)
         if x is not None:
-            return TensorBatches(x, y, size, channels_last=self.device.type == "cuda" and self.is_conv, **common)
+            return TensorBatches(x, y, size, channels_last=self.channels_last, **common)
         return LoaderBatches(d.train_dataset if train else d.test_dataset, size, **common)
 
     @property
-    def is_conv(self) -> bool:
-        return any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
+    def channels_last(self) -> bool:
+        """Convolutions on a GPU run faster on NHWC tensors; elsewhere the layout stays as it is."""
+        return self.device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
 
     def sample_images(self) -> torch.Tensor:
         k = self.cfg.samples
@@ -127,28 +132,35 @@ class Session:
 
 
 def prepare(config: RunConfig, progress=None) -> Session:
-    cfg = resolve_config(config)
+    cfg, spec = _resolve(config)
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
         raise ConfigError(reason)
-    spec = get_spec(cfg.model)
+    if cfg.out:
+        cfg.out = run_folder(cfg.out, resuming=cfg.resume)
     device = resolve(cfg.device)
     input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
     data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
                 download=cfg.download, extra=cfg.extra, progress=progress)
     torch.manual_seed(cfg.seed)
-    model = spec.build(num_classes=len(data.classes)) if spec.seed != "user" else spec.build()
+    model = spec.build(num_classes=len(data.classes))
     task, loss = spec.task, spec.loss
-    # One trial batch on the CPU finds shape problems (and a user model's task) before any training.
+    # One trial batch on the CPU finds shape problems (and a user model's task) before any training;
+    # in eval mode, so it leaves no trace in BatchNorm statistics or the dropout random stream.
     probe = to_float(data.train_x[:2] if data.train_x is not None else torch.stack(
         [data.train_dataset[i][0] for i in range(min(2, len(data.train_dataset)))]), data.mean, data.std, False)
+    shape = "x".join(map(str, input_shape))
     try:
+        model.eval()
         with torch.no_grad():
             out = model(probe)
+        model.train()
     except Exception as err:
-        shape = "x".join(map(str, input_shape))
         raise ModelLoadError(f"{cfg.model} failed on a batch of {shape} images from {cfg.dataset}: "
                              f"{type(err).__name__}: {err}") from err
+    if not isinstance(out, torch.Tensor):
+        raise ModelLoadError(f"{cfg.model} returned a {type(out).__name__} for a batch of {shape} images; "
+                             f"it must return one tensor (logits, or the reconstructed images).")
     if spec.seed == "user":
         if tuple(out.shape) == tuple(probe.shape):
             task, loss = "reconstruct", "mse"
@@ -160,10 +172,10 @@ def prepare(config: RunConfig, progress=None) -> Session:
     normalize = task == "classify" and (cfg.normalize if cfg.normalize is not None else True)
     init_parameters(model, cfg.init)
     model.to(device)
-    if device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
-        model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(cfg, model.parameters())
     session = Session(cfg, spec, task, loss, device, data, model, optimizer, normalize, tuple(input_shape))
+    if session.channels_last:
+        model.to(memory_format=torch.channels_last)
     if cfg.resume:
         payload = ckpt.load(cfg.resume)
         ckpt.restore_model(model, payload, cfg.model)
@@ -215,6 +227,9 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
                           state["epochs"], state["checkpoint"])
     else:
         return
+    finally:
+        if recorder is not None:
+            recorder.close()  # also when the caller abandons the generator
     if recorder is not None:
         recorder.write(event)
     yield event
@@ -224,7 +239,8 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
     cfg, model, opt, device = s.cfg, s.model, s.optimizer, s.device
     criterion = loss_fn(s.loss)
     classify = s.task == "classify"
-    generator = torch.Generator().manual_seed(cfg.seed)
+    # A resumed run continues with fresh shuffles rather than replaying epoch 1's order.
+    generator = torch.Generator().manual_seed(cfg.seed + 1_000_003 * s.start_epoch)
     train_batches = s.batches(True, generator)
     test_batches = s.batches(False)
     total, trainable = count_parameters(model)
@@ -232,8 +248,9 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
     run_start = time.perf_counter()
     yield RunStarted(model=cfg.model, dataset=cfg.dataset, task=s.task, summary=str(model), parameters=total,
                      trainable=trainable, device=describe(device), train_size=s.data.train_size,
-                     test_size=s.data.test_size, batches_per_epoch=len(train_batches), epochs=cfg.epochs,
-                     classes=tuple(s.data.classes), config=cfg.to_dict(), data_source=s.data.source)
+                     test_size=s.data.test_size, batches_per_epoch=len(train_batches),
+                     epochs=s.start_epoch + cfg.epochs, classes=tuple(s.data.classes), config=cfg.to_dict(),
+                     data_source=s.data.source, start_epoch=s.start_epoch, warnings=tuple(s.data.warnings))
     yield ParametersSnapshot(s.start_epoch, tuple(parameter_table(model)))
     sample_x, sample_y = s.sample_images()
     step = 0
@@ -282,7 +299,10 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
             if control.paused and not control.stop.is_set():
                 yield Paused(True)
                 paused_at = time.perf_counter()
-                control.wait_while_paused()
+                while control.wait_while_paused():  # True: woken by a save request, still paused
+                    if control.take_save_request():
+                        state["checkpoint"] = s.save(epoch - 1)
+                        yield CheckpointSaved(state["checkpoint"], epoch - 1)
                 # Paused time is not training time: speed, elapsed and time left ignore it.
                 pause = time.perf_counter() - paused_at
                 epoch_start += pause
@@ -307,10 +327,14 @@ def _train(s: Session, control: RunControl, state: dict) -> Iterator:
         yield last
         yield _samples(s, epoch, sample_x, sample_y)
         yield ParametersSnapshot(epoch, tuple(parameter_table(model)))
+        if cfg.out:  # every finished epoch is on disk: a crash, NaN or lost connection keeps the last good one
+            state["checkpoint"] = s.save(epoch)
+            yield CheckpointSaved(state["checkpoint"], epoch)
         if control.stop.is_set():
             stopped = True
             break
-    if cfg.out:  # the final weights, also of a stopped run: a run is never lost
+    if cfg.out and stopped:
+        # A stop mid-epoch keeps the weights trained so far; the label stays the last finished epoch.
         state["checkpoint"] = s.save(s.start_epoch + state["epochs"])
         yield CheckpointSaved(state["checkpoint"], s.start_epoch + state["epochs"])
     yield RunFinished(epochs_completed=state["epochs"], stopped=stopped, seconds=time.perf_counter() - run_start,
