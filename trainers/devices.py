@@ -43,11 +43,14 @@ def describe(device: torch.device) -> str:
 
 
 def available() -> list[tuple[str, str]]:
-    """(value, label) pairs for a device chooser, the automatic choice first."""
+    """(value, label) pairs for a device chooser, the automatic choice first.
+
+    Only counts devices: asking a GPU for its name would initialise CUDA in the calling process (the UI),
+    which has no use for it; the run reports the device's name when it starts."""
     auto = resolve("auto")
     rows = [("auto", f"auto → {auto.type}"), ("cpu", f"CPU, {torch.get_num_threads()} threads")]
     for i in range(torch.cuda.device_count() if torch.cuda.is_available() else 0):
-        rows.append((f"cuda:{i}" if i else "cuda", f"CUDA {i}: {torch.cuda.get_device_name(i)}"))
+        rows.append((f"cuda:{i}" if i else "cuda", f"CUDA device {i}"))
     if _mps_available():
         rows.append(("mps", "Apple MPS"))
     return rows

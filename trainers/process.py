@@ -1,10 +1,13 @@
 """The training loop in a child process, for callers that share the interpreter with other busy work (a
 terminal UI): the child has its own GIL, so redraws never stall a training step. Same events, same
-control calls as `trainers.run`.
+control calls as `trainers.run`, plus `Loading` events while data downloads or decodes.
 
     control = process_control()
     for event in run_in_process(config, control):
         ...
+
+The child uses torch's default thread count (one per core). Measured on 2 cores, one thread for the
+trainer (leaving a core to the UI) trained slower than two sharing with the mostly idle UI.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import multiprocessing as mp
 import os
 import queue
 import sys
+import time
 from multiprocessing import resource_tracker
 from pathlib import Path
 from typing import Iterator
 
 from .config import RunConfig
 from .control import RunControl
-from .events import RunFailed, RunFinished
+from .events import Loading, RunFailed, RunFinished, RunStarted
 
 _CTX = mp.get_context("spawn")  # never fork a process that has UI threads; the child imports torch itself
 _DONE = "done"
+LOADING_EVERY = 0.2  # seconds between Loading events: the latest value is all a screen needs
 
 
 def _ensure_tracker() -> None:
@@ -51,30 +56,35 @@ def _quiet(log_path: str | None) -> None:
     os.close(target)
 
 
-def _child(config: RunConfig, control: RunControl, out: mp.Queue, threads: int | None,
-           log_path: str | None) -> None:
+def _child(config: RunConfig, control: RunControl, out: mp.Queue, log_path: str | None, parent: int) -> None:
     _quiet(log_path)
-    try:
-        if threads:
-            import torch
+    last = [0.0]
 
-            torch.set_num_threads(threads)
+    def progress(what: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= LOADING_EVERY or done >= total > 0:
+            last[0] = now
+            out.put(Loading(what, done, total))
+
+    try:
         from .loop import run
 
-        for event in run(config, control):
+        for event in run(config, control, progress=progress):
             out.put(event)
+            if os.getppid() != parent and not control.stop.is_set():
+                control.request_stop()  # orphaned: nobody is watching; stop, and the loop saves the run
     except BaseException as err:  # noqa: BLE001 - the parent must hear about anything, then the child ends
         out.put(RunFailed(f"the training process failed: {type(err).__name__}: {err}"))
     finally:
         out.put(_DONE)
 
 
-def run_in_process(config: RunConfig, control: RunControl | None = None, threads: int | None = None,
-                   poll_seconds: float = 0.5) -> Iterator:
+def run_in_process(config: RunConfig, control: RunControl | None = None, poll_seconds: float = 0.5) -> Iterator:
     """Yield the events of `trainers.run(config, control)` computed in a child process.
 
     A child that dies without a word (killed, out of memory, a crash in native code) ends the stream with
-    RunFailed. Closing the generator early stops the child."""
+    RunFailed. Closing the generator early stops the child: at once while it is still loading (nothing to
+    save yet), else after its current batch, once it has saved the run."""
     control = control or process_control()
     _ensure_tracker()
     events: mp.Queue = _CTX.Queue()
@@ -82,10 +92,10 @@ def run_in_process(config: RunConfig, control: RunControl | None = None, threads
     if config.out:
         Path(config.out).mkdir(parents=True, exist_ok=True)
         log_path = str(Path(config.out) / "trainer.log")
-    child = _CTX.Process(target=_child, args=(config, control, events, threads, log_path), daemon=True,
+    child = _CTX.Process(target=_child, args=(config, control, events, log_path, os.getpid()), daemon=True,
                          name="workbench-trainer")
     child.start()
-    ended = False
+    started = ended = False
     try:
         while True:
             try:
@@ -97,13 +107,22 @@ def run_in_process(config: RunConfig, control: RunControl | None = None, threads
                 continue
             if event == _DONE:
                 return
+            started = started or isinstance(event, RunStarted)
             ended = ended or isinstance(event, (RunFinished, RunFailed))
             yield event
     finally:
         if not ended:
             control.request_stop()
-        child.join(timeout=10)
+            if not started:
+                child.kill()  # still importing or loading data: nothing to save, no reason to wait
+        # Drain while waiting, so a child blocked on a full pipe can flush and exit.
+        deadline = time.monotonic() + 30
+        while child.is_alive() and time.monotonic() < deadline:
+            try:
+                events.get(timeout=0.1)
+            except queue.Empty:
+                pass
         if child.is_alive():
             child.kill()
-            child.join()
+        child.join()
         events.close()

@@ -47,3 +47,24 @@ def test_a_child_that_dies_is_reported():
 def test_user_errors_arrive_as_events_from_the_child():
     events = list(run_in_process(tiny_config(model="no-such-model")))
     assert len(events) == 1 and isinstance(events[0], RunFailed) and "unknown model" in events[0].reason
+
+
+def test_loading_is_reported_and_closing_during_loading_ends_the_child_at_once(tmp_path):
+    import time
+
+    from PIL import Image
+
+    from trainers.events import Loading
+
+    for cls in ("cat", "dog"):
+        for i in range(4):
+            Image.new("L", (28, 28), 40 if cls == "cat" else 220).save(tmp_path / f"{cls}.{i}.png")
+    slow = tmp_path / "slow.py"
+    slow.write_text("import time, torch\n"
+                    "def make():\n    time.sleep(60)\n    return torch.nn.Linear(784, 2)\n")
+    stream = run_in_process(tiny_config(model=f"{slow}:make", dataset="image-folder", data_dir=str(tmp_path)))
+    first = next(stream)
+    assert isinstance(first, Loading) and first.total == 6  # decoding the training images (20 % held out)
+    start = time.monotonic()
+    stream.close()  # the child is still building the model: nothing to save, so no waiting for it
+    assert time.monotonic() - start < 5
