@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from trainers import RunConfig, run  # noqa: E402
 from trainers.data import availability, load  # noqa: E402
 from trainers.events import EpochEnded, RunFailed  # noqa: E402
+from trainers.loop import make_optimizer, resolve_config  # noqa: E402
 from trainers.models import MODELS  # noqa: E402
 
 BATCH = 64
@@ -55,15 +56,11 @@ def torchvision_root(name: str, data, tmp: Path) -> Path:
 
 
 def spec_setup(model_name: str, seed: int):
+    """The model and optimizer exactly as the workbench builds them for this model's seed defaults."""
     spec = MODELS[model_name]
     torch.manual_seed(seed)
     model = spec.build()
-    d = spec.defaults
-    if d.get("optimizer") == "sgd":
-        opt = torch.optim.SGD(model.parameters(), lr=d["lr"], momentum=d.get("momentum", 0.0))
-    else:
-        opt = torch.optim.Adam(model.parameters(), lr=d["lr"], weight_decay=d.get("weight_decay", 0.0))
-    return model, opt
+    return model, make_optimizer(resolve_config(RunConfig(model=model_name)), model.parameters())
 
 
 def accuracy(model, x, y) -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -92,7 +93,7 @@ class RunConfig:
             need(math.isfinite(self.weight_decay) and self.weight_decay >= 0,
                  f"weight decay must be zero or positive, got {self.weight_decay}.")
         need(self.init is None or self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}.")
-        need(self.device in DEVICES or self.device.startswith("cuda:"),
+        need(self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
              f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}.")
         need(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}.")
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")

@@ -109,6 +109,13 @@ def search_paths(name: str, data_dir: str | None = None) -> list[Path]:
 def availability(name: str, data_dir: str | None = None, download: bool = True) -> Availability:
     """Whether `name` can be loaded now, cheaply: no torch import, no network. With download=False a
     dataset whose files are absent is "missing", not "download"."""
+    try:
+        return _availability(name, data_dir, download)
+    except OSError as err:  # a folder that cannot be listed (permissions, a dead mount)
+        return Availability("missing", str(data_dir or ""), f"cannot read {err.filename or data_dir}: {err.strerror}")
+
+
+def _availability(name: str, data_dir: str | None, download: bool) -> Availability:
     _info(name)
     if name == "synthetic-digits":
         return Availability("ready", "", "generated, no files needed")

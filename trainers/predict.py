@@ -35,7 +35,7 @@ def load_trained(run: str):
     if payload.get("task") != "classify":
         raise CheckpointError(f"{run} holds a {payload.get('task')} model; predict needs a classifier.")
     spec = get_spec(payload["model_name"])
-    model = spec.build(num_classes=len(payload["classes"])) if spec.seed != "user" else spec.build()
+    model = spec.build(num_classes=len(payload["classes"]))
     ckpt.restore_model(model, payload, payload["model_name"])
     return model.eval(), payload
 

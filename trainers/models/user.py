@@ -25,7 +25,10 @@ def _load_object(ref: str):
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
-    except Exception as err:  # the user's code: any error is theirs to read
+    except KeyboardInterrupt:
+        sys.modules.pop(module_name, None)
+        raise
+    except BaseException as err:  # the user's code, SystemExit included: any error is theirs to read
         sys.modules.pop(module_name, None)
         raise ModelLoadError(f"{path} failed to load: {type(err).__name__}: {err}") from err
     if not hasattr(module, attr):
@@ -44,7 +47,9 @@ def load_user_spec(ref: str) -> ModelSpec:
 
         try:
             model = obj()
-        except Exception as err:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as err:
             raise ModelLoadError(f"{ref}() raised {type(err).__name__}: {err}") from err
         if not isinstance(model, torch.nn.Module):
             raise ModelLoadError(f"{ref}() returned {type(model).__name__}, not a torch.nn.Module.")
