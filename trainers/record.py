@@ -13,10 +13,15 @@ from .errors import ConfigError
 from .events import BatchEnded, EpochEnded, RunFailed, RunFinished, RunStarted
 
 
+def _holds_a_run(path: Path) -> bool:
+    # trainer.log alone is not a run: trainers.process creates it before the child picks the folder.
+    return path.exists() and (not path.is_dir() or any(p.name != "trainer.log" for p in path.iterdir()))
+
+
 def _unused(path: Path) -> Path:
-    """`path`, or `path-2`, `path-3`... when it already holds something: runs never overwrite runs."""
+    """`path`, or `path-2`, `path-3`... when it already holds a run: runs never overwrite runs."""
     candidate, n = path, 1
-    while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
+    while _holds_a_run(candidate):
         n += 1
         candidate = path.with_name(f"{path.name}-{n}")
     return candidate
