@@ -63,6 +63,9 @@ def test_train_piped_prints_plain_lines_and_writes_the_run(tmp_path):
     (["train", "--model", "mlp", *TINY, "--batch-size", "0"], "batch-size"),
     (["train", "--model", "mlp", "--dataset", "mnist", "--no-download", "--data-dir", "{tmp}"], "MNIST"),
     (["predict", "{tmp}/nothing", "--images", "{tmp}"], "no checkpoint"),
+    # the output is checked before the run is even looked at
+    (["predict", "{tmp}/nothing", "--images", "{tmp}", "--out", "{tmp}/no/such/x.csv"], "does not exist"),
+    (["predict", "{tmp}/nothing", "--images", "{tmp}", "--out", "{tmp}"], "is a folder"),
 ])
 def test_bad_input_is_one_line_and_a_nonzero_exit(tmp_path, args, phrase):
     out = wb(*[a.replace("{tmp}", str(tmp_path)) for a in args])
@@ -70,6 +73,44 @@ def test_bad_input_is_one_line_and_a_nonzero_exit(tmp_path, args, phrase):
     assert "Traceback" not in out.stderr
     problem = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(problem) == 1 and phrase in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("args,phrase", [
+    (["--model", "nope"], "unknown model 'nope'"),
+    (["--model", "nope", "--dataset", "nope"], "unknown model 'nope'"),
+    (["--model", "mlp", "--dataset", "nope"], "unknown dataset 'nope'"),
+    (["--model", "{tmp}/missing.py:Net"], "missing.py does not exist"),
+])
+def test_unknown_names_stop_before_the_app_opens(tmp_path, args, phrase):
+    out = wb(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert out.returncode == 2
+    assert out.stdout == ""  # no screen was drawn
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith("workbench: error: ") and phrase in out.stderr
+
+
+def test_a_pair_that_does_not_fit_still_opens_the_picker(tmp_path):
+    from trainers import RunConfig
+    from workbench.cli import check_names
+
+    check_names(RunConfig(model="catdog-cnn", dataset="mnist"))  # the picker explains it; no error here
+    model_file = tmp_path / "mine.py"
+    model_file.write_text("raise SystemExit('must not be imported by the check')\n")
+    check_names(RunConfig(model=f"{model_file}:Net", dataset="synthetic-digits"))
+
+
+def test_image_folder_warnings_are_printed_by_train(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    for cls, colour in (("cat", (250, 250, 250)), ("dog", (0, 0, 0))):
+        for i in range(4):
+            Image.new("RGB", (16, 16), colour).save(data / f"{cls}.{i}.png")
+    (data / "cat.9.png").write_bytes(b"garbage, not a png")
+    out = wb("train", "--model", "catdog-cnn", "--dataset", "image-folder", "--data-dir", str(data), "--device", "cpu",
+             "--epochs", "1", "--batch-size", "2", "--limit-batches", "1", "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    warnings = [line for line in out.stderr.splitlines() if line.startswith("workbench: warning: ")]
+    assert any("cat.9.png" in line for line in warnings), out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_predict_labels_a_folder_and_skips_unreadable_images(tmp_path):
@@ -93,6 +134,10 @@ def test_predict_labels_a_folder_and_skips_unreadable_images(tmp_path):
     rows = list(csv.DictReader(open(tmp_path / "res.csv")))
     assert [r["file"] for r in rows] == ["1.jpg", "2.jpg"]
     assert {r["class"] for r in rows} <= {"cat", "dog"} and all(0 < float(r["probability"]) <= 1 for r in rows)
+    if os.path.exists("/dev/full"):  # a write that fails half way (a full disk) is one line too
+        out = wb("predict", str(run_dir), "--images", str(images), "--out", "/dev/full")
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert out.stderr.splitlines()[-1].startswith("workbench: error: could not write /dev/full")
 
 
 def test_ctrl_c_stops_after_the_batch_and_saves_the_run(tmp_path):

@@ -68,6 +68,26 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     )
 
 
+def check_names(config: RunConfig) -> None:
+    """Unknown model or dataset names are a one-line error before the app opens. A user's file.py:Name
+    is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
+    the picker marks it and says what does fit."""
+    from pathlib import Path
+
+    from trainers.compat import check_pair
+    from trainers.data import DATASETS
+    from trainers.models import get_spec, is_user_model
+
+    if is_user_model(config.model):
+        path = Path(config.model.rsplit(":", 1)[0]).expanduser()
+        if not path.is_file():
+            raise WorkbenchError(f"model file {path} does not exist.")
+    else:
+        get_spec(config.model)  # ConfigError naming the models, for an unknown name
+    if config.dataset not in DATASETS:
+        raise WorkbenchError(check_pair(config.model, config.dataset) or f"unknown dataset {config.dataset!r}.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="workbench", description="Train small PyTorch vision models and watch them learn, in the terminal.")
@@ -107,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_app_parser().parse_args(argv)
         config = config_from_args(args)
         config.validate()
+        check_names(config)
         from .app import run_app
 
         return run_app(config, start=args.start) or 0

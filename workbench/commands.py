@@ -52,8 +52,9 @@ def inspect(args) -> int:
     console.print(f"[bold]{r.model}[/]  input {'x'.join(map(str, r.input_shape))}\n")
     console.print(r.summary, markup=False)
     params = Table(title="named parameters", title_justify="left")
-    for col in ("name", "shape", "count", "trainable", "mean", "std", "first values"):
-        params.add_column(col, justify="right" if col in ("count", "mean", "std") else "left")
+    for col in ("name", "shape", "count", "train", "mean", "std", "first values"):
+        # the names are what the table is for: at 80 columns they fold onto a second line, never "net.5.weig…"
+        params.add_column(col, justify="right" if col in ("count", "mean", "std") else "left", overflow="fold")
     for p in r.parameters:
         name = p.name + (f"  (shared with {p.shared_with})" if p.shared_with else "")
         params.add_row(name, "x".join(map(str, p.shape)), f"{p.count:,}", "yes" if p.trainable else "no",
@@ -132,6 +133,8 @@ def train(args) -> int:
                       f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
                       f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}, "
                       f"{event.epochs} epoch(s)", flush=True)
+                for warning in event.warnings:
+                    print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
                 if tty:
                     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                                TimeElapsedColumn, TimeRemainingColumn)
@@ -179,25 +182,40 @@ def train(args) -> int:
     return code
 
 
+def _check_out(out: str) -> None:
+    """The CSV's path can be written: checked before the model loads, so a typo costs no time."""
+    from pathlib import Path
+
+    path = Path(out).expanduser()
+    if path.is_dir():
+        raise WorkbenchError(f"--out {out} is a folder; give a file name such as {path / 'predictions.csv'}.")
+    if not path.parent.is_dir():
+        raise WorkbenchError(f"--out {out}: the folder {path.parent} does not exist.")
+
+
 def predict(args) -> int:
     from trainers.predict import Labelled, predict_folder
 
+    _check_out(args.out)
     written = skipped = 0
     try:
         rows = predict_folder(args.run, args.images)
         first = next(rows)  # raises early for a bad run or folder, before the CSV is created
     except StopIteration:
         first = None
-    with open(args.out, "w", newline="", encoding="utf-8") as f:
-        out = csv.writer(f)
-        out.writerow(["file", "label", "class", "probability"])
-        for row in itertools.chain([first] if first else [], rows):
-            if isinstance(row, Labelled):
-                out.writerow([row.file, row.label, row.class_name, f"{row.probability:.4f}"])
-                written += 1
-            else:
-                print(f"workbench: skipped {row.file}: {row.reason}", file=sys.stderr)
-                skipped += 1
+    try:
+        with open(args.out, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f)
+            out.writerow(["file", "label", "class", "probability"])
+            for row in itertools.chain([first] if first else [], rows):
+                if isinstance(row, Labelled):
+                    out.writerow([row.file, row.label, row.class_name, f"{row.probability:.4f}"])
+                    written += 1
+                else:
+                    print(f"workbench: skipped {row.file}: {row.reason}", file=sys.stderr)
+                    skipped += 1
+    except OSError as err:
+        raise WorkbenchError(f"could not write {args.out}: {err.strerror or err}.") from None
     print(f"wrote {written} prediction(s) to {args.out}" + (f"; skipped {skipped} unreadable" if skipped else ""))
     if written == 0:
         raise WorkbenchError(f"no image in {args.images} could be read.")

@@ -30,6 +30,16 @@ class RunMessage(Message):
     event: Any
 
 
+class LoadingProgressed(RunMessage):
+    """A download or decode before the run starts. Only the newest matters: a newer one still waiting in
+    the queue replaces this one, so a fast stream of them never backs up the screen."""
+
+    event: ev.Loading
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LoadingProgressed) and message.run_id == self.run_id
+
+
 class RunBegan(RunMessage):
     event: ev.RunStarted
 
@@ -76,6 +86,7 @@ class RunBroke(RunMessage):
 
 
 _WRAPPERS: dict[type, type[RunMessage]] = {
+    ev.Loading: LoadingProgressed,
     ev.RunStarted: RunBegan,
     ev.EpochEnded: EpochLogged,
     ev.Reconstructions: ReconstructionsReady,

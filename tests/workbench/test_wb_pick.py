@@ -93,7 +93,7 @@ async def test_bad_hyperparameters_are_explained_not_started():
 
 
 async def test_help_and_inspect_screens():
-    app = WorkbenchApp(tiny(model="mlp-tied" if "mlp-tied" in __import__("trainers").MODELS else "mlp"))
+    app = WorkbenchApp(tiny(model="mlp-tied"))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
@@ -103,20 +103,38 @@ async def test_help_and_inspect_screens():
 
         await pilot.press("i")
         inspect = app.screen
-        assert isinstance(inspect, InspectScreen)
+        assert isinstance(inspect, InspectScreen) and inspect.model == "mlp-tied"
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert "Linear" in screen_text(app)  # the printed architecture
+        title = str(inspect.query_one("#inspect-title").render())
+        assert "mlp-tied" in title and "2 shared (↔)" in title
         params = inspect.query_one(ParameterTable)
-        assert params.row_count >= 2
+        rows = [[str(cell) for cell in params.get_row_at(i)] for i in range(params.row_count)]
+        names = [row[0] for row in rows]
+        assert names == ["net.1.weight", "net.1.bias", "net.3.weight", "net.3.bias", "net.5.weight", "net.5.bias",
+                         "net.7.weight", "net.7.bias"]
+        shared = {row[0]: row[6] for row in rows if row[6]}
+        assert shared == {"net.5.weight": "↔ net.3.weight", "net.5.bias": "↔ net.3.bias"}
         await pilot.press("2")
-        assert "count" in screen_text(app) and "std" in screen_text(app)
+        text = screen_text(app)
+        assert "count" in text and "std" in text and "↔ net.3.weight" in text
         await pilot.press("3")
         assert inspect.query_one(LayerTable).row_count >= 2
-        assert "parameters" in str(inspect.query_one("#inspect-title").render())
         await pilot.press("escape")
         assert isinstance(app.screen, PickScreen)
         assert not any(isinstance(s, TrainScreen) for s in app.screen_stack)
+
+
+async def test_only_a_users_file_joins_the_model_list():
+    app = WorkbenchApp(RunConfig(model="nope", dataset="synthetic-digits"))
+    async with app.run_test(size=(80, 24)):
+        keys = [item.key for item in app.screen.query_one("#models", FilterList).items]
+        assert "nope" not in keys and keys[0] == "mlp-scratch"
+    app = WorkbenchApp(RunConfig(model="my_models.py:Net", dataset="synthetic-digits"))
+    async with app.run_test(size=(80, 24)):
+        keys = [item.key for item in app.screen.query_one("#models", FilterList).items]
+        assert keys[0] == "my_models.py:Net"
 
 
 async def test_no_color_draws_plain_images_and_marks_cursors_without_colour(monkeypatch):

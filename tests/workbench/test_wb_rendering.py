@@ -9,7 +9,7 @@ from workbench.widgets.filter_list import matches
 from workbench.widgets.hyperparams import parse_value
 from workbench.widgets.images import (RAMP, block_lines, cell_size, default_rendering, plain_lines, resample)
 from workbench.widgets.predictions import probability_bars
-from workbench.widgets.progress import format_duration, progress_text, remaining_seconds
+from workbench.widgets.progress import format_duration, loading_text, progress_text, remaining_seconds
 
 
 def test_ramp_maps_brightness_to_characters():
@@ -85,6 +85,17 @@ def test_progress_text_and_time_left():
     assert remaining_seconds(5.0, 10, 1, 10, 20, 2) == pytest.approx(15.0)
     text = progress_text(1, 2, 10, 20, 1234.5, 5.0, 15.0)
     assert text == "epoch 1/2  batch 10/20  1,234 samples/s  0:05 elapsed  0:15 left"
+    # resumed after epoch 2 for 2 more (the run's last epoch is 4): 10 of this run's 40 batches in 5 s
+    assert remaining_seconds(5.0, 10, 3, 10, 20, 4) == pytest.approx(15.0)
+
+
+def test_loading_text():
+    assert loading_text("downloading train-images-idx3-ubyte.gz", 450, 1000) == (
+        "downloading train-images-idx3-ubyte.gz 45%")
+    assert loading_text("decoding training images", 1200, 5000) == "decoding training images 1200/5000"
+    assert loading_text("downloading t10k-labels-idx1-ubyte.gz", 2_500_000, 0) == (
+        "downloading t10k-labels-idx1-ubyte.gz 2.5 MB")
+    assert loading_text("reading files", 0, 0) == "reading files…"
 
 
 def test_probability_bars():

@@ -17,11 +17,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
-from trainers.compat import check_pair
+from trainers.compat import check_pair, compatible_datasets
 from trainers.config import RunConfig
 from trainers.data import DATASETS, Availability, availability
 from trainers.errors import WorkbenchError
-from trainers.models.registry import MODELS
+from trainers.models.registry import MODELS, is_user_model
 
 from ..messages import DevicesFound, ModelCounted, StartRun
 from ..widgets.filter_list import FilterList, Item
@@ -96,7 +96,7 @@ class PickScreen(Screen):
 
     def model_items(self) -> list[Item]:
         names = list(MODELS)
-        if self.model not in MODELS:
+        if self.model not in MODELS and is_user_model(self.model):
             names.insert(0, self.model)  # a user's file.py:Class from the command line
         items = []
         for name in names:
@@ -142,7 +142,7 @@ class PickScreen(Screen):
              "seed": self.form_value("seed"), "device": self.form_value("device")})
         note = ""
         if check_pair(self.model, self.dataset) is not None:
-            fitting = [d for d in DATASETS if check_pair(self.model, d) is None]
+            fitting = compatible_datasets(self.model)
             ready = [d for d in fitting if self.availability.get(d) and self.availability[d].state == "ready"]
             if fitting:
                 old, self.dataset = self.dataset, (ready or fitting)[0]

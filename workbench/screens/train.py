@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import threading
 import time
 
 from rich.text import Text
@@ -34,7 +35,7 @@ from ..widgets.epochs import EpochTable
 from ..widgets.images import ReconstructionView
 from ..widgets.parameters import ParameterTable
 from ..widgets.predictions import PredictionView
-from ..widgets.progress import ProgressLine, progress_text, remaining_seconds
+from ..widgets.progress import ProgressLine, loading_text, progress_text, remaining_seconds
 
 _run_ids = itertools.count(1)
 BATCH_POST_SECONDS = 0.5
@@ -68,7 +69,13 @@ class TrainScreen(Screen):
         self.control = RunControl()
         self.run_id = 0
         self.run_task = "classify"
-        self.epochs = config.epochs or 0
+        self.epochs = config.epochs or 0  # the last epoch this run reaches (a resumed run starts later)
+        self.start_epoch = 0
+        self.warnings: tuple[str, ...] = ()
+        self.run_dir: str | None = None  # the folder the run writes to, once it has started
+        self.bridge_done = threading.Event()  # set when the run's thread has seen its child process end
+        self.save_asked = False
+        self.began = False  # RunStarted has arrived for the current run
 
     def compose(self) -> ComposeResult:
         yield Static(id="run-title")
@@ -115,17 +122,19 @@ class TrainScreen(Screen):
             return
         self.run_id = next(_run_ids)
         self.control = process_control()
+        self.bridge_done = threading.Event()
         self.reset()
         self.running = True
         # Every run gets a folder (config, metrics, checkpoint), so nothing trained is lost on quit.
         config = dataclasses.replace(self.config, out=self.config.out or default_run_dir(
             self.config.model, self.config.dataset))
-        self.train(self.run_id, config, self.control)
+        self.train(self.run_id, config, self.control, self.bridge_done)
 
     @work(thread=True, exclusive=True, group="run", exit_on_error=False)
-    def train(self, run_id: int, config: RunConfig, control: RunControl) -> None:
+    def train(self, run_id: int, config: RunConfig, control: RunControl, done: threading.Event) -> None:
         """The bridge: training runs in a child process (its own interpreter, so redraws never stall a
-        step); this thread turns its events into messages, batching the per-batch ones."""
+        step); this thread turns its events into messages, batching the per-batch ones. (Loading events
+        come thinned by the child, and their message keeps only the newest.)"""
         try:
             from trainers.events import BatchEnded
             from trainers.process import run_in_process
@@ -147,6 +156,8 @@ class TrainScreen(Screen):
         except Exception as err:  # noqa: BLE001 - whatever happens, the screen gets one readable sentence
             reason = str(err) if isinstance(err, WorkbenchError) else f"{type(err).__name__}: {err}"
             self.post_message(m.RunBroke(run_id, RunFailed(reason)))
+        finally:
+            done.set()  # run_in_process has joined its child (or the bridge itself failed)
 
     def stop_run(self) -> None:
         """Ask the loop to stop at its next batch (also wakes a paused loop)."""
@@ -166,6 +177,7 @@ class TrainScreen(Screen):
         self.query_one("#live-params", ParameterTable).clear()
         self.progress.state = "starting"
         self.progress.text = "loading data and building the model…"
+        self.warnings, self.run_dir, self.save_asked, self.began = (), None, False, False
         self.say("")
         self.query_one("#run-title", Static).update(
             Text(f"{self.config.model} on {self.config.dataset}", no_wrap=True, overflow="ellipsis"))
@@ -174,31 +186,47 @@ class TrainScreen(Screen):
     def progress(self) -> ProgressLine:
         return self.query_one(ProgressLine)
 
-    def say(self, message: str, error: bool = False) -> None:
+    def say(self, message: str, error: bool = False, warning: bool = False) -> None:
         line = self.query_one("#run-message", Static)
         line.update(Text(message))
         line.set_class(error, "-error")
+        line.set_class(warning and not error, "-warning")
 
     # -- events from the trainer -----------------------------------------------------------------------
 
     def current(self, message: m.RunMessage) -> bool:
         return message.run_id == self.run_id
 
+    def on_loading_progressed(self, message: m.LoadingProgressed) -> None:
+        if self.current(message) and not self.began:
+            e = message.event
+            self.progress.text = loading_text(e.what, e.done, e.total)
+
     def on_run_began(self, message: m.RunBegan) -> None:
         if not self.current(message):
             return
         e = message.event
-        self.run_task, self.epochs = e.task, e.epochs
+        self.began = True
+        self.run_task, self.epochs, self.start_epoch = e.task, e.epochs, e.start_epoch
+        self.warnings, self.run_dir = tuple(e.warnings), e.config.get("out")
         self.set_class(e.task == "reconstruct", "-reconstruct")
         self.query_one("#run-title", Static).update(Text(
             f"{e.model} on {e.dataset} · {e.device} · {e.parameters:,} params · "
             f"{e.train_size:,}/{e.test_size:,} samples", no_wrap=True, overflow="ellipsis"))
-        self.query_one("#run-info", Static).update(Text(
-            f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {e.device}\n"
-            f"data: {e.data_source or e.dataset} · {e.batches_per_epoch} batches per epoch"))
+        resumed = f" · resumed after epoch {e.start_epoch}" if e.start_epoch else ""
+        info = Text(f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {e.device}{resumed}\n"
+                    f"data: {e.data_source or e.dataset} · {e.batches_per_epoch} batches per epoch")
+        if self.run_dir:
+            info.append(f"\nrun folder: {self.run_dir}")
+        for warning in self.warnings:
+            info.append(f"\nwarning: {warning}", style="bold")
+        self.query_one("#run-info", Static).update(info)
         self.query_one(ArchitectureView).show(e.summary)
         self.progress.state = "running"
-        self.progress.text = f"epoch 1/{e.epochs}: first batches…"
+        self.progress.text = f"epoch {e.start_epoch + 1}/{e.epochs}: first batches…"
+        if self.warnings:
+            more = f" (+{len(self.warnings) - 1} more on tab 4)" if len(self.warnings) > 1 else ""
+            self.say(f"Warning: {self.warnings[0]}{more}", warning=True)
 
     def on_batches_logged(self, message: m.BatchesLogged) -> None:
         if not self.current(message):
@@ -241,7 +269,9 @@ class TrainScreen(Screen):
             self.query_one("#live-params", ParameterTable).show(e.parameters)
 
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
-        if self.current(message):
+        # The loop also saves after every epoch; only the save the user asked for is worth a message.
+        if self.current(message) and self.save_asked:
+            self.save_asked = False
             self.say(f"Checkpoint of epoch {message.event.epoch} saved to {message.event.path}")
 
     def on_pause_changed(self, message: m.PauseChanged) -> None:
@@ -261,6 +291,8 @@ class TrainScreen(Screen):
             parts.append(f"test loss {e.final_test_loss:.4f}")
         if e.checkpoint:
             parts.append(f"saved in {e.checkpoint.rsplit('/', 1)[0]}")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} data warning(s) on tab 4")
         self.say(" · ".join(parts) + " · s again · b back")
 
     def on_run_broke(self, message: m.RunBroke) -> None:
@@ -269,7 +301,7 @@ class TrainScreen(Screen):
         e = message.event
         self.running = False
         self.progress.state = "failed"
-        if self.progress.text.startswith("loading"):
+        if not self.began:  # the text still says what was loading
             self.progress.text = "the run could not start"
         saved = f" The last good weights are in {e.checkpoint}." if e.checkpoint else ""
         self.say(f"Failed: {e.reason}{saved} b goes back to pick again.", error=True)
@@ -285,6 +317,7 @@ class TrainScreen(Screen):
         self.progress.state = "stopping"
 
     def action_save(self) -> None:
+        self.save_asked = True
         self.control.request_save()
         self.say("A checkpoint will be saved after the current batch.")
 

@@ -18,11 +18,25 @@ def format_duration(seconds: float | None) -> str:
 
 
 def remaining_seconds(elapsed: float, step: int, epoch: int, batch: int, batches: int, epochs: int) -> float | None:
-    """Time left at the pace so far: elapsed per batch times the batches still to run."""
+    """Time left at the pace so far: elapsed per batch times the batches still to run.
+
+    `epoch` and `epochs` (the run's last epoch) count from the first epoch ever, as a resumed run numbers
+    them; `elapsed` and `step` cover this run only, so the epochs of the checkpoint never count."""
     if step <= 0 or batches <= 0:
         return None
     left = (epochs - epoch) * batches + (batches - batch)
     return elapsed / step * max(0, left)
+
+
+def loading_text(what: str, done: int, total: int) -> str:
+    """A download or decode before the first batch: "downloading x.gz 45%", "decoding images 1200/5000"."""
+    if total > 0 and what.startswith("downloading"):
+        return f"{what} {min(100, 100 * done // total)}%"
+    if total > 0:
+        return f"{what} {done}/{total}"
+    if what.startswith("downloading") and done > 0:
+        return f"{what} {done / 1e6:.1f} MB"
+    return f"{what}…"
 
 
 def progress_text(epoch: int, epochs: int, batch: int, batches: int, samples_per_sec: float,
