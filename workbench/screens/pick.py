@@ -54,6 +54,7 @@ class PickScreen(Screen):
         super().__init__()
         self.base = config
         self.start_now = start
+        self.devices_found = False
         self.model = config.model
         self.dataset = config.dataset
         self.counts: dict[str, int] = {}
@@ -85,10 +86,12 @@ class PickScreen(Screen):
         self.query_one(HyperparameterForm).set_values(form_defaults(self.base, self.model))
         self.query_one("#models", FilterList).focus()
         self.show_details("models", self.model)
-        self.find_devices()
-        if self.start_now:  # the run needs the CPU more; parameters are counted when the user comes back
+        if self.start_now:
+            # The run's first seconds need the CPU: counting parameters and listing devices (both import
+            # torch here) wait until the user comes back to the picker.
             self.call_after_refresh(self.action_start)
         else:
+            self.find_devices()
             self.count_parameters()
             self.say("↑↓/jk move, Enter chooses, type to filter, s starts, ? lists every key.")
 
@@ -240,6 +243,8 @@ class PickScreen(Screen):
         if not self.resumed:  # the first resume is the screen's first showing
             self.resumed = True
             return
+        if not self.devices_found:
+            self.find_devices()
         if not self.counts:
             self.count_parameters()
         self.say(f"Chosen: {self.model} on {self.dataset}; s starts.")
@@ -251,6 +256,7 @@ class PickScreen(Screen):
             self.show_details("models", models.highlighted_key)
 
     async def on_devices_found(self, message: DevicesFound) -> None:
+        self.devices_found = True
         await self.query_one(HyperparameterForm).set_devices(message.devices)
 
     # -- actions ---------------------------------------------------------------------------------------
@@ -272,6 +278,7 @@ class PickScreen(Screen):
             self.say(str(err), error=True)
             return
         self.say(f"Starting {config.model} on {config.dataset}…")
+        self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
         self.post_message(StartRun(config))
 
     def action_inspect(self) -> None:
