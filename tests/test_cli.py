@@ -155,3 +155,10 @@ def test_ctrl_c_stops_after_the_batch_and_saves_the_run(tmp_path):
     assert "Traceback" not in err and "stopping after this batch" in err
     assert "stopped after" in out
     assert (tmp_path / "r" / "checkpoint.pt").is_file()  # the weights trained so far are kept
+
+
+def test_a_second_train_into_the_same_out_goes_beside_it_and_says_where(tmp_path):
+    args = ["train", "--model", "mlp", *TINY, "--epochs", "1", "--out", str(tmp_path / "run")]
+    assert wb(*args).returncode == 0
+    out = wb(*args)
+    assert out.returncode == 0 and f"run saved in {tmp_path / 'run'}-2" in out.stdout

@@ -102,7 +102,7 @@ class LoadProgress:
 
 def train(args) -> int:
     from trainers import RunControl, run
-    from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+    from trainers.events import BatchEnded, EpochEnded, RunFailed, RunFinished, RunStarted
     from trainers.record import default_run_dir
 
     from .cli import config_from_args
@@ -113,6 +113,7 @@ def train(args) -> int:
         config.out = default_run_dir(config.model, config.dataset)
     tty = sys.stdout.isatty()
     progress = task = None
+    run_dir = config.out
     loading = LoadProgress(tty)
     code = 0
     control = RunControl()
@@ -132,7 +133,9 @@ def train(args) -> int:
                 print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
                       f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
                       f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}, "
-                      f"{event.epochs} epoch(s)", flush=True)
+                      + (f"epochs {event.start_epoch + 1}-{event.epochs} (resumed)" if event.start_epoch
+                         else f"{event.epochs} epoch(s)"), flush=True)
+                run_dir = event.config.get("out") or config.out  # a used --out becomes DIR-2
                 for warning in event.warnings:
                     print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
                 if tty:
@@ -158,19 +161,18 @@ def train(args) -> int:
                     progress.reset(task)
                 else:
                     print(line, flush=True)
-            elif isinstance(event, CheckpointSaved):
-                pass
             elif isinstance(event, RunFinished):
                 if progress is not None:
                     progress.stop()
                 state = "stopped" if event.stopped else "finished"
                 print(f"{state} after {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; "
-                      f"run saved in {config.out}", flush=True)
+                      f"run saved in {run_dir}", flush=True)
                 code = 130 if event.stopped else 0
             elif isinstance(event, RunFailed):
                 if progress is not None:
                     progress.stop()
-                print(f"workbench: training failed: {event.reason}", file=sys.stderr)
+                saved = f" (the last finished epoch is saved in {event.checkpoint})" if event.checkpoint else ""
+                print(f"workbench: training failed: {event.reason}{saved}", file=sys.stderr)
                 code = 1
     except KeyboardInterrupt:
         if progress is not None:
