@@ -114,7 +114,8 @@ class Session:
         """Convolutions on a GPU run faster on NHWC tensors; elsewhere the layout stays as it is."""
         return self.device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
 
-    def sample_images(self) -> torch.Tensor:
+    def sample_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first few test images (uint8) and labels: the same ones every epoch."""
         k = self.cfg.samples
         if self.data.test_x is not None:
             return self.data.test_x[:k], self.data.test_y[:k]

@@ -70,7 +70,6 @@ class TrainScreen(Screen):
         self.run_id = 0
         self.run_task = "classify"
         self.epochs = config.epochs or 0  # the last epoch this run reaches (a resumed run starts later)
-        self.start_epoch = 0
         self.warnings: tuple[str, ...] = ()
         self.run_dir: str | None = None  # the folder the run writes to, once it has started
         self.bridge_done = threading.Event()  # set when the run's thread has seen its child process end
@@ -207,7 +206,7 @@ class TrainScreen(Screen):
             return
         e = message.event
         self.began = True
-        self.run_task, self.epochs, self.start_epoch = e.task, e.epochs, e.start_epoch
+        self.run_task, self.epochs = e.task, e.epochs
         self.warnings, self.run_dir = tuple(e.warnings), e.config.get("out")
         self.set_class(e.task == "reconstruct", "-reconstruct")
         self.query_one("#run-title", Static).update(Text(
