@@ -18,3 +18,20 @@ def tiny_config(**overrides) -> RunConfig:
                 limit_test_batches=1, log_every=1, extra=dict(TINY), device="cpu")
     base.update(overrides)
     return RunConfig(**base)
+
+
+def recorded(config: RunConfig, control=None, stop_at=None):
+    """Run `config` as `workbench train` does (a claimed folder, every event recorded there); returns
+    (folder, events). `stop_at=(epoch, batch)` asks for a stop after that logged batch."""
+    from trainers.backends import claim, train_here
+    from trainers.events import BatchEnded
+    from trainers.runs import FolderControl
+
+    config, lock = claim(config)
+    control = control or FolderControl(config.out)
+    events = []
+    for event in train_here(config, control=control, lock=lock):
+        events.append(event)
+        if stop_at and isinstance(event, BatchEnded) and (event.epoch, event.batch) == tuple(stop_at):
+            control.request_stop()
+    return config.out, events

@@ -30,14 +30,61 @@ def to_float(x_uint8: torch.Tensor, mean, std, normalize: bool) -> torch.Tensor:
     return x
 
 
+class EpochOrder:
+    """Each epoch's sample order, drawn from the generator exactly as DataLoader(shuffle=True,
+    generator=g) draws it, and the share of each batch that falls to this process under torchrun.
+
+    `part=(rank, world)`: every process draws the same order; batch b of the global batch size is cut into
+    `world` nearly equal, disjoint slices, and rank r trains on slice r, so the processes together see
+    exactly the batches one process would (what DistributedSampler gives, for the same global batch)."""
+
+    def __init__(self, n: int, batch_size: int, shuffle: bool, generator: torch.Generator | None,
+                 limit: int | None, part: tuple[int, int] = (0, 1)) -> None:
+        self.n, self.batch_size, self.shuffle, self.generator, self.limit = n, batch_size, shuffle, generator, limit
+        self.rank, self.world = part
+
+    def __len__(self) -> int:
+        full = -(-self.n // self.batch_size)
+        return min(full, self.limit) if self.limit else full
+
+    def draw(self) -> torch.Tensor | None:
+        """The order of one epoch (None: unshuffled). Must be called once per epoch, resumed ones too."""
+        if not self.shuffle:
+            return None
+        # Exactly DataLoader's draws: each new iterator first takes one int64 from the generator (the
+        # workers' base seed), then RandomSampler takes randperm(n).
+        torch.empty((), dtype=torch.int64).random_(generator=self.generator)
+        return torch.randperm(self.n, generator=self.generator)
+
+    def finish(self) -> None:
+        """RandomSampler draws one more (empty-sliced) randperm when a whole epoch is consumed; drawing it
+        too keeps epoch 2 onwards in step with DataLoader."""
+        if self.shuffle and len(self) * self.batch_size >= self.n:
+            torch.randperm(self.n, generator=self.generator)
+
+    def span(self, b: int) -> tuple[int, int, int]:
+        """(lo, hi, global size) of this process's slice of batch b, as positions in the epoch's order."""
+        lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+        if self.world == 1:
+            return lo, hi, hi - lo
+        size = hi - lo
+        cuts = [lo + (size * k) // self.world for k in range(self.world + 1)]
+        return cuts[self.rank], cuts[self.rank + 1], size
+
+
 class TensorBatches:
-    """A whole split resident on the device; each epoch is one randperm and a slice per batch."""
+    """A whole split resident on the device; each epoch is one randperm and a slice per batch.
+
+    Iterating gives `(inputs, labels)`; `epoch(start)` skips the first `start` batches of the epoch (an
+    exact resume) after drawing the epoch's order as a full epoch would. Under torchrun each batch is this
+    process's slice (`global_sizes` holds the full batch's size, for the gradient's weighting)."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, device: torch.device,
                  mean, std, normalize: bool, shuffle: bool, generator: torch.Generator | None = None,
-                 limit: int | None = None, channels_last: bool = False) -> None:
-        self.batch_size, self.shuffle, self.generator, self.limit = batch_size, shuffle, generator, limit
+                 limit: int | None = None, channels_last: bool = False, part: tuple[int, int] = (0, 1)) -> None:
+        self.order = EpochOrder(len(y), batch_size, shuffle, generator, limit, part)
         self.n = len(y)
+        self.batch_size = batch_size
         self.y = y.to(device)
         # Normalise once, not once per batch per epoch, when the float copy fits; else per batch.
         if x.numel() * 4 <= FLOAT_BUDGET:
@@ -49,18 +96,19 @@ class TensorBatches:
         self.device = device
 
     def __len__(self) -> int:
-        full = -(-self.n // self.batch_size)
-        return min(full, self.limit) if self.limit else full
+        return len(self.order)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = None
-        if self.shuffle:
-            # Exactly DataLoader's draws: each new iterator first takes one int64 from the generator
-            # (the workers' base seed), then RandomSampler takes randperm(n) on the CPU; moved once.
-            torch.empty((), dtype=torch.int64).random_(generator=self.generator)
-            order = torch.randperm(self.n, generator=self.generator).to(self.device)
-        for b in range(len(self)):
-            lo, hi = b * self.batch_size, min((b + 1) * self.batch_size, self.n)
+        for xb, yb, _ in self.epoch(0):
+            yield xb, yb
+
+    def epoch(self, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor, int]]:
+        """(inputs, labels, the global batch's size) for batches start+1.., after the epoch's draws."""
+        order = self.order.draw()
+        if order is not None:
+            order = order.to(self.device)  # drawn on the CPU, as RandomSampler does; moved once
+        for b in range(start, len(self)):
+            lo, hi, size = self.order.span(b)
             if order is None:
                 xb, yb = self.x[lo:hi], self.y[lo:hi]
             else:
@@ -68,36 +116,58 @@ class TensorBatches:
                 xb, yb = self.x.index_select(0, idx), self.y.index_select(0, idx)
             if self.per_batch is not None:
                 xb = to_float(xb, *self.per_batch)
-            yield xb, yb
-        if self.shuffle and len(self) * self.batch_size >= self.n:
-            # RandomSampler draws one more (empty-sliced) randperm when a whole epoch is consumed;
-            # drawing it too keeps epoch 2 onwards in step with DataLoader.
-            torch.randperm(self.n, generator=self.generator)
+            yield xb, yb, size
+        self.order.finish()
+
+
+class _OrderSampler:
+    """The indices of the current epoch, set before each pass (DataLoader iterates it in this process)."""
+
+    def __init__(self) -> None:
+        self.indices: list[int] = []
+
+    def __iter__(self):
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 class LoaderBatches:
-    """The DataLoader path, for datasets of (uint8 CHW tensor, label) that are decoded per item."""
+    """The DataLoader path, for datasets of (uint8 CHW tensor, label) that are decoded per item. The order
+    is drawn by EpochOrder, as on the tensor path, so both paths are the same run and resume alike."""
 
     def __init__(self, dataset, batch_size: int, *, device: torch.device, mean, std, normalize: bool,
                  shuffle: bool, generator: torch.Generator | None = None, limit: int | None = None,
-                 workers: int | None = None) -> None:
+                 workers: int | None = None, part: tuple[int, int] = (0, 1)) -> None:
         import os
 
         from torch.utils.data import DataLoader
 
+        self.order = EpochOrder(len(dataset), batch_size, shuffle, generator, limit, part)
+        self.sampler = _OrderSampler()
         workers = min(4, os.cpu_count() or 1) if workers is None else workers
-        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
-                                 num_workers=workers, pin_memory=device.type == "cuda",
-                                 persistent_workers=workers > 0)
-        self.device, self.stats, self.limit = device, (mean, std, normalize), limit
+        # batch_sampler=None, batch_size=None: we hand DataLoader whole batches of indices ourselves, and a
+        # private generator keeps its own seed draw away from the global random stream.
+        self.loader = DataLoader(dataset, batch_sampler=self.sampler, num_workers=workers,
+                                 pin_memory=device.type == "cuda", persistent_workers=workers > 0,
+                                 generator=torch.Generator())
+        self.device, self.stats = device, (mean, std, normalize)
         self.n = len(dataset)
 
     def __len__(self) -> int:
-        return min(len(self.loader), self.limit) if self.limit else len(self.loader)
+        return len(self.order)
 
     def __iter__(self):
-        for b, (xb, yb) in enumerate(self.loader):
-            if b >= len(self):
-                break
+        for xb, yb, _ in self.epoch(0):
+            yield xb, yb
+
+    def epoch(self, start: int = 0):
+        order = self.order.draw()
+        spans = [self.order.span(b) for b in range(start, len(self))]
+        ids = order.tolist() if order is not None else None
+        self.sampler.indices = [(ids[lo:hi] if ids is not None else list(range(lo, hi))) for lo, hi, _ in spans]
+        for (xb, yb), (_, _, size) in zip(self.loader, spans):
             xb = xb.to(self.device, non_blocking=True)
-            yield to_float(xb, *self.stats), yb.to(self.device, non_blocking=True)
+            yield to_float(xb, *self.stats), yb.to(self.device, non_blocking=True), size
+        self.order.finish()

@@ -14,54 +14,73 @@ INITS = ("default", "normal", "xavier", "kaiming", "constant")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
+def option(default=None, help: str = "", *, flag: str | None = None, short: str | None = None,
+           kind: type | None = None, choices: tuple[str, ...] | None = None, form: str | None = None,
+           minimum: float | None = None, metavar: str | None = None, factory=None):
+    """A RunConfig field and how people set it: `flag` for the command line, `form` (a short label) for the
+    app's form. The CLI's flags and the form's fields are generated from these (workbench.options)."""
+    meta = {"help": help, "flag": flag, "short": short, "kind": kind, "choices": choices, "form": form,
+            "minimum": minimum, "metavar": metavar}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
 @dataclass
 class RunConfig:
     """Everything that decides what a run does. Unset (None) values take the model's own defaults."""
 
-    model: str = "mlp"
-    """A registered model name, or `path/to/file.py:Name` for a user's own nn.Module (or factory)."""
-    dataset: str = "synthetic-digits"
-    """A registered dataset name (see `workbench datasets`)."""
-    epochs: int | None = None
-    """Passes over the training set."""
-    batch_size: int | None = None
-    """Samples per optimisation step."""
-    optimizer: str | None = None
-    """'sgd' (with momentum) or 'adam' (with weight decay)."""
-    lr: float | None = None
-    """Learning rate."""
-    momentum: float | None = None
-    """SGD momentum (ignored by Adam)."""
-    weight_decay: float | None = None
-    """L2 penalty, as the optimizer's weight_decay."""
-    init: str | None = None
-    """Parameter initialisation: default (PyTorch's), normal, xavier, kaiming, constant."""
-    seed: int = 0
-    """Seeds parameters, shuffling and synthetic data: same seed, same numbers."""
-    device: str = "auto"
-    """auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps."""
-    data_dir: str | None = None
-    """Where dataset files live; None means $WORKBENCH_DATA, then ~/.cache/workbench/data."""
-    out: str | None = None
-    """Run folder for config.json, metrics.jsonl and checkpoints; None writes nothing."""
-    resume: str | None = None
-    """A checkpoint to start from (model and optimizer state), as the seeds resume training."""
-    normalize: bool | None = None
-    """Normalise inputs with the dataset's mean/std; None: classifiers yes, autoencoders no."""
-    log_every: int = 10
-    """Batches between BatchEnded events (the seeds log every 10 to 300 batches)."""
-    limit_batches: int | None = None
-    """Stop each epoch after this many batches (quick looks and tests); None: the whole set."""
-    limit_test_batches: int | None = None
-    """Evaluate on at most this many test batches; None: the whole test set."""
-    test_batch_size: int = 1000
-    """Batch size for evaluation (no gradients, so larger is fine)."""
-    samples: int = 8
-    """Test images shown as reconstructions or predictions each epoch."""
-    download: bool = True
-    """Try to download a missing dataset (fails cleanly offline)."""
-    extra: dict = field(default_factory=dict)
-    """Free-form settings a dataset or model may read (e.g. synthetic sizes)."""
+    model: str = option("mlp", "model name (see `workbench models`) or path/to/file.py:ClassName", flag="--model",
+                        short="-m")
+    dataset: str = option("synthetic-digits", "dataset name (see `workbench datasets`)", flag="--dataset", short="-d")
+    epochs: int | None = option(None, "epochs to reach in all (a resumed run continues up to it)", flag="--epochs",
+                                kind=int, form="epochs", minimum=1)
+    batch_size: int | None = option(None, "samples per optimisation step (the global batch, over all processes)",
+                                    flag="--batch-size", kind=int, form="batch", minimum=1)
+    optimizer: str | None = option(None, "optimizer: SGD with momentum, or Adam", flag="--optimizer",
+                                   choices=OPTIMIZERS, form="optim")
+    lr: float | None = option(None, "learning rate", flag="--lr", kind=float, form="lr")
+    momentum: float | None = option(None, "SGD momentum (ignored by Adam)", flag="--momentum", kind=float,
+                                    form="moment.")
+    weight_decay: float | None = option(None, "L2 penalty, as the optimizer's weight_decay", flag="--weight-decay",
+                                        kind=float, form="decay")
+    init: str | None = option(None, "parameter initialisation (d2l's): PyTorch's default, normal, xavier, "
+                              "kaiming or constant", flag="--init", choices=INITS, form="init")
+    seed: int = option(0, "seeds parameters, shuffling and held-out splits: same seed, same run", flag="--seed",
+                       kind=int, form="seed")
+    device: str = option("auto", f"{', '.join(DEVICES)} (CUDA, then MPS, then CPU) or cuda:N", flag="--device",
+                         form="device")
+    data_dir: str | None = option(None, "where dataset files are (default: $WORKBENCH_DATA or "
+                                  "~/.cache/workbench/data); image-folder's images", flag="--data-dir",
+                                  form="data", metavar="DIR")
+    out: str | None = option(None, "run folder (default: a new folder in the runs home, $WORKBENCH_RUNS)",
+                             flag="--out", metavar="DIR")
+    resume: str | None = option(None, "continue RUN (a name from `workbench runs`, a folder or a .pt file): its "
+                                "settings and folder, unless other options say otherwise", flag="--resume",
+                                metavar="RUN")
+    normalize: bool | None = option(None, "normalise inputs with the dataset's mean/std; None: classifiers yes, "
+                                    "autoencoders no")
+    log_every: int = option(10, "batches between BatchEnded events (the seeds log every 10 to 300 batches)")
+    limit_batches: int | None = option(None, "train on at most this many batches per epoch (quick looks)",
+                                       flag="--limit-batches", kind=int, minimum=1)
+    limit_test_batches: int | None = option(None, "evaluate on at most this many test batches")
+    test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)")
+    samples: int = option(32, "test images recorded each epoch for the image views (fewer for large images)")
+    download: bool = option(True, "never try to download a missing dataset", flag="--no-download", kind=bool)
+    extra: dict = option(help="free-form settings a dataset or model may read (e.g. synthetic sizes)", factory=dict)
+
+    @classmethod
+    def options(cls) -> list[tuple[str, dict]]:
+        """(field name, metadata) of the fields people set on the command line or in the form."""
+        return [(f.name, dict(f.metadata)) for f in dataclasses.fields(cls) if f.metadata.get("flag")
+                or f.metadata.get("form")]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        """A config from a saved dict (config.json, request.json); keys this version does not know are
+        dropped."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
 
     def with_defaults(self, defaults: dict) -> "RunConfig":
         """Fill unset fields from a model's defaults, then the global ones."""

@@ -16,6 +16,10 @@ class RunControl:
         self._running.set()
         self._save = event_factory()
 
+    def poll(self) -> None:
+        """Take in requests that arrive from outside this process (trainers.runs.control overrides it);
+        the loop calls it between batches, so it must be cheap."""
+
     def request_stop(self) -> None:
         self.stop.set()
         self._running.set()  # a paused loop must wake up to notice
@@ -51,6 +55,7 @@ class RunControl:
         """Block while paused. Returns True when a save was asked for meanwhile (still paused), False
         when running again or stopping."""
         while not self._running.wait(0.1):
+            self.poll()
             if self.stop.is_set():
                 return False
             if self._save.is_set():

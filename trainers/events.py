@@ -47,12 +47,14 @@ class RunStarted:
     train_size: int
     test_size: int
     batches_per_epoch: int
-    epochs: int  # the last epoch number this run will reach (start_epoch + the epochs asked for)
+    epochs: int  # the epoch this run will reach: --epochs is the total, a resumed run included
     classes: tuple[str, ...]
     config: dict = field(default_factory=dict)  # the resolved RunConfig, as a dict
     data_source: str = ""  # where the data came from, for the user
     start_epoch: int = 0  # epochs already done by the checkpoint this run resumed from
     warnings: tuple[str, ...] = ()  # things the user should know (skipped images, a held-out split)
+    resumed_at: tuple[int, int] | None = None  # (epoch, batches done) the run continues from; (epoch, END)
+    # after a finished epoch. Whatever a log recorded past this point belongs to a pass that was cut off.
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class BatchEnded:
     accuracy: float | None  # fraction correct over those batches; None for reconstruction
     samples_per_sec: float
     elapsed: float  # seconds since the run started
-    step: int  # global batch count since the run started
+    step: int  # batches trained since the run's very start (resumed runs continue the count)
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class EpochEnded:
     seconds: float  # training time of this epoch (evaluation excluded)
     eval_seconds: float = 0.0
     samples_per_sec: float = 0.0
+    resumed: bool = False  # the epoch was cut off and continued from a checkpoint (its record is one pass)
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,17 @@ class ParametersSnapshot:
 @dataclass(frozen=True)
 class CheckpointSaved:
     path: str
-    epoch: int
+    epoch: int  # complete: the last finished epoch; else the epoch in progress
+    batch: int = 0  # batches of that epoch done
+    batches: int = 0  # batches in an epoch
+    complete: bool = True  # saved after the epoch's evaluation
+
+    @property
+    def label(self) -> str:
+        """"epoch 3" or "epoch 1, batch 412/938", as a person says where a save stands."""
+        if self.complete or not self.batches:
+            return f"epoch {self.epoch}"
+        return f"epoch {self.epoch}, batch {self.batch}/{self.batches}"
 
 
 @dataclass(frozen=True)
@@ -118,7 +131,7 @@ class Paused:
 
 @dataclass(frozen=True)
 class RunFinished:
-    epochs_completed: int
+    epochs_completed: int  # epochs finished in all, a resumed run's earlier ones included
     stopped: bool  # True when the user stopped it early
     seconds: float
     checkpoint: str | None = None

@@ -1,0 +1,7 @@
+"""How a run is started: in this process, or detached in its own session (and, for several processes,
+under torchrun). Each hands back the same thing: a run folder to read and steer (trainers.runs)."""
+
+from .local import claim, resume_config, train_here
+from .detached import start_detached
+
+__all__ = ["claim", "resume_config", "start_detached", "train_here"]

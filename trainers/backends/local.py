@@ -1,0 +1,74 @@
+"""Training in this process: claim the run folder (a lock no other trainer can take while this one lives),
+then pass the loop's events through a RunWriter. `workbench train` uses it in the foreground, and the
+detached worker uses it in its own session."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ..config import RunConfig
+from ..errors import ConfigError
+from ..runs.control import FolderControl
+from ..runs.files import CONFIG, FolderLock
+from ..runs.home import find_run, new_run_dir, run_folder
+from ..runs.writer import RunWriter, record
+
+
+def claim(config: RunConfig) -> tuple[RunConfig, FolderLock]:
+    """Decide the run's folder and take its lock. The config comes back with `out` set to the folder.
+
+    A new run goes to `--out` (or `--out-2`, ... when that holds another run) or a new folder in the runs
+    home; a resumed run continues in its own folder unless `--out` names another. A folder another live
+    trainer writes is refused with one sentence."""
+    if config.out:
+        folder = run_folder(config.out, resuming=config.resume)
+    elif config.resume and Path(config.resume).expanduser().is_dir():
+        folder = Path(config.resume).expanduser()
+    else:
+        folder = new_run_dir(config.model, config.dataset)
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FolderLock(folder).acquire()
+    return dataclasses.replace(config, out=str(folder)), lock
+
+
+def resume_config(run: str, **overrides) -> RunConfig:
+    """The config to continue RUN (a name or a path) in its own folder: everything as the run was
+    resolved, `epochs` (the total to reach) and the other `overrides` that are not None replacing it."""
+    from ..runs.files import read_json
+
+    folder = find_run(run)
+    saved = read_json(folder / CONFIG)
+    if not saved:
+        raise ConfigError(f"{folder} has no {CONFIG}, so there is nothing to resume from; it never started.")
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    config = RunConfig(**{k: v for k, v in saved.items() if k in names})
+    changes = {k: v for k, v in overrides.items() if v is not None and k in names}
+    return dataclasses.replace(config, **changes, resume=str(folder), out=str(folder))
+
+
+def train_here(config: RunConfig, progress: Callable[[str, int, int], None] | None = None,
+               control: FolderControl | None = None, lock: FolderLock | None = None) -> Iterator:
+    """Run the loop in this process, recording everything in the run folder; yields the events.
+
+    `config.out` must be set and claimed (`claim`); the lock is released when the generator ends."""
+    from ..loop import run
+
+    folder = Path(config.out)
+    writer = RunWriter(folder)
+    control = control or FolderControl(folder)
+    writer.starting()
+
+    def loading(what: str, done: int, total: int) -> None:
+        from ..events import Loading
+
+        writer.write(Loading(what, done, total))
+        if progress:
+            progress(what, done, total)
+
+    try:
+        yield from record(run(config, control, progress=loading), writer)
+    finally:
+        if lock is not None:
+            lock.release()

@@ -1,0 +1,187 @@
+"""Everything a run needs before its first batch: the config resolved, the data on the device, the model
+built and checked on a trial batch, initialised, the optimizer, and the state of a checkpoint to resume.
+Every problem a user can cause raises a WorkbenchError with one sentence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn import functional as F
+
+from . import checkpoint as ckpt
+from .batches import LoaderBatches, TensorBatches, to_float
+from .compat import check_pair
+from .config import RunConfig
+from .data import DATASETS, LoadedData, load
+from .devices import resolve
+from .errors import ConfigError, ModelLoadError
+from .models import ModelSpec, get_spec
+
+SAMPLE_BYTES = 256 * 1024  # test images recorded per epoch for the image views: about this much, 8 to 32
+
+
+def _resolve(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
+    config.validate()
+    spec = get_spec(config.model)  # a user's file runs here, once per run
+    resolved = config.with_defaults(spec.defaults)
+    resolved.validate()
+    return resolved, spec
+
+
+def resolve_config(config: RunConfig) -> RunConfig:
+    """The config with every unset value taken from the model's seed defaults, validated."""
+    return _resolve(config)[0]
+
+
+INITS = {
+    "normal": lambda w: torch.nn.init.normal_(w, mean=0.0, std=0.01),
+    "xavier": torch.nn.init.xavier_uniform_,
+    "kaiming": lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu"),
+    "constant": lambda w: torch.nn.init.constant_(w, 1.0),
+}
+
+
+def init_parameters(model: torch.nn.Module, how: str) -> None:
+    """The d2l chapter's initialisations: weights (2-D and up) by `how`, biases to zero."""
+    if how == "default":
+        return
+    fill = INITS[how]
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() >= 2:
+                fill(p)
+            elif name.endswith("bias"):
+                p.zero_()
+
+
+def loss_fn(kind: str):
+    # Cross-entropy on a model that already ends in log_softmax equals NLL on it (log_softmax is
+    # idempotent), so "cross_entropy" is also safe for user models of unknown ending.
+    return {"cross_entropy": F.cross_entropy, "nll": F.nll_loss, "mse": F.mse_loss}[kind]
+
+
+def make_optimizer(cfg: RunConfig, params):
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+@dataclass
+class Session:
+    """Everything a run needs, built and checked before the first batch."""
+
+    cfg: RunConfig
+    spec: ModelSpec
+    task: str
+    loss: str
+    device: torch.device
+    data: LoadedData
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    normalize: bool
+    input_shape: tuple[int, int, int]
+    resume: dict | None = None  # the checkpoint's training state, when resuming
+    rank: int = 0  # under torchrun: this process's rank and the number of processes
+    world: int = 1
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def classify(self) -> bool:
+        return self.task == "classify"
+
+    def batches(self, train: bool, generator: torch.Generator | None = None):
+        cfg, d = self.cfg, self.data
+        size = cfg.batch_size if train else cfg.test_batch_size
+        limit = cfg.limit_batches if train else cfg.limit_test_batches
+        common = dict(device=self.device, mean=d.mean, std=d.std, normalize=self.normalize, shuffle=train,
+                      generator=generator, limit=limit, part=(self.rank, self.world))
+        x, y = (d.train_x, d.train_y) if train else (d.test_x, d.test_y)
+        if x is not None:
+            return TensorBatches(x, y, size, channels_last=self.channels_last, **common)
+        return LoaderBatches(d.train_dataset if train else d.test_dataset, size, **common)
+
+    @property
+    def channels_last(self) -> bool:
+        """Convolutions on a GPU run faster on NHWC tensors; elsewhere the layout stays as it is."""
+        return self.device.type == "cuda" and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
+
+    def sample_images(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first few test images (uint8) and labels, the same ones every epoch: as many as fit in
+        about SAMPLE_BYTES, from 8 up to `cfg.samples`."""
+        per_image = max(1, int(torch.tensor(self.input_shape).prod()))
+        k = max(min(8, self.cfg.samples), min(self.cfg.samples, SAMPLE_BYTES // per_image))
+        if self.data.test_x is not None:
+            return self.data.test_x[:k], self.data.test_y[:k]
+        items = [self.data.test_dataset[i] for i in range(min(k, len(self.data.test_dataset)))]
+        return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+    def save(self, state: dict) -> str:
+        """Write checkpoint.pt (and its SHA-256 beside it) with the model, optimizer and `state`."""
+        model = self.model.module if hasattr(self.model, "module") else self.model  # DDP: the plain names
+        path = ckpt.save(Path(self.cfg.out) / ckpt.FILENAME, model=model, optimizer=self.optimizer,
+                         config=self.cfg.to_dict(), classes=self.data.classes, input_shape=self.input_shape,
+                         task=self.task, mean=self.data.mean, std=self.data.std, normalize=self.normalize,
+                         state=state)
+        return str(path)
+
+
+def prepare(config: RunConfig, progress=None) -> Session:
+    cfg, spec = _resolve(config)
+    reason = check_pair(cfg.model, cfg.dataset)
+    if reason:
+        raise ConfigError(reason)
+    payload = ckpt.load(cfg.resume) if cfg.resume else None  # a bad checkpoint fails before data loads
+    device = resolve(cfg.device)
+    input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
+    data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
+                download=cfg.download, extra=cfg.extra, progress=progress)
+    torch.manual_seed(cfg.seed)
+    model = spec.build(num_classes=len(data.classes))
+    task, loss = _check_model(cfg, spec, model, data, input_shape)
+    normalize = task == "classify" and (cfg.normalize if cfg.normalize is not None else True)
+    init_parameters(model, cfg.init)
+    model.to(device)
+    optimizer = make_optimizer(cfg, model.parameters())
+    session = Session(cfg, spec, task, loss, device, data, model, optimizer, normalize, tuple(input_shape))
+    if session.channels_last:
+        model.to(memory_format=torch.channels_last)
+    if payload is not None:
+        ckpt.restore_model(model, payload, cfg.model)
+        if payload.get("optimizer_state"):
+            try:
+                optimizer.load_state_dict(payload["optimizer_state"])
+            except (ValueError, KeyError) as err:
+                raise ConfigError(f"the checkpoint's optimizer state does not fit {cfg.optimizer}: {err}") from err
+        session.resume = ckpt.training_state(payload)
+    return session
+
+
+def _check_model(cfg: RunConfig, spec: ModelSpec, model, data: LoadedData, input_shape) -> tuple[str, str]:
+    """One trial batch on the CPU finds shape problems (and a user model's task) before any training; in
+    eval mode, so it leaves no trace in BatchNorm statistics or the dropout random stream."""
+    task, loss = spec.task, spec.loss
+    probe = to_float(data.train_x[:2] if data.train_x is not None else torch.stack(
+        [data.train_dataset[i][0] for i in range(min(2, len(data.train_dataset)))]), data.mean, data.std, False)
+    shape = "x".join(map(str, input_shape))
+    try:
+        model.eval()
+        with torch.no_grad():
+            out = model(probe)
+        model.train()
+    except Exception as err:
+        raise ModelLoadError(f"{cfg.model} failed on a batch of {shape} images from {cfg.dataset}: "
+                             f"{type(err).__name__}: {err}") from err
+    if not isinstance(out, torch.Tensor):
+        raise ModelLoadError(f"{cfg.model} returned a {type(out).__name__} for a batch of {shape} images; "
+                             f"it must return one tensor (logits, or the reconstructed images).")
+    if spec.seed == "user":
+        if tuple(out.shape) == tuple(probe.shape):
+            task, loss = "reconstruct", "mse"
+        elif out.dim() != 2:
+            raise ModelLoadError(f"{cfg.model} returned shape {tuple(out.shape)}; a classifier must return "
+                                 f"(batch, classes) and an autoencoder its input's shape {tuple(probe.shape)}.")
+    if task == "classify" and out.shape[-1] != len(data.classes):
+        raise ConfigError(f"{cfg.model} outputs {out.shape[-1]} classes but {cfg.dataset} has {len(data.classes)}.")
+    return task, loss
