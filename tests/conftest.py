@@ -6,10 +6,34 @@ TINY = {"train_size": 256, "test_size": 64}
 
 
 @pytest.fixture(autouse=True)
-def _isolated_data(tmp_path_factory, monkeypatch):
-    # Tests never read the user's data directory or write runs into the checkout.
+def _isolated_data(tmp_path_factory, tmp_path, monkeypatch):
+    # Tests never read the user's data directory or write runs into the checkout; each has its own runs home.
     monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path_factory.getbasetemp() / "data"))
-    monkeypatch.setenv("WORKBENCH_RUNS", str(tmp_path_factory.getbasetemp() / "runs"))
+    runs = tmp_path / "runs-home"
+    monkeypatch.setenv("WORKBENCH_RUNS", str(runs))
+    yield
+    end_trainers(tmp_path)
+
+
+def end_trainers(root) -> list[int]:
+    """Kill every trainer still holding a run folder's lock under `root` (a test that failed half way may
+    leave a detached one behind); returns their pids."""
+    import os
+    import signal
+    from pathlib import Path
+
+    from trainers.runs import lock_holder
+
+    killed = []
+    for lock in Path(root).rglob(".lock"):
+        pid = lock_holder(lock.parent)
+        if pid and pid != os.getpid():
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except OSError:
+                pass
+    return killed
 
 
 def tiny_config(**overrides) -> RunConfig:

@@ -153,7 +153,7 @@ def test_ctrl_c_stops_after_the_batch_and_saves_the_run(tmp_path):
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
     assert "Traceback" not in err and "stopping after this batch" in err
-    assert "stopped after" in out
+    assert "stopped at epoch 1, batch" in out and "--resume r" in out
     assert (tmp_path / "r" / "checkpoint.pt").is_file()  # the weights trained so far are kept
 
 

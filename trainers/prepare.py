@@ -132,7 +132,9 @@ def prepare(config: RunConfig, progress=None) -> Session:
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
         raise ConfigError(reason)
-    payload = ckpt.load(cfg.resume) if cfg.resume else None  # a bad checkpoint fails before data loads
+    payload = None
+    if cfg.resume and not _never_saved(cfg.resume):
+        payload = ckpt.load(cfg.resume)  # a bad checkpoint fails before the data loads
     device = resolve(cfg.device)
     input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
     data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
@@ -156,6 +158,12 @@ def prepare(config: RunConfig, progress=None) -> Session:
                 raise ConfigError(f"the checkpoint's optimizer state does not fit {cfg.optimizer}: {err}") from err
         session.resume = ckpt.training_state(payload)
     return session
+
+
+def _never_saved(resume: str) -> bool:
+    """A run folder whose trainer was stopped before its first save: resuming it starts it over."""
+    folder = Path(resume).expanduser()
+    return folder.is_dir() and not (folder / ckpt.FILENAME).exists() and (folder / "config.json").exists()
 
 
 def _check_model(cfg: RunConfig, spec: ModelSpec, model, data: LoadedData, input_shape) -> tuple[str, str]:

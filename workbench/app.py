@@ -1,25 +1,31 @@
 """The interactive workbench: a thin App that holds the screens together.
 
 Starting it imports no torch: the picker appears at once, and torch loads in workers when a parameter
-count, an inspection or a run first needs it.
+count or an inspection first needs it. Runs train in their own session (trainers.backends.detached), so
+quitting, a closed terminal or a dropped SSH connection leave them training; the app only reads and steers
+their folders.
 """
 
 from __future__ import annotations
+
+import signal
+import subprocess
+from pathlib import Path
 
 from textual.app import App
 from textual.binding import Binding
 
 from trainers.config import RunConfig
+from trainers.errors import WorkbenchError
 
 from .messages import StartRun
 from .screens.help import HelpScreen
 from .screens.pick import PickScreen
-from .screens.train import TrainScreen
 from .widgets.images import default_rendering
 
 
 class WorkbenchApp(App):
-    """Pick → train → back to pick, with help and inspection on top."""
+    """Pick → watch a run → back to pick; runs, compare, help and inspection on top."""
 
     CSS_PATH = "workbench.tcss"
     TITLE = "workbench"
@@ -30,10 +36,15 @@ class WorkbenchApp(App):
         Binding("question_mark", "help", "Help"),
     ]
 
-    def __init__(self, config: RunConfig | None = None, start: bool = False) -> None:
+    def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
+                 compare: list[str] | None = None) -> None:
         super().__init__()
         self.run_config = config or RunConfig()
         self.start_now = start
+        self.attach_to = attach
+        self.compare_runs = compare
+        self.children_started: list[subprocess.Popen] = []
+        self.exit_message: str | None = None  # printed after the screen is restored
         # No animations: over SSH every animated frame is bytes on a slow link and CPU taken from training.
         self.animation_level = "none"
         self.rendering = default_rendering()
@@ -42,28 +53,81 @@ class WorkbenchApp(App):
     def on_mount(self) -> None:
         # Colour is only a hint: under NO_COLOR the .tcss marks cursors and states with reverse video too
         self.set_class(self.rendering == "plain", "-no-color")
+        try:  # an SSH drop: restore the terminal and leave; the runs train on in their own sessions
+            import asyncio
+
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
+        if self.attach_to:
+            from .screens.run import RunScreen
+
+            self.push_screen(RunScreen(self.attach_to))
+        elif self.compare_runs:
+            from .screens.compare import CompareScreen
+
+            self.push_screen(CompareScreen(self.compare_runs))
+        elif not self.start_now:
+            self.show_live_run()
+
+    def show_live_run(self) -> None:
+        """Relaunched while a run trains: the runs first, that one highlighted, Enter away."""
+        from .screens.runs import RunsScreen, newest_live
+
+        live = newest_live()
+        if live is not None:
+            self.push_screen(RunsScreen(highlight=live.folder, note=f"{live.name} is training (epoch "
+                                        f"{live.epochs_done}/{live.epochs}): Enter attaches; b goes to the picker."))
 
     def on_start_run(self, message: StartRun) -> None:
-        self.push_screen(TrainScreen(message.config))
+        from trainers.backends import start_detached
+
+        from .screens.run import RunScreen
+
+        self.children_started = [c for c in self.children_started if c.poll() is None]  # reap ended trainers
+        try:
+            folder, child = start_detached(message.config)
+        except (WorkbenchError, OSError) as err:
+            self.notify(str(err), severity="error", timeout=8)
+            return
+        self.children_started.append(child)
+        self.push_screen(RunScreen(folder))
+
+    def action_runs(self) -> None:
+        from .screens.runs import RunsScreen
+
+        self.push_screen(RunsScreen())
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         screen = self.screen
         bindings = [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
-        name = {"PickScreen": "picker", "TrainScreen": "training", "InspectScreen": "inspect"}
+        name = {"PickScreen": "picker", "RunScreen": "a run", "InspectScreen": "inspect", "RunsScreen": "runs",
+                "CompareScreen": "compare"}
         self.push_screen(HelpScreen(name.get(type(screen).__name__, "workbench"), bindings,
                                     lists=isinstance(screen, PickScreen)))
 
+    def live_runs_on_screen(self) -> list[str]:
+        from .screens.run import RunScreen
+
+        return [s.folder for s in self.screen_stack if isinstance(s, RunScreen) and s.live]
+
     async def action_quit(self) -> None:
-        # Stop any run first so its thread ends within one batch and the process exits promptly.
-        for screen in self.screen_stack:
-            if isinstance(screen, TrainScreen):
-                screen.stop_run()
-        self.exit()
+        live = self.live_runs_on_screen()
+        message = None
+        if live:
+            names = ", ".join(Path(f).name for f in live)
+            message = (f"{names} keeps training in the background.\n"
+                       f"  watch again: workbench attach {Path(live[-1]).name}\n"
+                       f"  stop it:     workbench stop {Path(live[-1]).name}")
+        self.exit_message = message
+        self.exit(message=message)
 
 
-def run_app(config: RunConfig | None = None, start: bool = False) -> None:
-    """Open the interactive workbench with `config` chosen; `start` begins training at once."""
-    WorkbenchApp(config=config, start=start).run()
+def run_app(config: RunConfig | None = None, start: bool = False, attach: str | None = None,
+            compare: list[str] | None = None) -> None:
+    """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
+    run folder, or comparing run folders."""
+    WorkbenchApp(config=config, start=start, attach=attach, compare=compare).run()

@@ -14,14 +14,14 @@ from trainers.config import RunConfig
 def run_in_app(config: RunConfig, size: tuple[int, int] = (100, 30)) -> list[dict]:
     """Train `config` in WorkbenchApp under Textual's headless driver; returns metrics.jsonl's rows."""
     from .app import WorkbenchApp
-    from .screens.train import TrainScreen
+    from .screens.run import RunScreen
 
     async def drive(out: str) -> None:
         app = WorkbenchApp(dataclasses.replace(config, out=out), start=True)
         async with app.run_test(size=size) as pilot:
-            while not isinstance(app.screen, TrainScreen):
+            while not isinstance(app.screen, RunScreen):
                 await pilot.pause(0.05)
-            while app.screen.running:
+            while not app.screen.ended:
                 await pilot.pause(0.2)  # the app's own timers and messages run meanwhile
 
     with tempfile.TemporaryDirectory() as out:

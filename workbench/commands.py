@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import csv
 import itertools
-import signal
 import sys
 
 from trainers.errors import WorkbenchError
+
+from .run_commands import attach, compare, runs, stop, train  # noqa: F401 - the run subcommands
 
 
 def _fmt_acc(value: float | None) -> str:
@@ -72,118 +73,6 @@ def inspect(args) -> int:
     return 0
 
 
-class LoadProgress:
-    """Downloads and decoding before training: a live bar on a terminal, one line per step in a log."""
-
-    def __init__(self, tty: bool) -> None:
-        self.tty, self.last, self.bar = tty, None, None
-
-    def __call__(self, what: str, done: int, total: int) -> None:
-        if not self.tty:
-            if what != self.last and not what.startswith("reading"):  # local reads take a blink
-                print(f"{what} ...", flush=True)
-                self.last = what
-            return
-        from rich.progress import Progress
-
-        if self.bar is None:
-            self.bar = Progress(transient=True)
-            self.bar.start()
-        if what != self.last:
-            self.task = self.bar.add_task(what, total=total or None)
-            self.last = what
-        self.bar.update(self.task, completed=done, total=total or None)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-            self.bar = None
-
-
-def train(args) -> int:
-    from trainers import RunControl, run
-    from trainers.events import BatchEnded, EpochEnded, RunFailed, RunFinished, RunStarted
-    from trainers.record import default_run_dir
-
-    from .cli import config_from_args
-
-    config = config_from_args(args)
-    config.validate()
-    if config.out is None:
-        config.out = default_run_dir(config.model, config.dataset)
-    tty = sys.stdout.isatty()
-    progress = task = None
-    run_dir = config.out
-    loading = LoadProgress(tty)
-    code = 0
-    control = RunControl()
-
-    def interrupted(_signum, _frame):
-        # The first Ctrl-C stops after the current batch and saves the run; a second one aborts.
-        if control.stop.is_set():
-            raise KeyboardInterrupt
-        control.request_stop()
-        print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        for event in run(config, control, progress=loading):
-            loading.close()
-            if isinstance(event, RunStarted):
-                print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
-                      f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
-                      f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}, "
-                      + (f"epochs {event.start_epoch + 1}-{event.epochs} (resumed)" if event.start_epoch
-                         else f"{event.epochs} epoch(s)"), flush=True)
-                run_dir = event.config.get("out") or config.out  # a used --out becomes DIR-2
-                for warning in event.warnings:
-                    print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
-                if tty:
-                    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                               TimeElapsedColumn, TimeRemainingColumn)
-
-                    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                                        TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
-                                        TextColumn("{task.fields[speed]:,.0f} samples/s"),
-                                        TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
-                    progress.start()
-                    task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
-                                             acc="", speed=0.0)
-            elif isinstance(event, BatchEnded) and progress is not None:
-                progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
-                                acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
-            elif isinstance(event, EpochEnded):
-                line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
-                        f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
-                        f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s")
-                if progress is not None:
-                    progress.console.print(line, highlight=False, markup=False)
-                    progress.reset(task)
-                else:
-                    print(line, flush=True)
-            elif isinstance(event, RunFinished):
-                if progress is not None:
-                    progress.stop()
-                state = "stopped" if event.stopped else "finished"
-                print(f"{state} after {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; "
-                      f"run saved in {run_dir}", flush=True)
-                code = 130 if event.stopped else 0
-            elif isinstance(event, RunFailed):
-                if progress is not None:
-                    progress.stop()
-                saved = f" (the last finished epoch is saved in {event.checkpoint})" if event.checkpoint else ""
-                print(f"workbench: training failed: {event.reason}{saved}", file=sys.stderr)
-                code = 1
-    except KeyboardInterrupt:
-        if progress is not None:
-            progress.stop()
-        print("aborted; the run was not saved", file=sys.stderr)
-        return 130
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    return code
-
-
 def _check_out(out: str) -> None:
     """The CSV's path can be written: checked before the model loads, so a typo costs no time."""
     from pathlib import Path
@@ -197,8 +86,13 @@ def _check_out(out: str) -> None:
 
 def predict(args) -> int:
     from trainers.predict import Labelled, predict_folder
+    from trainers.runs import find_run
 
     _check_out(args.out)
+    try:
+        args.run = str(find_run(args.run))
+    except WorkbenchError:
+        pass  # a checkpoint file elsewhere; predict_folder says what is wrong with it
     written = skipped = 0
     try:
         rows = predict_folder(args.run, args.images)

@@ -1,6 +1,5 @@
 """The training loop as a caller sees it: the events it yields, stopping, pausing, seeds, failures."""
 
-import json
 import math
 import threading
 

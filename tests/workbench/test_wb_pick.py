@@ -8,7 +8,7 @@ from workbench.app import WorkbenchApp
 from workbench.screens.help import HelpScreen
 from workbench.screens.inspect import InspectScreen
 from workbench.screens.pick import PickScreen
-from workbench.screens.train import TrainScreen
+from workbench.screens.run import RunScreen
 from workbench.widgets.filter_list import FilterList
 from workbench.widgets.hyperparams import HyperparameterForm
 from workbench.widgets.layers import LayerTable
@@ -19,7 +19,8 @@ from .helpers import screen_text, tiny
 
 def test_the_picker_opens_without_importing_torch():
     code = ("import sys\n"
-            "import workbench.app, workbench.screens.pick, workbench.screens.train, workbench.screens.inspect\n"
+            "import workbench.app, workbench.screens.pick, workbench.screens.run, workbench.screens.runs\n"
+            "import workbench.screens.inspect, workbench.screens.compare\n"
             "print(sorted(m for m in ('torch', 'trainers.loop', 'trainers.inspection', 'trainers.devices') "
             "if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -123,7 +124,7 @@ async def test_help_and_inspect_screens():
         assert inspect.query_one(LayerTable).row_count >= 2
         await pilot.press("escape")
         assert isinstance(app.screen, PickScreen)
-        assert not any(isinstance(s, TrainScreen) for s in app.screen_stack)
+        assert not any(isinstance(s, RunScreen) for s in app.screen_stack)
 
 
 async def test_only_a_users_file_joins_the_model_list():

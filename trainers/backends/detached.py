@@ -37,6 +37,8 @@ def start_detached(config: RunConfig) -> tuple[Path, subprocess.Popen]:
                                      pass_fds=(lock.fd,), env=env, cwd=os.getcwd())
         finally:
             log.close()
-    finally:
-        lock.release()  # the child holds its own copy of the lock from here on
+    except BaseException:
+        lock.release()
+        raise
+    lock.hand_over(child.pid)  # the child holds its own copy of the locked descriptor from here on
     return folder, child

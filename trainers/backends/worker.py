@@ -23,8 +23,7 @@ def main(argv: list[str]) -> int:
     folder = Path(argv[0])
     lock = FolderLock(folder)
     if os.environ.get(LOCK_FD):
-        lock.fd = int(os.environ.pop(LOCK_FD))
-        lock.write_pid(os.getpid())
+        lock.fd = int(os.environ.pop(LOCK_FD))  # already ours: the launcher named this process as its owner
     else:
         lock.acquire()
     control = FolderControl(folder)

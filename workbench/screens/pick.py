@@ -48,6 +48,7 @@ class PickScreen(Screen):
         Binding("s", "start", "Start", tooltip="start training the chosen model on the chosen dataset"),
         Binding("i", "inspect", "Inspect model",
                 tooltip="look inside the highlighted model: architecture, parameters, layer shapes"),
+        Binding("R", "app.runs", "Runs", tooltip="every run, live ones marked: open, compare, stop"),
     ]
 
     def __init__(self, config: RunConfig, start: bool = False) -> None:

@@ -6,19 +6,12 @@ from textual.app import ComposeResult
 from textual.containers import Grid
 from textual.widgets import Input, Label, Select
 
-from trainers.config import INITS, OPTIMIZERS
+from ..options import form_fields
 
-# (field, label, kind): kind is int, float or a tuple of choices
-FIELDS: list[tuple[str, str, object]] = [
-    ("epochs", "epochs", int),
-    ("batch_size", "batch", int),
-    ("optimizer", "optim", OPTIMIZERS),
-    ("lr", "lr", float),
-    ("momentum", "moment.", float),
-    ("weight_decay", "decay", float),
-    ("init", "init", INITS),
-    ("seed", "seed", int),
-]
+# (field, label, kind): kind is int, float or a tuple of choices. From RunConfig's metadata; the device and
+# the data folder are laid out separately.
+FIELDS: list[tuple[str, str, object]] = [(f.name, f.label, f.kind) for f in form_fields()
+                                         if f.name not in ("device", "data_dir")]
 
 
 def format_value(value: object) -> str:

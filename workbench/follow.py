@@ -1,0 +1,35 @@
+"""Following a run folder from a thread worker: the reader's events go to a widget in RunEvents messages,
+bundled (a few messages a second at most, every event kept), sent when the reader has caught up."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from textual.widget import Widget
+
+from trainers.runs import CaughtUp, RunReader
+
+from .messages import RunEvents
+
+BUNDLE_SECONDS = 0.25
+BUNDLE_MOST = 2000  # a long run's replay goes in slices, so the screen can draw between them
+
+
+def follow(target: Widget, folder: str, stop: threading.Event, live: bool = True) -> None:
+    """Post every event of `folder` to `target` (live: then each new one until the run ends or `stop`)."""
+    pending: list = []
+    last = time.monotonic()
+    for event in RunReader(folder).events(follow=live, stop=stop):
+        if stop.is_set():
+            return
+        if not isinstance(event, CaughtUp):
+            pending.append(event)
+            if len(pending) < BUNDLE_MOST and time.monotonic() - last < BUNDLE_SECONDS:
+                continue
+        if pending:
+            target.post_message(RunEvents(folder, tuple(pending)))
+            pending = []
+            last = time.monotonic()
+    if pending and not stop.is_set():
+        target.post_message(RunEvents(folder, tuple(pending)))

@@ -1,0 +1,278 @@
+"""The subcommands about runs: train (here or detached), runs, attach, stop, compare.
+
+Output is for people on a terminal and for log files when piped: a rich progress display on a TTY, one
+plain line per epoch otherwise (no control characters)."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+from trainers.errors import WorkbenchError
+
+
+def _fmt_acc(value: float | None) -> str:
+    return "" if value is None else f" acc {value * 100:6.2f}%"
+
+
+class LoadProgress:
+    """Downloads and decoding before training: a live bar on a terminal, one line per step in a log."""
+
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.last, self.bar = tty, None, None
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        if not self.tty:
+            if what != self.last and not what.startswith("reading"):  # local reads take a blink
+                print(f"{what} ...", flush=True)
+                self.last = what
+            return
+        from rich.progress import Progress
+
+        if self.bar is None:
+            self.bar = Progress(transient=True)
+            self.bar.start()
+        if what != self.last:
+            self.task = self.bar.add_task(what, total=total or None)
+            self.last = what
+        self.bar.update(self.task, completed=done, total=total or None)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def train_config(args):
+    """The config `workbench train` runs: from the options, or from RUN's folder for `--resume RUN`."""
+    from trainers.backends import resume_config
+    from trainers.runs import find_run
+
+    from .options import config_from_args, given
+
+    options = given(args)
+    resume = options.get("resume")
+    if resume and not ("model" in options and Path(resume).expanduser().is_file()):
+        folder = find_run(resume)
+        overrides = {k: v for k, v in options.items() if k != "resume"}
+        config = resume_config(str(folder), **overrides)
+        _check_left(folder, config.epochs)
+        return config
+    if not options.get("model") or not options.get("dataset"):
+        raise WorkbenchError("train needs --model and --dataset, or --resume RUN to continue a run.")
+    config = config_from_args(args)
+    config.validate()
+    return config
+
+
+def _check_left(folder: Path, epochs: int | None) -> None:
+    """A finished run has nothing left to train unless --epochs asks for more: say so before starting."""
+    from trainers.checkpoint import INFO
+    from trainers.runs.files import read_json
+
+    info = read_json(folder / INFO) or {}
+    done = int(info.get("epoch", 0))
+    if epochs is not None and info.get("position") is None and done >= epochs:
+        raise WorkbenchError(f"{folder.name} has finished all {done} epoch(s) it was asked for; --epochs N "
+                             f"(more than {done}) trains it further.")
+
+
+def train(args) -> int:
+    from trainers.backends import claim, start_detached, train_here
+    from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+    from trainers.runs import FolderControl
+
+    config = train_config(args)
+    if args.detach:
+        folder, _child = start_detached(config)
+        print(f"training {config.model} on {config.dataset} in the background: {folder.name}")
+        print(f"  folder   {folder}")
+        print(f"  watch    workbench attach {folder.name}")
+        print(f"  stop     workbench stop {folder.name}")
+        return 0
+    config, lock = claim(config)
+    run_dir = config.out
+    tty = sys.stdout.isatty()
+    progress = task = None
+    loading = LoadProgress(tty)
+    code = 0
+    control = FolderControl(run_dir)
+    stop_note = []
+
+    def interrupted(signum, _frame):
+        # The first Ctrl-C (or SIGTERM) stops after the current batch and saves the run; a second aborts.
+        if control.stop.is_set():
+            raise KeyboardInterrupt
+        control.request_stop()
+        print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    previous = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for event in train_here(config, progress=loading, control=control, lock=lock):
+            loading.close()
+            if isinstance(event, RunStarted):
+                if event.resumed_at:
+                    e, b = event.resumed_at
+                    where = (f"after epoch {e}" if b >= 1 << 30 else f"at epoch {e}, batch {b}/{event.batches_per_epoch}")
+                    span = f"resumed {where}, on to epoch {event.epochs}"
+                else:
+                    span = f"{event.epochs} epoch(s)"
+                print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
+                      f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
+                      f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}; "
+                      f"{span}; run {Path(run_dir).name}", flush=True)
+                for warning in event.warnings:
+                    print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
+                if tty:
+                    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                               TimeElapsedColumn, TimeRemainingColumn)
+
+                    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                        TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
+                                        TextColumn("{task.fields[speed]:,.0f} samples/s"),
+                                        TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+                    progress.start()
+                    task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
+                                             acc="", speed=0.0)
+            elif isinstance(event, BatchEnded) and progress is not None:
+                progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
+                                acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
+            elif isinstance(event, EpochEnded):
+                line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
+                        f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
+                        f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
+                        + ("  (resumed)" if event.resumed else ""))
+                if progress is not None:
+                    progress.console.print(line, highlight=False, markup=False)
+                    progress.reset(task)
+                else:
+                    print(line, flush=True)
+            elif isinstance(event, CheckpointSaved) and not event.complete:
+                stop_note[:] = [event.label]
+            elif isinstance(event, RunFinished):
+                if progress is not None:
+                    progress.stop()
+                if event.stopped:
+                    where = stop_note[0] if stop_note else f"epoch {event.epochs_completed}"
+                    print(f"stopped at {where}; saved in {run_dir}; `workbench train --resume {Path(run_dir).name}` "
+                          f"continues it exactly there", flush=True)
+                else:
+                    print(f"finished {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; run saved in "
+                          f"{run_dir}", flush=True)
+                code = 130 if event.stopped else 0
+            elif isinstance(event, RunFailed):
+                if progress is not None:
+                    progress.stop()
+                saved = f" (the last good weights are in {event.checkpoint})" if event.checkpoint else ""
+                print(f"workbench: training failed: {event.reason}{saved}", file=sys.stderr)
+                code = 1
+    except KeyboardInterrupt:
+        if progress is not None:
+            progress.stop()
+        print(f"aborted; the last checkpoint in {run_dir} (if any) is kept", file=sys.stderr)
+        return 130
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return code
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f}h ago"
+    return f"{seconds / 86400:.0f}d ago"
+
+
+def runs_table(summaries) -> list[list[str]]:
+    rows = []
+    now = time.time()
+    for s in summaries:
+        best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
+                else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
+        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, s.state,
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({_age(now - s.started)})"])
+    return rows
+
+
+def runs(args) -> int:
+    from trainers.runs import list_runs, runs_home
+
+    home = Path(args.home).expanduser() if args.home else runs_home()
+    summaries = list_runs(home)
+    if not summaries:
+        print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one.")
+        return 0
+    header = ["name", "model", "dataset", "epochs", "best", "status", "started"]
+    rows = runs_table(summaries)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for col in header:
+            table.add_column(col, no_wrap=col != "name", overflow="fold")
+        for s, row in zip(summaries, rows):
+            table.add_row(*row, style="bold" if s.live else ("red" if s.state in ("failed", "interrupted") else None))
+        Console(highlight=False).print(table)
+        print(f"\n{len(rows)} run(s) in {home}")
+    else:
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+        for row in [header] + rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def attach(args) -> int:
+    from trainers.runs import find_run, list_runs
+
+    if args.run:
+        folder = find_run(args.run)
+    else:
+        summaries = list_runs()
+        if not summaries:
+            raise WorkbenchError("there are no runs to attach to yet.")
+        folder = Path(next((s for s in summaries if s.live), summaries[0]).folder)
+    from .app import run_app
+
+    return run_app(attach=str(folder)) or 0
+
+
+def compare(args) -> int:
+    from trainers.runs import find_run
+
+    folders = [str(find_run(name)) for name in args.runs]
+    if len(set(folders)) < 2:
+        raise WorkbenchError("compare needs two or more different runs.")
+    from .app import run_app
+
+    return run_app(compare=folders) or 0
+
+
+def stop(args) -> int:
+    from trainers.runs import find_run, lock_holder, read_status, send
+
+    folder = find_run(args.run)
+    status = read_status(folder)
+    if not status.live:
+        print(f"{folder.name} is not training ({status.state}); nothing to stop.")
+        return 0
+    send(folder, "stop")
+    if args.no_wait:
+        print(f"asked {folder.name} to stop after its current batch.")
+        return 0
+    deadline = time.monotonic() + 120
+    while lock_holder(folder) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = read_status(folder)
+    if status.live:
+        print(f"{folder.name} has not stopped within 2 minutes (still {status.state}); it stops after its current "
+              f"batch, which may be slow.", file=sys.stderr)
+        return 1
+    print(f"{folder.name} {status.state}; saved in {folder}. `workbench train --resume {folder.name}` continues it.")
+    return 0

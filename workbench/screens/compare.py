@@ -1,0 +1,139 @@
+"""Compare runs: their curves overlaid on shared charts (test accuracy and loss per epoch, training loss per
+batch on a common axis in epochs), one colour and legend entry per run, and their settings side by side
+with the differences marked. Live runs keep updating: each is followed like any other view of a run."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+
+from trainers import events as ev
+from trainers.runs import LogRestarted, RunReader
+
+from .. import follow
+from ..messages import RunEvents
+from ..widgets.charts import LineChart
+
+COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
+MARKERS = ("braille", "hd", "dot", "fhd", "braille", "hd", "dot", "fhd")
+# The settings worth lining up; the rest (paths, limits) rarely explain a difference in curves.
+SETTINGS = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "init", "seed",
+            "device", "normalize")
+TABS = ("tab-curves", "tab-batches", "tab-settings")
+
+
+def short_names(folders: list[str]) -> list[str]:
+    """Legend labels: each run's folder name without the part every name shares at its end (the time)."""
+    names = [Path(f).name for f in folders]
+    labels = []
+    for i, name in enumerate(names):
+        label = name if len(name) <= 24 else name[:23] + "…"
+        labels.append(f"{i + 1}:{label}")
+    return labels
+
+
+def differing(configs: list[dict]) -> list[tuple[str, list[str], bool]]:
+    """(setting, the value in each run, whether they differ) for the settings compared."""
+    rows = []
+    for key in SETTINGS:
+        values = ["-" if c.get(key) is None else (f"{c[key]:g}" if isinstance(c.get(key), float) else str(c[key]))
+                  for c in configs]
+        rows.append((key, values, len(set(values)) > 1))
+    return rows
+
+
+class CompareScreen(Screen):
+    BINDINGS = [
+        Binding("b,escape", "app.pop_screen", "Back", tooltip="back to the runs"),
+        Binding("1", "tab(0)", "Epochs", tooltip="test accuracy and loss per epoch, one line per run"),
+        Binding("2", "tab(1)", "Batches", tooltip="training loss per logged batch, on a common axis in epochs"),
+        Binding("3", "tab(2)", "Settings", tooltip="the runs' settings side by side, differences marked"),
+    ]
+
+    def __init__(self, folders: list[str]) -> None:
+        super().__init__()
+        self.folders = [str(f) for f in folders]
+        self.labels = short_names(self.folders)
+        self.stop_following = threading.Event()
+        self.classify: dict[str, bool] = {}
+
+    def _series(self):
+        return [(label, COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, label in enumerate(self.labels)]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="compare-title")
+        with TabbedContent(id="compare-tabs"):
+            with TabPane("1 Epochs", id="tab-curves"):
+                with Horizontal(id="compare-epoch-charts"):
+                    yield LineChart("test accuracy % per epoch", self._series(), percent=True, integer_x=True,
+                                    id="cmp-acc")
+                    yield LineChart("test loss per epoch", self._series(), integer_x=True, id="cmp-loss")
+            with TabPane("2 Batches", id="tab-batches"):
+                yield LineChart("training loss per logged batch (x: epochs)", self._series(), id="cmp-batch")
+            with TabPane("3 Settings", id="tab-settings"):
+                yield DataTable(id="cmp-settings", cursor_type="row", zebra_stripes=True)
+        yield Static(id="compare-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#compare-title", Static).update(Text(
+            f"Comparing {len(self.folders)} runs · 1 epochs · 2 batches · 3 settings", no_wrap=True))
+        legend = Text()
+        for i, label in enumerate(self.labels):
+            legend.append("■ ", style=COLORS[i % len(COLORS)])
+            legend.append(f"{label}  ")
+        self.query_one("#compare-legend", Static).update(legend)
+        self.show_settings()
+        for folder in self.folders:
+            self.follow_run(folder)
+
+    def on_unmount(self) -> None:
+        self.stop_following.set()
+
+    def show_settings(self) -> None:
+        configs = [RunReader(f).config() for f in self.folders]
+        table = self.query_one("#cmp-settings", DataTable)
+        table.add_column("setting")
+        for i, label in enumerate(self.labels):
+            table.add_column(Text(label, style=COLORS[i % len(COLORS)]))
+        for key, values, differs in differing(configs):
+            style = "bold reverse" if differs else "dim"
+            table.add_row(Text(("≠ " if differs else "  ") + key, style="bold" if differs else ""),
+                          *[Text(v, style=style if differs else "") for v in values])
+
+    @work(thread=True, group="follow", exit_on_error=False)
+    def follow_run(self, folder: str) -> None:
+        live = RunReader(folder).status().live
+        follow.follow(self, folder, self.stop_following, live=live)
+
+    def on_run_events(self, message: RunEvents) -> None:
+        if message.folder not in self.folders:
+            return
+        message.stop()
+        label = self.labels[self.folders.index(message.folder)]
+        acc, loss, batch = (self.query_one(f"#cmp-{n}", LineChart) for n in ("acc", "loss", "batch"))
+        for e in message.events:
+            if isinstance(e, ev.EpochEnded):
+                acc.add(label, e.epoch, e.test_accuracy)
+                loss.add(label, e.epoch, e.test_loss)
+            elif isinstance(e, ev.BatchEnded):
+                batch.add(label, e.epoch - 1 + e.batch / max(e.batches, 1), e.loss)
+            elif isinstance(e, LogRestarted):
+                for chart in (acc, loss, batch):
+                    chart.series[label].xs.clear()
+                    chart.series[label].ys.clear()
+
+    def action_tab(self, index: int) -> None:
+        self.query_one(TabbedContent).active = TABS[index]
+        if index == 2:
+            self.query_one("#cmp-settings", DataTable).focus()
+        else:
+            self.set_focus(None)

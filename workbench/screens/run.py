@@ -1,0 +1,346 @@
+"""The one view of a run: live, finished, attached — the same code, fed by the run folder's reader.
+
+A thread worker follows RUN/events.jsonl (workbench.follow) and posts RunEvents; `on_run_events`
+dispatches each event by its type to one handler. Keys steer the trainer through the folder
+(trainers.runs.send), so they work on a run started here, in another terminal, or by `--detach`.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Static, TabbedContent, TabPane
+
+from trainers import events as ev
+from trainers.models.registry import MODELS
+from trainers.runs import LogRestarted, TrainerGone, send
+
+from .. import follow
+from ..messages import RunEvents, StartRun
+from ..widgets.architecture import ArchitectureView
+from ..widgets.charts import LineChart
+from ..widgets.epochs import EpochTable
+from ..widgets.images import ReconstructionView
+from ..widgets.parameters import ParameterTable
+from ..widgets.predictions import PredictionView
+from ..widgets.progress import ProgressLine, loading_text, progress_text, remaining_seconds
+
+TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model")
+
+
+class RunScreen(Screen):
+    BINDINGS = [
+        Binding("p", "pause", "Pause/resume", tooltip="pause or resume training"),
+        Binding("x", "stop", "Stop", tooltip="stop after the current batch; the run is saved and can be resumed"),
+        Binding("c", "save", "Checkpoint", tooltip="save a checkpoint after the current batch"),
+        Binding("s", "again", "Again", tooltip="start a new run with the same settings (after this one ends)"),
+        Binding("b,escape", "back", "Back", tooltip="back to where you came from; a live run keeps training"),
+        Binding("r", "rendering", "Render", tooltip="draw images as plain characters or half blocks"),
+        Binding("i", "inspect", "Inspect", show=False, tooltip="architecture, parameters and layer shapes"),
+        Binding("1", "tab(0)", "Charts", show=False, tooltip="charts: loss per batch, loss and accuracy per epoch"),
+        Binding("2", "tab(1)", "Epochs", show=False, tooltip="table of finished epochs"),
+        Binding("3", "tab(2)", "Images", show=False, tooltip="reconstructions or predictions on test images"),
+        Binding("4", "tab(3)", "Model", show=False, tooltip="the architecture and the live model's parameters"),
+        Binding("left_square_bracket", "focus_image(-1)", "Previous image", show=False,
+                tooltip="previous image (its probabilities are shown)"),
+        Binding("right_square_bracket", "focus_image(1)", "Next image", show=False,
+                tooltip="next image (its probabilities are shown)"),
+    ]
+
+    live: reactive[bool] = reactive(False, bindings=True)
+    """A trainer is at work on this run (keys p, x and c reach it)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        super().__init__()
+        self.folder = str(folder)
+        self.name_text = Path(folder).name
+        self.stop_following = threading.Event()
+        self.epochs = 0
+        self.batches = 0
+        self.warnings: tuple[str, ...] = ()
+        self.started: ev.RunStarted | None = None
+        self.ended = False
+        self.save_asked = False
+        self.handlers = {
+            ev.Loading: self.on_loading, ev.RunStarted: self.on_started, ev.BatchEnded: self.on_batch,
+            ev.EpochEnded: self.on_epoch, ev.Reconstructions: self.on_reconstructions,
+            ev.Predictions: self.on_predictions, ev.ParametersSnapshot: self.on_parameters,
+            ev.CheckpointSaved: self.on_checkpoint, ev.Paused: self.on_paused, ev.RunFinished: self.on_finished,
+            ev.RunFailed: self.on_failed, TrainerGone: self.on_gone, LogRestarted: self.on_restarted,
+        }
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="run-title")
+        yield ProgressLine(id="progress")
+        with TabbedContent(id="tabs"):
+            with TabPane("1 Charts", id="tab-charts"):
+                yield LineChart("loss per logged batch (x: epochs)", [("train", "cyan", "braille")], id="chart-batch")
+                with Horizontal(id="epoch-charts"):
+                    # distinct markers as well as colours, so train and test differ in monochrome too
+                    yield LineChart("loss per epoch", [("train", "cyan", "braille"), ("test", "orange", "hd")],
+                                    integer_x=True, id="chart-loss")
+                    yield LineChart("accuracy % per epoch", [("train", "cyan", "braille"), ("test", "orange", "hd")],
+                                    percent=True, integer_x=True, id="chart-acc")
+            with TabPane("2 Epochs", id="tab-epochs"):
+                yield EpochTable(id="epochs")
+            with TabPane("3 Images", id="tab-images"):
+                yield ReconstructionView(id="reconstructions")
+                yield PredictionView(id="predictions")
+            with TabPane("4 Model", id="tab-model"):
+                with Vertical():
+                    yield Static(id="run-info")
+                    yield ArchitectureView(id="architecture")
+                    yield Static(id="params-title")
+                    yield ParameterTable(id="live-params")
+        yield Static(id="run-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_rendering(self.app.rendering)
+        self.reset()
+        self.live = True  # until the folder says otherwise
+        self.follow_run()
+
+    @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
+    def follow_run(self) -> None:
+        try:
+            follow.follow(self, self.folder, self.stop_following)
+        except Exception as err:  # noqa: BLE001 - a log that cannot be read is said, not crashed on
+            self.post_message(RunEvents(self.folder, (ev.RunFailed(f"cannot read {self.folder}: {err}"),)))
+
+    def on_unmount(self) -> None:
+        self.stop_following.set()
+
+    # -- dispatch --------------------------------------------------------------------------------------
+
+    def on_run_events(self, message: RunEvents) -> None:
+        if message.folder != self.folder:
+            return
+        message.stop()
+        for event in message.events:
+            handler = self.handlers.get(type(event))
+            if handler is not None:
+                handler(event)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in ("pause", "stop", "save"):
+            return self.live
+        if action == "again":
+            return not self.live
+        return True
+
+    # -- what the trainer said -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        model = self.app_config_model()
+        spec = MODELS.get(model or "")
+        self.set_class(spec is not None and spec.task == "reconstruct", "-reconstruct")
+        for chart in self.query(LineChart):
+            chart.clear()
+        self.query_one(EpochTable).clear()
+        self.query_one(ReconstructionView).clear()
+        self.query_one(PredictionView).clear()
+        self.query_one("#live-params", ParameterTable).clear()
+        self.progress.state = "starting"
+        self.progress.text = "loading data and building the model…"
+        self.started, self.ended, self.warnings = None, False, ()
+        self.say("")
+        self.title_line(self.name_text)
+
+    def app_config_model(self) -> str | None:
+        from trainers.runs import RunReader
+
+        return RunReader(self.folder).config().get("model")
+
+    def title_line(self, text: str) -> None:
+        self.query_one("#run-title", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+
+    def on_loading(self, e: ev.Loading) -> None:
+        if self.started is None:
+            self.progress.text = loading_text(e.what, e.done, e.total)
+
+    def on_started(self, e: ev.RunStarted) -> None:
+        self.started, self.ended = e, False
+        self.live = True
+        self.epochs, self.batches = e.epochs, e.batches_per_epoch
+        self.warnings = tuple(e.warnings)
+        self.set_class(e.task == "reconstruct", "-reconstruct")
+        self.title_line(f"{e.model} on {e.dataset} · {e.device} · {e.parameters:,} params · "
+                        f"{e.train_size:,}/{e.test_size:,} samples · {self.name_text}")
+        resumed = ""
+        if e.resumed_at:
+            epoch, batch = e.resumed_at
+            resumed = (f" · resumed after epoch {epoch}" if batch >= 1 << 30
+                       else f" · resumed at epoch {epoch}, batch {batch}/{e.batches_per_epoch}")
+        info = Text(f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {e.device}{resumed}\n"
+                    f"data: {e.data_source or e.dataset} · {e.batches_per_epoch} batches per epoch\n"
+                    f"run folder: {self.folder}")
+        for warning in self.warnings:
+            info.append(f"\nwarning: {warning}", style="bold")
+        self.query_one("#run-info", Static).update(info)
+        self.query_one(ArchitectureView).show(e.summary)
+        self.progress.state = "running"
+        self.progress.text = f"epoch {e.start_epoch + 1}/{e.epochs}: first batches…"
+        if self.warnings:
+            more = f" (+{len(self.warnings) - 1} more on tab 4)" if len(self.warnings) > 1 else ""
+            self.say(f"Warning: {self.warnings[0]}{more}", warning=True)
+
+    def on_batch(self, e: ev.BatchEnded) -> None:
+        self.query_one("#chart-batch", LineChart).add("train", e.epoch - 1 + e.batch / max(e.batches, 1), e.loss)
+        left = remaining_seconds(e.elapsed, e.step, e.epoch, e.batch, e.batches, self.epochs)
+        self.progress.text = progress_text(e.epoch, self.epochs, e.batch, e.batches, e.samples_per_sec, e.elapsed,
+                                           left)
+
+    def on_epoch(self, e: ev.EpochEnded) -> None:
+        loss = self.query_one("#chart-loss", LineChart)
+        loss.add("train", e.epoch, e.train_loss)
+        loss.add("test", e.epoch, e.test_loss)
+        acc = self.query_one("#chart-acc", LineChart)
+        acc.add("train", e.epoch, e.train_accuracy)
+        acc.add("test", e.epoch, e.test_accuracy)
+        self.query_one(EpochTable).add_epoch(e.epoch, e.epochs, e.train_loss, e.train_accuracy, e.test_loss,
+                                             e.test_accuracy, e.seconds, e.samples_per_sec)
+
+    def on_reconstructions(self, e: ev.Reconstructions) -> None:
+        if e.originals is not None and e.outputs is not None:
+            self.query_one(ReconstructionView).show(e.epoch, e.originals, e.outputs)
+
+    def on_predictions(self, e: ev.Predictions) -> None:
+        if e.images is not None and e.probabilities is not None:
+            self.query_one(PredictionView).show(e)
+
+    def on_parameters(self, e: ev.ParametersSnapshot) -> None:
+        when = "at initialisation" if e.epoch == 0 else f"after epoch {e.epoch}"
+        self.query_one("#params-title", Static).update(Text(f"named parameters {when}"))
+        self.query_one("#live-params", ParameterTable).show(e.parameters)
+
+    def on_checkpoint(self, e: ev.CheckpointSaved) -> None:
+        # The trainer also saves after every epoch; only the save someone asked for is worth a message.
+        if self.save_asked:
+            self.save_asked = False
+            self.say(f"Checkpoint of {e.label} saved to {e.path}")
+
+    def on_paused(self, e: ev.Paused) -> None:
+        if self.live:
+            self.progress.state = "paused" if e.paused else "running"
+
+    def on_finished(self, e: ev.RunFinished) -> None:
+        self.ended, self.live = True, False
+        self.progress.state = "stopped" if e.stopped else "finished"
+        parts = [f"{'Stopped' if e.stopped else 'Finished'}: {e.epochs_completed} epoch(s) in {e.seconds:.1f}s"]
+        if e.final_test_accuracy is not None:
+            parts.append(f"test accuracy {100 * e.final_test_accuracy:.2f}%")
+        elif e.final_test_loss is not None:
+            parts.append(f"test loss {e.final_test_loss:.4f}")
+        if e.stopped:
+            parts.append(f"workbench train --resume {self.name_text} continues it")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} data warning(s) on tab 4")
+        self.say(" · ".join(parts) + " · s again · b back")
+
+    def on_failed(self, e: ev.RunFailed) -> None:
+        self.ended, self.live = True, False
+        self.progress.state = "failed"
+        if self.started is None:  # the text still says what was loading
+            self.progress.text = "the run could not start"
+        saved = f" The last good weights are in {e.checkpoint}." if e.checkpoint else ""
+        self.say(f"Failed: {e.reason}{saved} b goes back.", error=True)
+
+    def on_gone(self, e: TrainerGone) -> None:
+        self.ended, self.live = True, False
+        self.progress.state = "interrupted"
+        self.say(f"Interrupted: {e.reason}. workbench train --resume {self.name_text} continues from the last "
+                 f"checkpoint.", error=True)
+
+    def on_restarted(self, _e: LogRestarted) -> None:
+        self.reset()  # the run was resumed and its log cut back to the checkpoint: replay follows
+
+    # -- keys ------------------------------------------------------------------------------------------
+
+    @property
+    def progress(self) -> ProgressLine:
+        return self.query_one(ProgressLine)
+
+    def say(self, message: str, error: bool = False, warning: bool = False) -> None:
+        line = self.query_one("#run-message", Static)
+        line.update(Text(message))
+        line.set_class(error, "-error")
+        line.set_class(warning and not error, "-warning")
+
+    def control(self, action: str) -> bool:
+        try:
+            send(self.folder, action)
+            return True
+        except OSError as err:
+            self.say(f"Could not reach the trainer through {self.folder}: {err.strerror or err}", error=True)
+            return False
+
+    def action_pause(self) -> None:
+        paused = self.progress.state in ("paused", "pausing")
+        if self.control("resume" if paused else "pause"):
+            self.progress.state = "running" if paused else "pausing"
+
+    def action_stop(self) -> None:
+        if self.control("stop"):
+            self.progress.state = "stopping"
+            self.say("Stopping after the current batch; the run is saved and can be resumed.")
+
+    def action_save(self) -> None:
+        if self.control("save"):
+            self.save_asked = True
+            self.say("A checkpoint will be saved after the current batch.")
+
+    def action_again(self) -> None:
+        from trainers.config import RunConfig
+        from trainers.runs import RunReader
+
+        saved = RunReader(self.folder).config()
+        if not saved:
+            self.say("This run never started, so there are no settings to repeat.", error=True)
+            return
+        config = RunConfig.from_dict({**saved, "out": None, "resume": None})
+        self.app.post_message(StartRun(config))
+
+    def action_back(self) -> None:
+        if self.live:
+            self.app.notify(f"{self.name_text} keeps training; R lists runs, and Enter there attaches again.",
+                            timeout=6)
+        self.app.pop_screen()
+
+    def action_tab(self, index: int) -> None:
+        self.query_one(TabbedContent).active = TABS[index]
+        if index == 1:
+            self.query_one(EpochTable).focus()  # the arrows then scroll the table
+        elif index == 3:
+            self.query_one(ArchitectureView).focus()
+        else:
+            self.set_focus(None)  # number keys keep working from every tab
+
+    def action_rendering(self) -> None:
+        self.app.rendering = "plain" if self.app.rendering == "blocks" else "blocks"
+        self.set_rendering(self.app.rendering)
+        self.say(f"Images drawn as {'plain characters' if self.app.rendering == 'plain' else 'half blocks'}.")
+
+    def set_rendering(self, rendering: str) -> None:
+        self.query_one(ReconstructionView).rendering = rendering
+        self.query_one(PredictionView).rendering = rendering
+
+    def action_focus_image(self, step: int) -> None:
+        self.query_one(PredictionView).focus_index += step
+
+    def action_inspect(self) -> None:
+        from trainers.runs import RunReader
+
+        from .inspect import InspectScreen
+
+        config = RunReader(self.folder).config()
+        if config.get("model"):
+            self.app.push_screen(InspectScreen(config["model"], config.get("dataset"), config.get("data_dir")))

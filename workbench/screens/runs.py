@@ -1,0 +1,205 @@
+"""The Runs screen: every run in the runs home with its status, a live one marked. Enter opens one (live
+runs are attached), Space marks runs and c compares the marked ones, x stops a live one, / filters."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from trainers.runs import RunSummary, list_runs, runs_home, send
+
+from ..widgets.filter_list import matches
+
+REFRESH_SECONDS = 2.0  # statuses and epochs of live runs change; a listing is a few small file reads
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("enter", "open", "Open", tooltip="open the highlighted run (a live one is attached)"),
+        Binding("space", "mark", "Mark", tooltip="mark or unmark the run for comparing"),
+        Binding("c", "compare", "Compare", tooltip="overlay the marked runs' curves (two or more)"),
+        Binding("x", "stop", "Stop", tooltip="stop the highlighted run after its current batch (asks first)"),
+        Binding("slash", "filter", "Filter", tooltip="filter the runs by name, model, dataset or status"),
+        Binding("b,escape", "back", "Back", tooltip="back (Esc clears a filter first)"),
+    ]
+
+    def __init__(self, highlight: str | None = None, note: str = "") -> None:
+        super().__init__()
+        self.summaries: list[RunSummary] = []
+        self.marked: set[str] = set()
+        self.highlight = highlight
+        self.note = note
+        self.confirm_stop: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="runs-title")
+        yield Input(placeholder="filter: letters are text here; Enter or Esc returns to the list", id="runs-filter",
+                    compact=True)
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Static(id="runs-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        table.add_columns(" ", "name", "model", "dataset", "epochs", "best", "status", "started")
+        self.query_one("#runs-filter").display = False
+        self.refresh_runs()
+        self.set_interval(REFRESH_SECONDS, self.refresh_runs)
+        table.focus()
+        self.say(self.note or "Enter opens · Space marks · c compares the marked · x stops a live run · / filters")
+
+    @property
+    def table(self) -> DataTable:
+        return self.query_one(DataTable)
+
+    def say(self, text: str, error: bool = False) -> None:
+        line = self.query_one("#runs-message", Static)
+        line.update(Text(text))
+        line.set_class(error, "-error")
+
+    @work(thread=True, exclusive=True, group="list", exit_on_error=False)
+    def refresh_runs(self) -> None:
+        summaries = list_runs()
+        self.app.call_from_thread(self.show_runs, summaries)
+
+    def show_runs(self, summaries: list[RunSummary]) -> None:
+        self.summaries = summaries
+        table = self.table
+        current = self.current_key() or self.highlight
+        query = self.query_one("#runs-filter", Input).value
+        table.clear()
+        now = time.time()
+        shown = 0
+        for s in summaries:
+            text = f"{s.name} {s.model} {s.dataset} {s.state}"
+            if query and not matches(query, text):
+                continue
+            best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
+                    else f"{s.best_loss:.4f}" if s.best_loss is not None else "-")
+            mark = "✓" if s.folder in self.marked else ("●" if s.live else " ")
+            style = "bold" if s.live else ("red" if s.state in ("failed", "interrupted") else "")
+            table.add_row(mark, Text(s.name, style=style), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best,
+                          Text(s.state, style=style), _age(now - s.started), key=s.folder)
+            shown += 1
+        if current is not None and current in [s.folder for s in summaries]:
+            try:
+                table.move_cursor(row=table.get_row_index(current))
+            except Exception:  # noqa: BLE001 - filtered out: the cursor stays where it is
+                pass
+        live = sum(1 for s in summaries if s.live)
+        filt = f" · filter {query!r}: {shown} shown" if query else ""
+        self.query_one("#runs-title", Static).update(Text(
+            f"Runs in {runs_home()} · {len(summaries)} run(s), {live} training · {len(self.marked)} marked{filt}",
+            no_wrap=True, overflow="ellipsis"))
+        if not summaries:
+            self.say("No runs yet: b goes back to the picker, where s starts one.")
+
+    def current_key(self) -> str | None:
+        table = self.table
+        if table.row_count == 0:
+            return None
+        try:
+            return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # noqa: BLE001 - an empty or changing table has no cursor row
+            return None
+
+    def summary(self, folder: str | None) -> RunSummary | None:
+        return next((s for s in self.summaries if s.folder == folder), None)
+
+    # -- keys ------------------------------------------------------------------------------------------
+
+    def action_open(self) -> None:
+        folder = self.current_key()
+        if folder is None:
+            return
+        from .run import RunScreen
+
+        self.app.push_screen(RunScreen(folder))
+
+    @on(DataTable.RowSelected)
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_mark(self) -> None:
+        folder = self.current_key()
+        if folder is None:
+            return
+        self.marked ^= {folder}
+        self.show_runs(self.summaries)
+        self.table.action_cursor_down()
+
+    def action_compare(self) -> None:
+        folders = [s.folder for s in self.summaries if s.folder in self.marked]
+        if len(folders) < 2:
+            self.say("Mark two or more runs with Space first, then c compares them.", error=True)
+            return
+        from .compare import CompareScreen
+
+        self.app.push_screen(CompareScreen(folders))
+
+    def action_stop(self) -> None:
+        folder = self.current_key()
+        s = self.summary(folder)
+        if s is None or not s.live:
+            self.say("Only a run that is training can be stopped.", error=True)
+            return
+        if self.confirm_stop != folder:
+            self.confirm_stop = folder
+            self.say(f"Stop {s.name}? x again stops it after its current batch (it is saved); any other key keeps it.")
+            return
+        self.confirm_stop = None
+        send(folder, "stop")
+        self.say(f"Asked {s.name} to stop after its current batch.")
+
+    def on_key(self, event) -> None:
+        if self.confirm_stop is not None and event.key != "x":
+            self.confirm_stop = None
+            self.say("Kept training.")
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self) -> None:
+        self.show_runs(self.summaries)
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self) -> None:
+        self.table.focus()
+
+    def action_back(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        if box.value or box.has_focus:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            return
+        self.app.pop_screen()
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.0f}h ago"
+    return f"{seconds / 86400:.0f}d ago"
+
+
+def newest_live() -> RunSummary | None:
+    return next((s for s in list_runs() if s.live), None)
+
+
+def name_of(folder: str) -> str:
+    return Path(folder).name
