@@ -9,6 +9,7 @@ damaged after saving is refused, not trained on.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
@@ -58,9 +59,24 @@ def save(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.op
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise disk_error(path, err) from err
+    except RuntimeError as err:
+        # torch's zip writer reports a failed write as a RuntimeError ("unexpected pos ..."), not an OSError
+        full = _nearly_full(path.parent)
+        tmp.unlink(missing_ok=True)
+        if full:
+            raise disk_error(path, OSError(errno.ENOSPC, "No space left on device")) from err
+        raise
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < 1 << 20
 
 
 def sha256(path: Path) -> str:

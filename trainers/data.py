@@ -396,12 +396,18 @@ def _prefix(path: Path) -> str | None:
     return m.group(0).lower() if m else None
 
 
-def _labelled(folder: Path) -> tuple[str, dict[str, list[Path]]] | None:
-    """A folder's images by class, from subfolders (ImageFolder style) or else from file-name prefixes."""
+def _labelled(folder: Path, notes: list[str] | None = None) -> tuple[str, dict[str, list[Path]]] | None:
+    """A folder's images by class, from subfolders (ImageFolder style) or else from file-name prefixes.
+    Class folders without images are skipped, and said in `notes`."""
     files, dirs = _listing(folder)
     by_class = {d.name: _images_under(d) for d in dirs}
+    empty = sorted(c for c, f in by_class.items() if not f)
     by_class = {c: f for c, f in by_class.items() if f}
     if by_class:
+        if empty and notes is not None:
+            notes.append(f"class folder{'s' if len(empty) > 1 else ''} {', '.join(empty[:5])} in {folder} "
+                         f"{'have' if len(empty) > 1 else 'has'} no images and {'were' if len(empty) > 1 else 'was'} "
+                         f"skipped")
         return "class subfolders", by_class
     prefixed: dict[str, list[Path]] = {}
     for f in files:
@@ -442,7 +448,7 @@ def _scan_folder(root: Path) -> _FolderPlan:
     notes: list[str] = []
     train_dir = by_name.get("train")
     test_dir = next((by_name[n] for n in _TEST_NAMES if n in by_name), None)
-    train_found = _labelled(train_dir) if train_dir else None
+    train_found = _labelled(train_dir, notes) if train_dir else None
     if train_found:
         layout, train_by = train_found
         layout = f"train/ with {layout}"
@@ -457,13 +463,16 @@ def _scan_folder(root: Path) -> _FolderPlan:
                 notes.append(f"{test_dir.name}/ has no class labels the training images use, so 20% of "
                              "train/ is held out for testing instead")
     else:
-        found = _labelled(root)
+        found = _labelled(root, notes)
         if not found:
             raise DatasetUnavailable(f"found no labelled images in {root}; image-folder needs one subfolder "
                                      "per class, or files named after their class like cat.1.jpg.")
         layout, train_by = found
         test_by = {}
     classes = tuple(sorted(train_by))
+    if len(classes) < 2:
+        raise DatasetUnavailable(f"found only one class ({classes[0]}) in {root}; a classifier needs images of two "
+                                 "or more classes (one subfolder each, or file names starting with the class).")
     index = {c: i for i, c in enumerate(classes)}
     train = [(p, index[c]) for c in classes for p in train_by[c]]
     test = [(p, index[c]) for c in sorted(test_by) if c in index for p in test_by[c]]

@@ -361,13 +361,14 @@ def test_image_folder_flat_train_with_unlabelled_test(tmp_path):
 
 def test_image_folder_skips_unreadable_images_with_a_warning(tmp_path):
     for i in range(3):
-        png(tmp_path / "train" / "cat" / f"{i}.png", COLOURS["cat"])
-        png(tmp_path / "test" / "cat" / f"{i}.png", COLOURS["cat"])
+        for cls in ("cat", "dog"):
+            png(tmp_path / "train" / cls / f"{i}.png", COLOURS[cls])
+            png(tmp_path / "test" / cls / f"{i}.png", COLOURS[cls])
     (tmp_path / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     good = png(tmp_path / "train" / "cat" / "cut.png", size=(64, 64))
     good.write_bytes(good.read_bytes()[:60])  # truncated in the pixel data
     loaded = data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
-    assert loaded.train_size == 3 and loaded.test_size == 3
+    assert loaded.train_size == 6 and loaded.test_size == 6
     assert len(loaded.warnings) == 2
     assert any("broken.png" in w for w in loaded.warnings) and any("cut.png" in w for w in loaded.warnings)
 
@@ -375,6 +376,8 @@ def test_image_folder_skips_unreadable_images_with_a_warning(tmp_path):
 def test_image_folder_without_usable_images(tmp_path):
     (tmp_path / "cat").mkdir()
     (tmp_path / "cat" / "a.png").write_bytes(b"garbage")
+    (tmp_path / "dog").mkdir()
+    (tmp_path / "dog" / "b.png").write_bytes(b"garbage")
     with pytest.raises(DatasetUnavailable, match="could be read"):
         data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
     png(tmp_path / "numbers" / "123.png")  # no class in the name, no class folder
@@ -423,3 +426,18 @@ def test_load_image_converts_and_resizes(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(b"nope")
     with pytest.raises(WorkbenchError, match="bad.jpg"):
         data.load_image(tmp_path / "bad.jpg", (1, 4, 4))
+
+
+def test_one_class_is_refused_and_an_empty_class_folder_is_a_warning(tmp_path):
+    for i in range(3):
+        png(tmp_path / "cat" / f"{i}.png", COLOURS["cat"])
+    with pytest.raises(DatasetUnavailable, match=r"only one class \(cat\)"):
+        data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
+    (tmp_path / "dog").mkdir()  # a class folder with nothing in it is still one class
+    with pytest.raises(DatasetUnavailable, match="only one class"):
+        data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
+    for i in range(3):
+        png(tmp_path / "fox" / f"{i}.png", COLOURS["dog"])
+    loaded = data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
+    assert loaded.classes == ("cat", "fox")
+    assert any("dog" in w and "no images" in w for w in loaded.warnings)

@@ -30,6 +30,8 @@ def claim(config: RunConfig) -> tuple[RunConfig, FolderLock]:
         folder = new_run_dir(config.model, config.dataset)
     folder.mkdir(parents=True, exist_ok=True)
     lock = FolderLock(folder).acquire()
+    for stale in folder.glob(".*.tmp"):  # a write a killed trainer left half done: never taken for whole
+        stale.unlink(missing_ok=True)
     return dataclasses.replace(config, out=str(folder)), lock
 
 
