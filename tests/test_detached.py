@@ -217,3 +217,19 @@ def test_sighup_to_the_app_leaves_the_trainer_training_and_attach_shows_it():
 
     asyncio.run(attach())
     wait_for(lambda: lock_holder(folder) is None)
+
+
+def test_a_spare_trainer_takes_the_next_run_and_an_unused_one_goes_away():
+    from tests.conftest import tiny_config
+    from trainers.backends import Spare, start_detached
+
+    spare = Spare()
+    folder, process = start_detached(tiny_config(epochs=1), spare=spare)
+    assert process is spare.process and not spare.ready
+    followed = list(RunReader(folder).events(follow=True, poll=0.05))
+    assert isinstance(followed[-1], ev.RunFinished)
+    assert process.wait(30) == 0 and read_status(folder).state == "finished"
+    assert (folder / "trainer.log").exists()  # its output went to the run's log from then on
+    unused = Spare()
+    unused.close()  # the app went away before starting another run
+    assert unused.process.wait(60) == 0

@@ -37,7 +37,7 @@ class WorkbenchApp(App):
     ]
 
     def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
-                 compare: list[str] | None = None) -> None:
+                 compare: list[str] | None = None, prewarm: bool = False) -> None:
         super().__init__()
         self.run_config = config or RunConfig()
         self.start_now = start
@@ -45,6 +45,8 @@ class WorkbenchApp(App):
         self.compare_runs = compare
         self.children_started: list[subprocess.Popen] = []
         self.exit_message: str | None = None  # printed after the screen is restored
+        self.prewarm = prewarm
+        self.spare = None  # a trainer process with torch imported, waiting for the next run (prewarm)
         # No animations: over SSH every animated frame is bytes on a slow link and CPU taken from training.
         self.animation_level = "none"
         self.rendering = default_rendering()
@@ -59,6 +61,7 @@ class WorkbenchApp(App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
+        self.warm_spare()
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
         if self.attach_to:
             from .screens.run import RunScreen
@@ -80,6 +83,17 @@ class WorkbenchApp(App):
             self.push_screen(RunsScreen(highlight=live.folder, note=f"{live.name} is training (epoch "
                                         f"{live.epochs_done}/{live.epochs}): Enter attaches; b goes to the picker."))
 
+    def warm_spare(self) -> None:
+        """Keep one trainer process ready (torch imported) while the user chooses: start is then quick."""
+        if not self.prewarm or (self.spare is not None and self.spare.ready):
+            return
+        from trainers.backends import Spare
+
+        try:
+            self.spare = Spare()
+        except OSError:
+            self.spare = None
+
     def on_start_run(self, message: StartRun) -> None:
         from trainers.backends import start_detached
 
@@ -87,12 +101,12 @@ class WorkbenchApp(App):
 
         self.children_started = [c for c in self.children_started if c.poll() is None]  # reap ended trainers
         try:
-            folder, child = start_detached(message.config)
+            folder, child = start_detached(message.config, spare=self.spare)
         except (WorkbenchError, OSError) as err:
             self.notify(str(err), severity="error", timeout=8)
             return
         self.children_started.append(child)
-        self.push_screen(RunScreen(folder))
+        self.push_screen(RunScreen(folder))  # the next spare waits for the picker: this run needs the CPU now
 
     def action_runs(self) -> None:
         from .screens.runs import RunsScreen
@@ -123,6 +137,8 @@ class WorkbenchApp(App):
                        f"  watch again: workbench attach {Path(live[-1]).name}\n"
                        f"  stop it:     workbench stop {Path(live[-1]).name}")
         self.exit_message = message
+        if self.spare is not None:
+            self.spare.close()
         self.exit(message=message)
 
 
@@ -130,4 +146,4 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
             compare: list[str] | None = None) -> None:
     """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
     run folder, or comparing run folders."""
-    WorkbenchApp(config=config, start=start, attach=attach, compare=compare).run()
+    WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True).run()

@@ -2,6 +2,6 @@
 under torchrun). Each hands back the same thing: a run folder to read and steer (trainers.runs)."""
 
 from .local import claim, resume_config, train_here
-from .detached import start_detached
+from .detached import Spare, start_detached
 
-__all__ = ["claim", "resume_config", "start_detached", "train_here"]
+__all__ = ["Spare", "claim", "resume_config", "start_detached", "train_here"]

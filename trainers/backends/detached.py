@@ -18,23 +18,30 @@ REQUEST = "request.json"
 LOCK_FD = "WORKBENCH_LOCK_FD"
 
 
-def start_detached(config: RunConfig) -> tuple[Path, subprocess.Popen]:
+def _env(extra: dict | None = None) -> dict:
+    env = {**os.environ, **(extra or {})}
+    # The workbench's own modules must be importable in the child however the caller was started.
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
+
+
+def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Path, subprocess.Popen]:
     """Claim the folder, start the trainer in its own session, and return at once with the folder (and the
-    process, for a caller that wants to reap it). The folder's lock passes to the trainer."""
+    process, for a caller that wants to reap it). The folder's lock passes to the trainer. A `spare` that
+    is still waiting takes the run (no torch import to wait for); otherwise a new process starts."""
     config, lock = claim(config)
     folder = Path(config.out)
     try:
         write_json(folder / REQUEST, config.to_dict())
         write_status(folder, "starting")
+        if spare is not None and spare.take(folder, lock):
+            return folder, spare.process
         log = open(folder / TRAINER_LOG, "ab")
-        env = {**os.environ, LOCK_FD: str(lock.fd)}
-        # The app's own modules must be importable in the child however the app was started.
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])
         try:
             child = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", str(folder)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                     pass_fds=(lock.fd,), env=env, cwd=os.getcwd())
+                                     pass_fds=(lock.fd,), env=_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
         finally:
             log.close()
     except BaseException:
@@ -42,3 +49,40 @@ def start_detached(config: RunConfig) -> tuple[Path, subprocess.Popen]:
         raise
     lock.hand_over(child.pid)  # the child holds its own copy of the locked descriptor from here on
     return folder, child
+
+
+class Spare:
+    """A trainer process started ahead of time, torch already imported, waiting for a run folder. It runs in
+    its own session like any detached trainer; if its starter goes away first, it reads EOF and ends."""
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", "--spare"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True, env=_env(), cwd=os.getcwd())
+        self.used = False
+
+    @property
+    def ready(self) -> bool:
+        return not self.used and self.process.poll() is None
+
+    def take(self, folder: Path, lock) -> bool:
+        """Give the spare this claimed folder: the lock file names the spare, which takes the flock itself."""
+        if not self.ready:
+            return False
+        lock.hand_over(self.process.pid)
+        self.used = True
+        try:
+            self.process.stdin.write(f"{folder}\n".encode())
+            self.process.stdin.close()
+        except OSError:  # it died meanwhile: take the folder back for a fresh trainer
+            lock.acquire()
+            return False
+        return True
+
+    def close(self) -> None:
+        """Not needed after all: closing its stdin ends it."""
+        if not self.used and self.process.stdin and not self.process.stdin.closed:
+            try:
+                self.process.stdin.close()
+            except OSError:
+                pass

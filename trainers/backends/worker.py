@@ -1,22 +1,51 @@
-"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`.
+"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`, or `--spare`.
 
 It reads RUN/request.json, holds the folder's lock it was handed, listens to RUN/control.json and to
 signals (SIGTERM stops after the batch and saves, as schedulers expect; SIGHUP is ignored), and records
-every event in the folder. Anything unexpected still ends as a RunFailed in the folder, never silence."""
+every event in the folder. Anything unexpected still ends as a RunFailed in the folder, never silence.
+
+`--spare`: start now, import torch and the loop, then wait for a run folder's path on stdin — the app
+keeps one ready while the user is still choosing, so pressing start skips the two seconds torch takes to
+import. Stdin closing without a path (the app went away) ends it.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 
+def _warm_up() -> None:
+    import torch  # noqa: F401 - the point: pay for the import before anyone waits for it
+
+    from .. import loop, prepare  # noqa: F401
+
+
+def _adopt_output(folder: Path) -> None:
+    """A spare started with nowhere to write: from now on its output goes to the run's trainer.log."""
+    from ..runs.files import TRAINER_LOG
+
+    fd = os.open(folder / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["--spare"]:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        _warm_up()
+        line = sys.stdin.readline().strip()
+        if not line:
+            return 0
+        argv = [line]
+        _adopt_output(Path(line))
     from ..config import RunConfig
     from ..events import RunFailed
     from ..runs.control import FolderControl
     from ..runs.files import FolderLock, read_json
-    from ..runs.writer import RunWriter
     from .detached import LOCK_FD, REQUEST
     from .local import train_here
 
@@ -29,23 +58,31 @@ def main(argv: list[str]) -> int:
     control = FolderControl(folder)
     control.install_signals()
     request = read_json(folder / REQUEST) or {}
-    names = set(RunConfig.__dataclass_fields__)
     code = 0
     try:
-        config = RunConfig(**{k: v for k, v in request.items() if k in names})
+        config = RunConfig.from_dict(request)
         for event in train_here(config, control=control, lock=lock):
             if isinstance(event, RunFailed):
                 code = 1
+    except KeyboardInterrupt:  # a second stop signal: end now, the last checkpoint stays
+        _record_failure(folder, "stopped at once by a second stop signal; the last checkpoint is kept")
+        return 130
     except BaseException as err:  # noqa: BLE001 - whatever it is, the folder says so
-        writer = RunWriter(folder)
-        try:
-            if not writer.ended:
-                writer.write(RunFailed(f"the trainer failed: {type(err).__name__}: {err}"))
-        except Exception:  # noqa: BLE001 - the folder itself cannot be written; trainer.log has the traceback
-            pass
-        writer.close()
+        _record_failure(folder, f"the trainer failed: {type(err).__name__}: {err}")
         raise
     return code
+
+
+def _record_failure(folder: Path, reason: str) -> None:
+    from ..events import RunFailed
+    from ..runs.writer import RunWriter
+
+    writer = RunWriter(folder)
+    try:
+        writer.write(RunFailed(reason))
+    except Exception:  # noqa: BLE001 - the folder itself cannot be written; trainer.log has the traceback
+        pass
+    writer.close()
 
 
 if __name__ == "__main__":

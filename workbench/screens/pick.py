@@ -244,6 +244,7 @@ class PickScreen(Screen):
         if not self.resumed:  # the first resume is the screen's first showing
             self.resumed = True
             return
+        self.app.warm_spare()
         if not self.devices_found:
             self.find_devices()
         if not self.counts:
