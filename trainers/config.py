@@ -67,6 +67,17 @@ class RunConfig:
     test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)")
     samples: int = option(32, "test images recorded each epoch for the image views (fewer for large images)")
     download: bool = option(True, "never try to download a missing dataset", flag="--no-download", kind=bool)
+    nproc_per_node: int = option(1, "processes on this machine, under torchrun: one per GPU (or per CPU slot with "
+                                 "gloo); --batch-size stays the global batch", flag="--nproc-per-node", kind=int,
+                                 minimum=1, form="procs")
+    nnodes: int = option(1, "machines in the job (torchrun's --nnodes)", flag="--nnodes", kind=int, minimum=1)
+    node_rank: int = option(0, "this machine's rank in the job, 0 to nnodes-1; rank 0's machine holds the run",
+                            flag="--node-rank", kind=int)
+    rdzv_endpoint: str | None = option(None, "host:port where the machines of a job meet (torchrun's "
+                                       "--rdzv-endpoint); not needed on one machine", flag="--rdzv-endpoint",
+                                       metavar="HOST:PORT")
+    dist_backend: str = option("auto", "torch.distributed backend: nccl for GPUs, gloo for CPUs", flag="--dist-backend",
+                               choices=("auto", "nccl", "gloo"))
     extra: dict = option(help="free-form settings a dataset or model may read (e.g. synthetic sizes)", factory=dict)
 
     @classmethod
@@ -118,6 +129,10 @@ class RunConfig:
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")
         if self.limit_batches is not None:
             need(self.limit_batches >= 1, f"limit_batches must be at least 1, got {self.limit_batches}.")
+        need(self.nproc_per_node >= 1 and self.nnodes >= 1, "--nproc-per-node and --nnodes must be at least 1.")
+        need(0 <= self.node_rank < self.nnodes, f"--node-rank must be from 0 to {self.nnodes - 1}, got {self.node_rank}.")
+        need(self.nnodes == 1 or bool(self.rdzv_endpoint),
+             "a job on several machines needs --rdzv-endpoint HOST:PORT, the same on every machine.")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

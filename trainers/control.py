@@ -16,6 +16,24 @@ class RunControl:
         self._running.set()
         self._save = event_factory()
 
+    def install_signals(self) -> None:
+        """SIGTERM/SIGINT stop after the batch (a second one ends at once), SIGUSR1 saves, SIGHUP is
+        ignored: a trainer in its own session has no terminal to lose. Main thread only."""
+        import signal
+
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def stop(signum, _frame):
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            self.request_stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGUSR1, lambda *_: self.request_save())
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
     def poll(self) -> None:
         """Take in requests that arrive from outside this process (trainers.runs.control overrides it);
         the loop calls it between batches, so it must be cheap."""

@@ -174,7 +174,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int, start: int) -> Iterator:
         s, cfg, sums = self.s, self.s.cfg, self.sums
-        model, opt, device = s.model, s.optimizer, s.device
+        model, opt, device = s.net or s.model, s.optimizer, s.device
         model.train()
         batches = len(self.train_batches)
         n_total = min(s.data.train_size, batches * cfg.batch_size)
@@ -200,8 +200,9 @@ class Trainer:
             sums.win_n += n
             self.step += 1
             if self.baseline is None:
-                self.baseline = float(loss.item())  # once per run: the untrained model's loss
-            if b % cfg.log_every == 0 or b == batches:
+                self.baseline = self.first_loss(loss)  # once per run: the untrained model's loss
+            report = b % cfg.log_every == 0 or b == batches
+            if report:
                 wl, wc, wn = self.reduce(win_loss, win_correct, sums.win_n)  # the one sync per report
                 self.check_loss(wl / max(wn, 1), f"epoch {epoch}, batch {b}")
                 sums.loss += wl
@@ -217,7 +218,12 @@ class Trainer:
                 win_loss.zero_()
                 win_correct.zero_()
                 sums.win_n = 0
-            self.control.poll()
+            if s.world > 1:
+                if not report:
+                    continue  # under torchrun every rank must act on the same batch: the report's
+                self.agree()
+            else:
+                self.control.poll()
             if self.control.take_save_request() or self.control.paused or self.control.stop.is_set():
                 sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
                 sums.seconds += time.perf_counter() - clock
@@ -237,12 +243,43 @@ class Trainer:
         if control.paused and not control.stop.is_set():
             yield Paused(True)
             paused_at = time.perf_counter()
-            while control.wait_while_paused():  # True: woken by a save request, still paused
-                if control.take_save_request():
-                    yield from self.save(epoch, b)
+            if self.s.rank == 0:
+                while control.wait_while_paused():  # True: woken by a save request, still paused
+                    if control.take_save_request():
+                        yield from self.save(epoch, b)
+            if self.s.world > 1:
+                self.agree(after_pause=True)  # the other ranks wait here until rank 0 goes on
             pause = time.perf_counter() - paused_at
             self.segment_start += pause
             yield Paused(False)
+
+    def agree(self, after_pause: bool = False) -> None:
+        """Under torchrun: every rank takes rank 0's requests (stop, save, pause) and any rank's stop signal,
+        at the same batch. One small collective, at report points only, where the sums are synced anyway."""
+        import torch.distributed as dist
+
+        c, lead = self.control, self.s.rank == 0
+        if lead:
+            c.poll()
+        flags = torch.tensor([float(c.stop.is_set()), 0.0 if after_pause else float(lead and c.take_save_request()),
+                              0.0 if after_pause else float(lead and c.paused)], device=self.s.device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        stop, save, pause = (bool(v) for v in flags.tolist())
+        if stop:
+            c.request_stop()
+        if save:
+            c.request_save()
+        if not lead:  # mirrors rank 0: pausing, its wait is the second collective, in between_batches
+            c.pause() if pause else c.resume()
+
+    def first_loss(self, loss: torch.Tensor) -> float:
+        if self.s.world > 1:
+            import torch.distributed as dist
+
+            value = loss.detach().double().clone()
+            dist.all_reduce(value)
+            return float(value.item()) / self.s.world
+        return float(loss.item())
 
     def evaluate(self) -> tuple[float, float | None] | None:
         """Mean test loss (per element, as in training) and accuracy; None when stopped meanwhile."""
@@ -326,17 +363,22 @@ class Trainer:
 
 
 def run(config: RunConfig, control: RunControl | threading.Event | None = None,
-        progress: Callable[[str, int, int], None] | None = None, session: Session | None = None) -> Iterator:
+        progress: Callable[[str, int, int], None] | None = None,
+        adapt: Callable[[Session], None] | None = None) -> Iterator:
     """Train as configured, yielding events (see trainers.events). Never raises for user errors.
 
     `progress(what, done, total)` hears about downloads and image decoding before RunStarted; it is
     called from the thread that iterates, so a UI should post it onwards, not draw in it. Checkpoints go
     to `config.out` when it is set; the rest of the run folder is written by whoever consumes the events
-    (trainers.runs.RunWriter)."""
+    (trainers.runs.RunWriter). `adapt(session)` changes the prepared session before training (under
+    torchrun: the rank, and the model wrapped in DDP)."""
     control = _as_control(control)
     trainer: Trainer | None = None
     try:
-        trainer = Trainer(session or prepare(config, progress), control)
+        session = prepare(config, progress)
+        if adapt is not None:
+            adapt(session)
+        trainer = Trainer(session, control)
         yield from trainer.run()
         return
     except WorkbenchError as err:

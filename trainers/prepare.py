@@ -85,6 +85,7 @@ class Session:
     resume: dict | None = None  # the checkpoint's training state, when resuming
     rank: int = 0  # under torchrun: this process's rank and the number of processes
     world: int = 1
+    net: torch.nn.Module | None = None  # the model as trained: DDP's wrapper under torchrun, else the model
     extra: dict = field(default_factory=dict)
 
     @property

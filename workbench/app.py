@@ -95,13 +95,13 @@ class WorkbenchApp(App):
             self.spare = None
 
     def on_start_run(self, message: StartRun) -> None:
-        from trainers.backends import start_detached
+        from trainers.backends import start
 
         from .screens.run import RunScreen
 
         self.children_started = [c for c in self.children_started if c.poll() is None]  # reap ended trainers
         try:
-            folder, child = start_detached(message.config, spare=self.spare)
+            folder, child = start(message.config, spare=self.spare)
         except (WorkbenchError, OSError) as err:
             self.notify(str(err), severity="error", timeout=8)
             return

@@ -5,6 +5,7 @@ plain line per epoch otherwise (no control characters)."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -80,102 +81,125 @@ def _check_left(folder: Path, epochs: int | None) -> None:
 
 
 def train(args) -> int:
-    from trainers.backends import claim, start_detached, train_here
-    from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
-    from trainers.runs import FolderControl
+    from trainers.backends import claim, start, train_here
+    from trainers.runs import FolderControl, RunReader, send
 
     config = train_config(args)
-    if args.detach:
-        folder, _child = start_detached(config)
-        print(f"training {config.model} on {config.dataset} in the background: {folder.name}")
-        print(f"  folder   {folder}")
-        print(f"  watch    workbench attach {folder.name}")
-        print(f"  stop     workbench stop {folder.name}")
-        return 0
-    config, lock = claim(config)
-    run_dir = config.out
-    tty = sys.stdout.isatty()
-    progress = task = None
-    loading = LoadProgress(tty)
-    code = 0
-    control = FolderControl(run_dir)
-    stop_note = []
+    distributed = config.nproc_per_node > 1 or config.nnodes > 1
+    if args.detach or distributed:
+        folder, child = start(config)
+        if args.detach:
+            print(f"training {config.model} on {config.dataset} in the background: {folder.name}")
+            print(f"  folder   {folder}")
+            print(f"  watch    workbench attach {folder.name}")
+            print(f"  stop     workbench stop {folder.name}")
+            return 0
+        run_dir = str(folder)
+        control = None
+        events = RunReader(folder).events(follow=True)  # rank 0 writes the folder; this terminal shows it
+    else:
+        config, lock = claim(config)
+        run_dir = config.out
+        control = FolderControl(run_dir)
+        loading = LoadProgress(sys.stdout.isatty())
+        events = train_here(config, progress=loading, control=control, lock=lock)
 
     def interrupted(signum, _frame):
         # The first Ctrl-C (or SIGTERM) stops after the current batch and saves the run; a second aborts.
-        if control.stop.is_set():
+        if stopping:
             raise KeyboardInterrupt
-        control.request_stop()
+        stopping.append(True)
+        if control is not None:
+            control.request_stop()
+        else:
+            send(run_dir, "stop")
         print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
+    stopping: list = []
     previous = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for event in train_here(config, progress=loading, control=control, lock=lock):
-            loading.close()
-            if isinstance(event, RunStarted):
-                if event.resumed_at:
-                    e, b = event.resumed_at
-                    where = (f"after epoch {e}" if b >= 1 << 30 else f"at epoch {e}, batch {b}/{event.batches_per_epoch}")
-                    span = f"resumed {where}, on to epoch {event.epochs}"
-                else:
-                    span = f"{event.epochs} epoch(s)"
-                print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
-                      f"({event.data_source}); {event.parameters:,} parameters; {event.device}; "
-                      f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}; "
-                      f"{span}; run {Path(run_dir).name}", flush=True)
-                for warning in event.warnings:
-                    print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
-                if tty:
-                    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                               TimeElapsedColumn, TimeRemainingColumn)
-
-                    progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
-                                        TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
-                                        TextColumn("{task.fields[speed]:,.0f} samples/s"),
-                                        TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
-                    progress.start()
-                    task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
-                                             acc="", speed=0.0)
-            elif isinstance(event, BatchEnded) and progress is not None:
-                progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
-                                acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
-            elif isinstance(event, EpochEnded):
-                line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
-                        f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
-                        f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
-                        + ("  (resumed)" if event.resumed else ""))
-                if progress is not None:
-                    progress.console.print(line, highlight=False, markup=False)
-                    progress.reset(task)
-                else:
-                    print(line, flush=True)
-            elif isinstance(event, CheckpointSaved) and not event.complete:
-                stop_note[:] = [event.label]
-            elif isinstance(event, RunFinished):
-                if progress is not None:
-                    progress.stop()
-                if event.stopped:
-                    where = stop_note[0] if stop_note else f"epoch {event.epochs_completed}"
-                    print(f"stopped at {where}; saved in {run_dir}; `workbench train --resume {Path(run_dir).name}` "
-                          f"continues it exactly there", flush=True)
-                else:
-                    print(f"finished {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; run saved in "
-                          f"{run_dir}", flush=True)
-                code = 130 if event.stopped else 0
-            elif isinstance(event, RunFailed):
-                if progress is not None:
-                    progress.stop()
-                saved = f" (the last good weights are in {event.checkpoint})" if event.checkpoint else ""
-                print(f"workbench: training failed: {event.reason}{saved}", file=sys.stderr)
-                code = 1
+        return show_events(events, run_dir)
     except KeyboardInterrupt:
-        if progress is not None:
-            progress.stop()
+        if distributed:
+            os.killpg(child.pid, signal.SIGKILL)
         print(f"aborted; the last checkpoint in {run_dir} (if any) is kept", file=sys.stderr)
         return 130
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def show_events(events, run_dir: str) -> int:
+    """Print a run's events for a person: a progress bar on a terminal, one plain line per epoch in a log.
+    Returns the exit code: 0 finished, 130 stopped, 1 failed."""
+    from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+    from trainers.runs import TrainerGone
+
+    tty = sys.stdout.isatty()
+    progress = task = None
+    code = 0
+    stop_note: list[str] = []
+    for event in events:
+        if isinstance(event, RunStarted):
+            if event.resumed_at:
+                e, b = event.resumed_at
+                where = f"after epoch {e}" if b >= 1 << 30 else f"at epoch {e}, batch {b}/{event.batches_per_epoch}"
+                span = f"resumed {where}, on to epoch {event.epochs}"
+            else:
+                span = f"{event.epochs} epoch(s)"
+            procs = event.config.get("nproc_per_node", 1) * event.config.get("nnodes", 1)
+            device = event.device + (f" x {procs} processes" if procs > 1 else "")
+            print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
+                  f"({event.data_source}); {event.parameters:,} parameters; {device}; "
+                  f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}; "
+                  f"{span}; run {Path(run_dir).name}", flush=True)
+            for warning in event.warnings:
+                print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
+            if tty and progress is None:
+                from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                           TimeRemainingColumn)
+
+                progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
+                                    TextColumn("{task.fields[speed]:,.0f} samples/s"),
+                                    TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
+                progress.start()
+                task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
+                                         acc="", speed=0.0)
+        elif isinstance(event, BatchEnded) and progress is not None:
+            progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
+                            acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
+        elif isinstance(event, EpochEnded):
+            line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
+                    f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
+                    f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
+                    + ("  (resumed)" if event.resumed else ""))
+            if progress is not None:
+                progress.console.print(line, highlight=False, markup=False)
+                progress.reset(task)
+            else:
+                print(line, flush=True)
+        elif isinstance(event, CheckpointSaved) and not event.complete:
+            stop_note[:] = [event.label]
+        elif isinstance(event, RunFinished):
+            if progress is not None:
+                progress.stop()
+            if event.stopped:
+                where = stop_note[0] if stop_note else f"epoch {event.epochs_completed}"
+                print(f"stopped at {where}; saved in {run_dir}; `workbench train --resume {Path(run_dir).name}` "
+                      f"continues it exactly there", flush=True)
+            else:
+                print(f"finished {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; run saved in "
+                      f"{run_dir}", flush=True)
+            code = 130 if event.stopped else 0
+        elif isinstance(event, (RunFailed, TrainerGone)):
+            if progress is not None:
+                progress.stop()
+            saved = f" (the last good weights are in {event.checkpoint})" if getattr(event, "checkpoint", None) else ""
+            print(f"workbench: training failed: {event.reason}{saved}", file=sys.stderr)
+            code = 1
+    if progress is not None:
+        progress.stop()
     return code
 
 
