@@ -159,3 +159,33 @@ async def test_q_quits_even_while_a_hyperparameter_field_has_focus():
         assert field.has_focus
         await pilot.press("q")
     assert app.return_code == 0 and "q" not in field.value
+
+
+async def test_the_data_folder_field_makes_an_image_folder_ready_and_reaches_the_run(tmp_path):
+    from PIL import Image
+
+    from workbench.widgets.hyperparams import HyperparameterForm
+
+    images = tmp_path / "pets"
+    for cls in ("cat", "dog"):
+        (images / cls).mkdir(parents=True)
+        for i in range(3):
+            Image.new("L", (8, 8), 30 if cls == "cat" else 220).save(images / cls / f"{i}.png")
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="image-folder"))
+    async with app.run_test(size=(80, 24)) as pick:
+        screen = app.screen
+        assert screen.availability["image-folder"].state == "missing"
+        field = screen.query_one("#hp-data_dir")
+        field.focus()
+        await pick.press(*str(tmp_path / "pe"))
+        await pick.pause()
+        assert field._suggestion == str(images) + "/"  # the path completer offers the folder
+        await pick.press("end")
+        await pick.pause()
+        assert screen.availability["image-folder"].state == "ready"
+        config = screen.build_config()
+        assert config.data_dir == str(images) + "/" and config.dataset == "image-folder"
+        form = screen.query_one(HyperparameterForm)
+        assert not form.has_class("-gpus")  # no process count to choose without GPUs
+        await form.set_devices([("auto", "auto → cuda"), ("cpu", "CPU"), ("cuda", "CUDA 0"), ("cuda:1", "CUDA 1")])
+        assert form.has_class("-gpus") and form.values()["nproc_per_node"] == 1

@@ -38,6 +38,7 @@ def form_defaults(config: RunConfig, model: str) -> dict:
     filled = config.with_defaults(spec.defaults if spec else {})
     values = {name: getattr(filled, name) for name, _label, _kind in FIELDS}
     values["device"] = config.device
+    values["data_dir"] = config.data_dir
     return values
 
 
@@ -76,13 +77,7 @@ class PickScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#details").border_title = "About"
         self.query_one("#form").border_title = "Hyperparameters"
-        for name in DATASETS:
-            try:
-                avail = availability(name, self.base.data_dir, download=self.base.download)
-            except WorkbenchError as err:
-                avail = None
-                self.log.warning(str(err))
-            self.availability[name] = avail
+        self.check_availability(self.base.data_dir)
         self.refresh_lists(first=True)
         self.query_one(HyperparameterForm).set_values(form_defaults(self.base, self.model))
         self.query_one("#models", FilterList).focus()
@@ -95,6 +90,24 @@ class PickScreen(Screen):
             self.find_devices()
             self.count_parameters()
             self.say("↑↓/jk move, Enter chooses, type to filter, s starts, ? lists every key.")
+
+    def check_availability(self, data_dir: str | None) -> None:
+        """Whether each dataset's files are here (cheap: looks, never reads or downloads)."""
+        for name in DATASETS:
+            try:
+                avail = availability(name, data_dir, download=self.base.download)
+            except WorkbenchError as err:
+                avail = None
+                self.log.warning(str(err))
+            self.availability[name] = avail
+
+    @on(Input.Changed, "#hp-data_dir")
+    def _data_dir_changed(self, event: Input.Changed) -> None:
+        self.check_availability(event.value.strip() or None)
+        self.refresh_lists()
+        avail = self.availability.get(self.dataset)
+        if avail is not None and DATASETS[self.dataset].needs_files:
+            self.show_details("datasets", self.dataset)
 
     # -- lists ---------------------------------------------------------------------------------------
 
@@ -143,7 +156,8 @@ class PickScreen(Screen):
             {**form_defaults(dataclasses.replace(self.base, model=event.key, epochs=None, batch_size=None,
                                                  optimizer=None, lr=None, momentum=None, weight_decay=None,
                                                  init=None), event.key),
-             "seed": self.form_value("seed"), "device": self.form_value("device")})
+             "seed": self.form_value("seed"), "device": self.form_value("device"),
+             "data_dir": self.form_value("data_dir")})
         note = ""
         if check_pair(self.model, self.dataset) is not None:
             fitting = compatible_datasets(self.model)
@@ -289,7 +303,7 @@ class PickScreen(Screen):
         models = self.query_one("#models", FilterList)
         model = (models.highlighted_key if models.has_focus_within else None) or self.model
         dataset = self.dataset if check_pair(model, self.dataset) is None else None
-        self.app.push_screen(InspectScreen(model, dataset, self.base.data_dir))
+        self.app.push_screen(InspectScreen(model, dataset, self.form_value("data_dir") or self.base.data_dir))
 
     @on(Input.Submitted, "HyperparameterForm Input")
     def _form_submitted(self) -> None:

@@ -2,16 +2,40 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from textual.app import ComposeResult
 from textual.containers import Grid
+from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select
 
 from ..options import form_fields
 
-# (field, label, kind): kind is int, float or a tuple of choices. From RunConfig's metadata; the device and
-# the data folder are laid out separately.
+# (field, label, kind): kind is int, float or a tuple of choices. From RunConfig's metadata; the device,
+# the data folder and the number of processes are laid out separately.
 FIELDS: list[tuple[str, str, object]] = [(f.name, f.label, f.kind) for f in form_fields()
-                                         if f.name not in ("device", "data_dir")]
+                                         if f.name not in ("device", "data_dir", "nproc_per_node")]
+
+
+class PathSuggester(Suggester):
+    """Completes a folder path as it is typed (→ or End accepts): the first folder whose name starts with
+    what follows the last slash."""
+
+    def __init__(self) -> None:
+        super().__init__(use_cache=False, case_sensitive=True)
+
+    async def get_suggestion(self, value: str) -> str | None:
+        if not value:
+            return None
+        typed = Path(value).expanduser()
+        parent, stem = (typed, "") if value.endswith(os.sep) else (typed.parent, typed.name)
+        try:
+            names = sorted(e.name for e in os.scandir(parent) if e.is_dir() and not e.name.startswith("."))
+        except OSError:
+            return None
+        match = next((n for n in names if n.startswith(stem) and n != stem), None)
+        return value + match[len(stem):] + os.sep if match else None
 
 
 def format_value(value: object) -> str:
@@ -63,6 +87,15 @@ class HyperparameterForm(Grid):
                                   type="integer" if kind is int else "number")
         yield Label("device", classes="field-label", id="device-label")
         yield self._device_select("auto")
+        yield Label("procs", classes="field-label -procs", id="procs-label")
+        yield Select([("1 process", 1)], value=1, id="hp-nproc_per_node", allow_blank=False, compact=True,
+                     classes="-procs")
+        yield Label("data", classes="field-label", id="data-label")
+        yield Input(id="hp-data_dir", compact=True, suggester=PathSuggester(),
+                    placeholder="folder of the data files (image-folder: your images)")
+
+    def on_mount(self) -> None:
+        self.set_class(False, "-gpus")  # the process count shows only where there are GPUs to share out
 
     def set_values(self, values: dict) -> None:
         for name, _label, kind in FIELDS:
@@ -75,6 +108,8 @@ class HyperparameterForm(Grid):
         if values.get("device"):
             self._ensure_device(values["device"])
             self.query_one("#hp-device", Select).value = values["device"]
+        if "data_dir" in values:
+            self.query_one("#hp-data_dir", Input).value = values["data_dir"] or ""
 
     devices: list[tuple[str, str]] = [("auto", "auto")]
 
@@ -102,6 +137,12 @@ class HyperparameterForm(Grid):
         await self.mount(new, after=self.query_one("#device-label"))
         if focused:
             new.focus()
+        gpus = sum(1 for value, _label in devices if value.startswith("cuda"))
+        if gpus > 1:  # one process per GPU, under torchrun
+            self.query_one("#hp-nproc_per_node", Select).set_options(
+                [(f"{n} process{'es' if n > 1 else ''}" + (" (one per GPU)" if n == gpus else ""), n)
+                 for n in range(1, gpus + 1)])
+        self.set_class(gpus > 1, "-gpus")
 
     def values(self) -> dict:
         """The form as RunConfig fields; ValueError (one sentence) for a value that is not a number."""
@@ -114,4 +155,6 @@ class HyperparameterForm(Grid):
         if out.get("seed") is None:
             out["seed"] = 0
         out["device"] = self.query_one("#hp-device", Select).value
+        out["data_dir"] = self.query_one("#hp-data_dir", Input).value.strip() or None
+        out["nproc_per_node"] = self.query_one("#hp-nproc_per_node", Select).value
         return out
