@@ -67,6 +67,10 @@ class RunConfig:
     test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)")
     samples: int = option(32, "test images recorded each epoch for the image views (fewer for large images)")
     download: bool = option(True, "never try to download a missing dataset", flag="--no-download", kind=bool)
+    amp: str = option("off", "mixed precision: bf16 (CPUs and GPUs) or fp16 (CUDA, with a gradient scaler); changes "
+                      "the numbers a little, so off by default", flag="--amp", choices=("off", "bf16", "fp16"))
+    compile: bool = option(False, "torch.compile the model: the first batches wait for the compile (cached for "
+                           "later runs); same numbers up to float rounding", flag="--compile", kind=bool)
     nproc_per_node: int = option(1, "processes on this machine, under torchrun: one per GPU (or per CPU slot with "
                                  "gloo); --batch-size stays the global batch", flag="--nproc-per-node", kind=int,
                                  minimum=1, form="procs")
@@ -129,6 +133,7 @@ class RunConfig:
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")
         if self.limit_batches is not None:
             need(self.limit_batches >= 1, f"limit_batches must be at least 1, got {self.limit_batches}.")
+        need(self.amp in ("off", "bf16", "fp16"), f"amp must be off, bf16 or fp16, got {self.amp!r}.")
         need(self.nproc_per_node >= 1 and self.nnodes >= 1, "--nproc-per-node and --nnodes must be at least 1.")
         need(0 <= self.node_rank < self.nnodes, f"--node-rank must be from 0 to {self.nnodes - 1}, got {self.node_rank}.")
         need(self.nnodes == 1 or bool(self.rdzv_endpoint),

@@ -13,6 +13,7 @@ ends with the same weights and the same records as a run never stopped (bit for 
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
@@ -53,6 +54,16 @@ class EpochSums:
     win_loss: float = 0.0  # the window since the last BatchEnded, synced only when saved
     win_correct: float = 0.0
     win_n: int = 0
+
+
+def _compile_cache() -> None:
+    """torch.compile's caches in the user's cache folder, not /tmp: a second run skips the compile."""
+    import os
+    from pathlib import Path
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "workbench" / "inductor"
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache))
+    os.environ.setdefault("TORCHINDUCTOR_FX_GRAPH_CACHE", "1")
 
 
 def _as_control(control) -> RunControl:
@@ -97,6 +108,14 @@ class Trainer:
         self.checkpoint: str | None = None
         self.segment_start = time.perf_counter()
         self.last: EpochEnded | None = None
+        amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(s.cfg.amp)
+        self.autocast = (lambda: torch.autocast(s.device.type, dtype=amp)) if amp else contextlib.nullcontext
+        self.scaler = torch.amp.GradScaler("cuda") if s.cfg.amp == "fp16" else None
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        if s.compiled:
+            _compile_cache()
+            s.net = torch.compile(s.net if s.net is not None else s.model)
 
     # -- where training stands ------------------------------------------------------------------------
 
@@ -113,7 +132,8 @@ class Trainer:
                  "generator": self.epoch_start_state if mid else self.generator.get_state(),
                  "rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if self.s.device.type == "cuda" else None,
-                 "sums": asdict(s) if mid else None}
+                 "sums": asdict(s) if mid else None,
+                 "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         return state
 
     def save(self, epoch: int | None = None, batch: int | None = None) -> Iterator:
@@ -174,7 +194,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int, start: int) -> Iterator:
         s, cfg, sums = self.s, self.s.cfg, self.sums
-        model, opt, device = s.net or s.model, s.optimizer, s.device
+        model, opt, device = (s.net if s.net is not None else s.model), s.optimizer, s.device
         model.train()
         batches = len(self.train_batches)
         n_total = min(s.data.train_size, batches * cfg.batch_size)
@@ -183,16 +203,20 @@ class Trainer:
         win_correct = torch.tensor(int(sums.win_correct), device=device, dtype=torch.int64)
         clock = time.perf_counter()
         for b, (xb, yb, size) in enumerate(self.train_batches.epoch(start), start=start + 1):
-            out = model(xb)
-            loss = self.criterion(out, yb if s.classify else xb)
+            with self.autocast():
+                out = model(xb)
+                loss = self.criterion(out.float(), yb if s.classify else xb)
             opt.zero_grad(set_to_none=True)
-            if s.world > 1:
-                # DDP averages gradients over processes; weighting by this slice's share of the global
-                # batch makes that average the gradient of the global batch's mean loss.
-                (loss * (yb.shape[0] * s.world / size)).backward()
+            # DDP averages gradients over processes; weighting by this slice's share of the global batch
+            # makes that average the gradient of the global batch's mean loss.
+            scaled = loss * (yb.shape[0] * s.world / size) if s.world > 1 else loss
+            if self.scaler is not None:
+                self.scaler.scale(scaled).backward()
+                self.scaler.step(opt)
+                self.scaler.update()
             else:
-                loss.backward()
-            opt.step()
+                scaled.backward()
+                opt.step()
             n = yb.shape[0]
             win_loss += loss.detach() * n
             if s.classify:
@@ -289,9 +313,9 @@ class Trainer:
         loss_sum = torch.zeros((), device=s.device)
         correct = torch.zeros((), device=s.device, dtype=torch.int64)
         n = 0
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for xb, yb in self.test_batches:
-                out = model(xb)
+                out = model(xb).float()
                 loss_sum += self.criterion(out, yb if s.classify else xb) * yb.shape[0]
                 if s.classify:
                     correct += (out.argmax(1) == yb).sum()

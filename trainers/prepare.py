@@ -86,6 +86,7 @@ class Session:
     rank: int = 0  # under torchrun: this process's rank and the number of processes
     world: int = 1
     net: torch.nn.Module | None = None  # the model as trained: DDP's wrapper under torchrun, else the model
+    compiled: bool = False  # torch.compile the training forward (done once, by the trainer)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -150,6 +151,10 @@ def prepare(config: RunConfig, progress=None) -> Session:
     session = Session(cfg, spec, task, loss, device, data, model, optimizer, normalize, tuple(input_shape))
     if session.channels_last:
         model.to(memory_format=torch.channels_last)
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise ConfigError("--amp fp16 needs a CUDA GPU (float16 on a CPU is slow and unscaled); use --amp bf16 here.")
+    if cfg.compile:
+        session.compiled = True
     if payload is not None:
         ckpt.restore_model(model, payload, cfg.model)
         if payload.get("optimizer_state"):

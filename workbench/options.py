@@ -36,9 +36,9 @@ def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, 
             continue
         names = [meta["flag"]] + ([meta["short"]] if meta.get("short") else [])
         kind = meta.get("kind")
-        if kind is bool:
-            parser.add_argument(*names, dest=name, action="store_const", const=False, default=None,
-                                help=meta["help"])
+        if kind is bool:  # --no-x turns a default-on switch off; --x turns a default-off one on
+            parser.add_argument(*names, dest=name, action="store_const", const=not meta["flag"].startswith("--no-"),
+                                default=None, help=meta["help"])
             continue
         kwargs: dict = {"dest": name, "default": None, "help": meta["help"]}
         if meta.get("choices"):

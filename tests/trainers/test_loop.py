@@ -260,3 +260,21 @@ def test_image_folder_warnings_reach_the_run(tmp_path):
     events = list(run(tiny_config(model="mlp", dataset="image-folder", data_dir=str(tmp_path), batch_size=2)))
     assert isinstance(events[0], RunStarted), events[0]
     assert any("cat.9.png" in w for w in events[0].warnings)
+
+
+def test_bf16_mixed_precision_trains_and_fp16_on_a_cpu_is_one_sentence():
+    events = list(run(tiny_config(amp="bf16", epochs=2)))
+    assert isinstance(events[-1], RunFinished) and math.isfinite(events[-1].final_test_loss)
+    plain = [e.loss for e in run(tiny_config()) if isinstance(e, BatchEnded)]
+    mixed = [e.loss for e in run(tiny_config(amp="bf16")) if isinstance(e, BatchEnded)]
+    assert plain != mixed and all(abs(a - b) < 0.1 for a, b in zip(plain, mixed))  # close, not the same
+    if not torch.cuda.is_available():
+        failed = list(run(tiny_config(amp="fp16")))
+        assert kinds(failed) == ["RunFailed"] and "needs a CUDA GPU" in failed[0].reason
+
+
+def test_compile_gives_the_same_run_up_to_float_rounding(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    plain = [e.loss for e in run(tiny_config()) if isinstance(e, BatchEnded)]
+    compiled = [e.loss for e in run(tiny_config(compile=True)) if isinstance(e, BatchEnded)]
+    assert len(compiled) == len(plain) and all(abs(a - b) < 1e-4 for a, b in zip(plain, compiled))
