@@ -233,3 +233,35 @@ def test_a_spare_trainer_takes_the_next_run_and_an_unused_one_goes_away():
     unused = Spare()
     unused.close()  # the app went away before starting another run
     assert unused.process.wait(60) == 0
+
+
+def test_stopped_by_sigterm_and_by_workbench_stop_the_resumed_run_is_the_run_never_stopped(tmp_path):
+    import torch
+
+    from tests.conftest import recorded, tiny_config
+
+    (tmp_path / "slow.py").write_text(SLOW)
+    model = f"{tmp_path}/slow.py:Slow"
+    common = ["--model", model, "--dataset", "synthetic-digits", "--device", "cpu", "--batch-size", "32",
+              "--epochs", "2", "--seed", "9", "--optimizer", "sgd", "--lr", "0.05", "--momentum", "0.9"]
+    whole, _ = recorded(tiny_config(model=model, epochs=2, seed=9, optimizer="sgd", lr=0.05, momentum=0.9,
+                                    batch_size=32, limit_batches=None, limit_test_batches=None, log_every=10,
+                                    extra={}, out=str(tmp_path / "whole")))
+    out = wb("train", *common, "--detach")
+    folder = find_run(out.stdout.split(": ", 1)[1].splitlines()[0])
+    wait_for(lambda: batch_lines(folder) >= 12, step=0.02)
+    os.kill(lock_holder(folder), signal.SIGTERM)  # what a scheduler sends before it kills
+    wait_for(lambda: lock_holder(folder) is None)
+    assert read_status(folder).state == "stopped"
+    first_stop = json.loads((folder / "checkpoint.json").read_text())["position"]
+    assert first_stop is not None and first_stop[0] == 1
+    assert wb("train", "--resume", folder.name, "--detach").returncode == 0
+    wait_for(lambda: lock_holder(folder) is not None and batch_lines(folder) >= 40, step=0.02)
+    assert wb("stop", folder.name).returncode == 0
+    assert wb("train", "--resume", folder.name).returncode == 0
+    mine = torch.load(folder / "checkpoint.pt", weights_only=True)["model_state"]
+    theirs = torch.load(Path(whole) / "checkpoint.pt", weights_only=True)["model_state"]
+    assert all(torch.equal(mine[k], theirs[k]) for k in theirs)
+    record = [(e.epoch, e.train_loss, e.test_loss) for e in read_events(folder) if isinstance(e, ev.EpochEnded)]
+    expected = [(e.epoch, e.train_loss, e.test_loss) for e in read_events(whole) if isinstance(e, ev.EpochEnded)]
+    assert record == expected
