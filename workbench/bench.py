@@ -1,4 +1,4 @@
-"""Run one training inside the real app, charts on screen, for benchmarks/speed.py's measurement (c)."""
+"""Run one training from the real app, charts on screen, for benchmarks/speed.py's measurement (c)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,32 @@ import asyncio
 import dataclasses
 import json
 import tempfile
+import time
 from pathlib import Path
 
 from trainers.config import RunConfig
 
 
-def run_in_app(config: RunConfig, size: tuple[int, int] = (100, 30)) -> list[dict]:
-    """Train `config` in WorkbenchApp under Textual's headless driver; returns metrics.jsonl's rows."""
+def run_in_app(config: RunConfig, size: tuple[int, int] = (100, 30)) -> tuple[list[dict], float]:
+    """Train `config` from WorkbenchApp under Textual's headless driver, the charts tab showing. Returns
+    metrics.jsonl's rows and the share of one core the app's own process used while the run trained
+    (the trainer is its own process; this is what watching costs)."""
     from .app import WorkbenchApp
     from .screens.run import RunScreen
+
+    used = []
 
     async def drive(out: str) -> None:
         app = WorkbenchApp(dataclasses.replace(config, out=out), start=True)
         async with app.run_test(size=size) as pilot:
-            while not isinstance(app.screen, RunScreen):
+            while not (isinstance(app.screen, RunScreen) and app.screen.started is not None):
                 await pilot.pause(0.05)
+            wall, cpu = time.perf_counter(), time.process_time()
             while not app.screen.ended:
                 await pilot.pause(0.2)  # the app's own timers and messages run meanwhile
+            used.append((time.process_time() - cpu) / (time.perf_counter() - wall))
 
     with tempfile.TemporaryDirectory() as out:
         asyncio.run(drive(out))
-        return [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+        rows = [json.loads(line) for line in (Path(out) / "metrics.jsonl").read_text().splitlines()]
+    return rows, used[0]
