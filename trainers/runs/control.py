@@ -1,0 +1,74 @@
+"""Steering a trainer through its folder, from any terminal: RUN/control.json.
+
+`send(RUN, "stop" | "pause" | "resume" | "save")` records a request; the trainer's FolderControl looks at
+the file between batches (a stat, a few times a second) and takes what is new since it started. Requests
+are counted, not just flagged, so a later trainer on the same folder does not obey the one before's, and
+two saves asked for before the trainer looks are one save.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from ..control import RunControl
+from .files import CONTROL, read_json, write_json
+
+ACTIONS = ("stop", "pause", "resume", "save")
+CHECK_SECONDS = 0.2  # how often a trainer looks at control.json: cheap, and a key press feels immediate
+
+
+def send(folder: str | os.PathLike, action: str) -> None:
+    """Ask the trainer of `folder` to stop (after its batch, saving), pause, resume or save now."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown control action {action!r}; one of {', '.join(ACTIONS)}")
+    path = Path(folder) / CONTROL
+    state = read_json(path) or {}
+    state.setdefault("stop", False)
+    state.setdefault("paused", False)
+    state.setdefault("save", 0)
+    if action == "stop":
+        state["stop"] = True
+        state["stops"] = int(state.get("stops", 0)) + 1
+    elif action in ("pause", "resume"):
+        state["paused"] = action == "pause"
+        state["pauses"] = int(state.get("pauses", 0)) + 1
+    else:
+        state["save"] = int(state.get("save", 0)) + 1
+    state["time"] = time.time()
+    write_json(path, state)
+
+
+def _counts(state: dict | None) -> tuple[int, int, int]:
+    state = state or {}
+    return int(state.get("stops", 0)), int(state.get("pauses", 0)), int(state.get("save", 0))
+
+
+class FolderControl(RunControl):
+    """A RunControl that also takes requests from RUN/control.json (and signals: install_signals)."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        self.path = self.folder / CONTROL
+        self._seen = _counts(read_json(self.path))  # what was asked of earlier trainers is not for this one
+        self._next_check = time.monotonic() + CHECK_SECONDS
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + CHECK_SECONDS
+        state = read_json(self.path)  # a few small reads a second; a stat could miss a quick rewrite
+        if state is None:
+            return
+        stops, pauses, saves = _counts(state)
+        seen_stops, seen_pauses, seen_saves = self._seen
+        if stops > seen_stops:
+            self.request_stop()
+        if pauses > seen_pauses:
+            self.pause() if state.get("paused") else self.resume()
+        if saves > seen_saves:
+            self.request_save()
+        self._seen = (stops, pauses, saves)

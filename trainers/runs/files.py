@@ -1,0 +1,217 @@
+"""The run folder's small files: their names, atomic JSON writes, and the lock its one trainer holds.
+
+Every small file (status, result, config, control, the checkpoint's record) is written the way Lightning
+writes checkpoints and SQLite promises: a temporary file in the same folder, fsync, rename. A crash, a kill
+or a full disk leaves the old file whole or the new one whole, never half of either.
+
+The lock is `RUN/.lock`, taken with flock(2): the kernel drops it when its holder dies however it dies, so
+a dead trainer's lock is never stale. The file also names the holder's pid, for messages and for a lock
+being handed to a process that is about to take it.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+
+from ..errors import WorkbenchError
+
+EVENTS = "events.jsonl"
+ARRAYS = "arrays"
+CONFIG = "config.json"
+METRICS = "metrics.jsonl"
+STATUS = "status.json"
+RESULT = "result.json"
+CONTROL = "control.json"
+REQUEST = "request.json"
+TRAINER_LOG = "trainer.log"
+LOCK = ".lock"
+
+
+class RunFolderError(WorkbenchError):
+    """A run folder that cannot be written, or that another trainer is writing."""
+
+
+def disk_error(path: str | os.PathLike, err: OSError) -> RunFolderError:
+    """One sentence for a write that failed: which file, which folder, and why in words."""
+    path = Path(path)
+    code = getattr(err, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        why = ("the disk is full; free some space, then `workbench train --resume` continues from the last "
+               "checkpoint")
+    elif code in (errno.EACCES, errno.EPERM):
+        why = "permission denied"
+    elif code == errno.EROFS:
+        why = "the file system is read-only"
+    else:
+        why = (getattr(err, "strerror", None) or str(err) or type(err).__name__).rstrip(".")
+    return RunFolderError(f"could not write {path.name} in {path.parent}: {why}.")
+
+
+def _tmp_name(path: Path) -> Path:
+    # Unique per writer (two terminals may send control requests at once); `.NAME.*.tmp` is what a claim
+    # sweeps away after a kill.
+    return path.with_name(f".{path.name}.{os.getpid()}-{time.monotonic_ns() % 1_000_000_007}.tmp")
+
+
+def write_json(path: str | os.PathLike, value) -> None:
+    """Write `value` as JSON atomically; a failure raises RunFolderError and leaves the old file whole."""
+    path = Path(path)
+    text = json.dumps(value, indent=2, default=_plain) + "\n"
+    tmp = _tmp_name(path)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as err:
+        raise disk_error(path, err) from err
+    finally:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+
+
+def read_json(path: str | os.PathLike) -> dict | None:
+    """The JSON object in `path`, or None when it is missing, unreadable or not an object."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _plain(value):
+    """JSON for numpy scalars and paths, which events and configs may carry."""
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+# ------------------------------------------------------------------------------------------------ lock
+
+
+def alive(pid: int) -> bool:
+    """A process with this pid exists and is not a zombie (a killed child nobody has reaped yet)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _named_pid(fd: int) -> int | None:
+    try:
+        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
+        return int(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
+class FolderLock:
+    """The one-writer lock of a run folder. `acquire()` refuses, in one sentence, a folder whose lock a
+    live process holds; `hand_over(pid)` passes it to a child that holds the same open descriptor (a
+    detached trainer) or that will take it itself (a spare); `release()` lets it go."""
+
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / LOCK
+        self.fd: int | None = None
+
+    def acquire(self) -> "FolderLock":
+        if self.fd is not None:
+            return self
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as err:
+            raise disk_error(self.path, err) from err
+        for attempt in range(25):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                # lock_holder() probes by taking the lock for a moment: wait that moment out
+                if attempt == 24:
+                    pid = _named_pid(fd)
+                    os.close(fd)
+                    who = f"process {pid}" if pid else "another process"
+                    raise RunFolderError(f"{self.folder} is being written by {who} (a trainer is at work there); "
+                                         f"choose another --out, or stop that run first (workbench stop "
+                                         f"{self.folder.name}).") from None
+                time.sleep(0.02)
+        self._name(fd, os.getpid())
+        self.fd = fd
+        return self
+
+    @staticmethod
+    def _name(fd: int, pid: int | None) -> None:
+        try:
+            os.ftruncate(fd, 0)
+            if pid:
+                os.pwrite(fd, f"{pid}\n".encode(), 0)
+        except OSError:
+            pass  # the name is for messages; the flock is what counts
+
+    def hand_over(self, pid: int) -> None:
+        """Name `pid` as the holder and close this process's descriptor: a child that inherited it keeps the
+        flock; a process that was told to take it finds it free and named for it."""
+        if self.fd is None:
+            return
+        self._name(self.fd, pid)
+        os.close(self.fd)
+        self.fd = None
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        self._name(self.fd, None)
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
+        self.fd = None
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+
+def lock_holder(folder: str | os.PathLike) -> int | None:
+    """The pid of the process writing this run folder, or None when none is. 0 means a holder whose pid
+    the lock file does not name (yet)."""
+    path = Path(folder) / LOCK
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _named_pid(fd) or 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        # Free, but named: handed to a process that has not taken it yet. A dead one's name is stale.
+        pid = _named_pid(fd)
+        return pid if pid and alive(pid) else None
+    finally:
+        os.close(fd)

@@ -1,0 +1,171 @@
+"""The runs home: where runs live unless --out says otherwise, how a new one is named, how RUN is found
+(a name, the unique start of one, or a folder), and the listing `workbench runs` and the app show.
+
+The home is $WORKBENCH_RUNS, else $XDG_DATA_HOME/workbench/runs, else ~/.local/share/workbench/runs: a
+run never lands in whatever directory its terminal happened to be in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ConfigError, WorkbenchError
+from .files import CONFIG, EVENTS, LOCK, METRICS, REQUEST, STATUS, TRAINER_LOG, lock_holder, read_json
+from .status import read_status
+
+RUN_FILES = (EVENTS, CONFIG, REQUEST, STATUS)  # a folder holding one of these is a run
+
+
+def runs_home() -> Path:
+    if os.environ.get("WORKBENCH_RUNS"):
+        return Path(os.environ["WORKBENCH_RUNS"]).expanduser()
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "workbench" / "runs"
+
+
+def _holds_a_run(path: Path) -> bool:
+    """A folder with anything in it but a lock, a trainer's log or a temporary is someone's run."""
+    if not path.exists():
+        return False
+    if not path.is_dir():
+        return True
+    return any(p.name not in (LOCK, TRAINER_LOG) and not p.name.endswith(".tmp") for p in path.iterdir())
+
+
+def _unused(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... when it already holds a run: runs never overwrite runs."""
+    candidate, n = path, 1
+    while _holds_a_run(candidate) or lock_holder(candidate) is not None:
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
+
+
+def new_run_dir(model: str, dataset: str, home: Path | None = None) -> Path:
+    """A new folder in the runs home, named MODEL-DATASET-YYYYmmdd-HHMMSS."""
+    safe = Path(model.split(":")[0]).stem if ":" in model else model
+    return _unused((home or runs_home()) / f"{safe}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def run_folder(out: str, resuming: str | None = None) -> Path:
+    """The folder a run with `--out out` writes to: `out` itself when it is new or empty, when the run
+    resumes from it (the record continues), or when a live trainer writes it (claiming then refuses it);
+    otherwise a fresh `out-N` beside it."""
+    path = Path(out).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {path} is a file; give a folder for the run's record.")
+    if lock_holder(path) is not None:
+        return path
+    if resuming:
+        source = Path(resuming).expanduser()
+        source = source.parent if source.is_file() else source
+        if source.exists() and path.exists() and source.resolve() == path.resolve():
+            return path
+    return _unused(path)
+
+
+def _is_run(path: Path) -> bool:
+    return path.is_dir() and any((path / name).exists() for name in RUN_FILES)
+
+
+def find_run(run: str | os.PathLike) -> Path:
+    """A run folder from what a person types: a folder (or a file in one), a name in the runs home, or the
+    unique start of one."""
+    given = Path(run).expanduser()
+    if given.is_dir():
+        return given
+    if given.is_file() and _is_run(given.parent):
+        return given.parent
+    home = runs_home()
+    name = str(run)
+    if os.sep not in name:
+        if _is_run(home / name):
+            return home / name
+        names = sorted(p.name for p in home.iterdir() if _is_run(p)) if home.is_dir() else []
+        starts = [n for n in names if n.startswith(name)]
+        if len(starts) == 1:
+            return home / starts[0]
+        if len(starts) > 1:
+            shown = ", ".join(starts[:5]) + (", ..." if len(starts) > 5 else "")
+            raise WorkbenchError(f"{name!r} is the start of {len(starts)} runs ({shown}); give more of the name.")
+    raise WorkbenchError(f"no run named {name!r} in {home}, and no such folder; `workbench runs` lists the runs.")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    name: str
+    folder: str
+    model: str
+    dataset: str
+    epochs_done: int
+    epochs: int
+    best_accuracy: float | None
+    best_loss: float | None
+    state: str
+    reason: str
+    started: float  # seconds since the epoch
+    live: bool
+
+
+def _started(folder: Path) -> float:
+    try:
+        with open(folder / EVENTS, "rb") as f:
+            header = json.loads(f.readline())
+        if isinstance(header, dict) and header.get("created"):
+            return float(header["created"])
+    except (OSError, ValueError, TypeError):
+        pass
+    for name in (CONFIG, REQUEST, STATUS):
+        try:
+            return (folder / name).stat().st_mtime
+        except OSError:
+            continue
+    return folder.stat().st_mtime
+
+
+def summarize(folder: str | os.PathLike) -> RunSummary:
+    """What a listing shows of one run, from its small files (the event log is not read)."""
+    folder = Path(folder)
+    config = read_json(folder / CONFIG) or read_json(folder / REQUEST) or {}
+    run = config.get("run") if isinstance(config.get("run"), dict) else {}
+    rows = []
+    try:
+        for line in (folder / METRICS).read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                continue
+    except OSError:
+        pass
+    accuracies = [r["test_accuracy"] for r in rows if isinstance(r.get("test_accuracy"), (int, float))]
+    losses = [r["test_loss"] for r in rows if isinstance(r.get("test_loss"), (int, float))]
+    status = read_status(folder)
+    model = str(config.get("model") or run.get("model") or "?")
+    model = Path(model.split(":")[0]).stem if ":" in model else model
+    return RunSummary(name=folder.name, folder=str(folder), model=model,
+                      dataset=str(config.get("dataset") or run.get("dataset") or "?"),
+                      epochs_done=max((int(r.get("epoch", 0)) for r in rows), default=0),
+                      epochs=int(run.get("epochs") or config.get("epochs") or 0),
+                      best_accuracy=max(accuracies) if accuracies else None,
+                      best_loss=min(losses) if losses else None,
+                      state=status.state, reason=status.reason, started=_started(folder), live=status.live)
+
+
+def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:
+    """Every run in the runs home, newest first."""
+    home = Path(home).expanduser() if home else runs_home()
+    if not home.is_dir():
+        return []
+    summaries = []
+    for path in home.iterdir():
+        if not _is_run(path):
+            continue
+        try:
+            summaries.append(summarize(path))
+        except OSError:
+            continue  # removed while listing
+    return sorted(summaries, key=lambda s: s.started, reverse=True)

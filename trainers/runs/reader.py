@@ -1,0 +1,169 @@
+"""The reading side of the hub: RunReader replays a run folder and follows it while a trainer writes it,
+from any process (the app, `workbench attach`, a notebook). It never writes.
+
+Besides the trainer's own events, a follower yields three markers of its own:
+- CaughtUp: everything written so far has been read (a viewer can draw now);
+- LogRestarted: a resume cut the log back to its checkpoint; what follows is the whole log again;
+- TrainerGone: the trainer ended without a last word (killed, crashed); the run reads as interrupted.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+from .. import events as ev
+from .files import CONFIG, EVENTS, REQUEST, lock_holder, read_json
+from .log import FINAL, _check_header, decode, parse_line
+from .status import Status, read_status
+
+POLL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class CaughtUp:
+    """The reader has read everything written so far."""
+
+
+@dataclass(frozen=True)
+class LogRestarted:
+    """The log was rewritten (a resume cut it back to its checkpoint): forget what was shown; a replay of
+    the whole log follows."""
+
+
+@dataclass(frozen=True)
+class TrainerGone:
+    """The trainer stopped writing without a RunFinished or RunFailed: killed, crashed, its machine gone."""
+
+    reason: str
+    checkpoint: str | None = None  # the last good weights, if any were saved
+
+
+class _Tail:
+    """Reads RUN/events.jsonl from where it left off; a partial last line waits for its end."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / EVENTS
+        self.file = None
+        self.inode = None
+        self.offset = 0
+        self.partial = b""
+        self.first = True
+
+    def open(self) -> bool:
+        try:
+            self.file = open(self.path, "rb")
+        except FileNotFoundError:
+            return False
+        self.inode = os.fstat(self.file.fileno()).st_ino
+        self.offset, self.partial, self.first = 0, b"", True
+        return True
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def rewritten(self) -> bool:
+        """The file at the path is no longer the one being read, or it got shorter."""
+        if self.file is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return st.st_ino != self.inode or st.st_size < self.offset
+
+    def read(self) -> list:
+        if self.file is None and not self.open():
+            return []
+        chunk = self.file.read()
+        if not chunk:
+            return []
+        self.offset += len(chunk)
+        lines = (self.partial + chunk).split(b"\n")
+        self.partial = lines.pop()
+        events = []
+        for line in lines:
+            record = parse_line(line)
+            first, self.first = self.first, False
+            if record is None or (first and _check_header(record, self.path)):
+                continue
+            event = decode(record, self.folder)
+            if event is not None:
+                events.append(event)
+        return events
+
+
+class RunReader:
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+
+    def events(self, follow: bool = False, poll: float = POLL_SECONDS,
+               stop: threading.Event | None = None) -> Iterator:
+        """Every event recorded so far; with `follow`, then each new one as it is written, until the run
+        ends (its last word read and its trainer gone), the trainer is found gone, or `stop` is set."""
+        tail = _Tail(self.folder)
+        try:
+            if not follow:
+                yield from tail.read()
+                return
+            yield from self._follow(tail, poll, stop)
+        finally:
+            tail.close()
+
+    def _follow(self, tail: _Tail, poll: float, stop: threading.Event | None) -> Iterator:
+        ended = False  # the log's last word (RunFinished or RunFailed) has been read
+        told = False
+        while stop is None or not stop.is_set():
+            if tail.rewritten():
+                tail.close()
+                ended = False
+                yield LogRestarted()
+            new = tail.read()
+            for event in new:
+                yield event
+                if isinstance(event, FINAL):
+                    ended = True
+                elif isinstance(event, ev.RunStarted):
+                    ended = False
+            if lock_holder(self.folder) is None:
+                late = tail.read()  # lines written just before the lock was let go
+                for event in late:
+                    yield event
+                    ended = ended or isinstance(event, FINAL)
+                if ended:
+                    return
+                status = read_status(self.folder)
+                if not status.live:
+                    yield self._gone(status)
+                    return
+            if (new or not told) and not ended:  # after the last word, only the trainer's exit is awaited
+                told = True
+                yield CaughtUp()
+            if stop is not None:
+                stop.wait(poll)
+            else:
+                time.sleep(poll)
+
+    def _gone(self, status: Status) -> TrainerGone:
+        checkpoint = self.folder / "checkpoint.pt"
+        reason = status.reason or f"the trainer ended without saying how (the run reads as {status.state})"
+        return TrainerGone(reason, str(checkpoint) if checkpoint.exists() else None)
+
+    def status(self) -> Status:
+        return read_status(self.folder)
+
+    def config(self) -> dict:
+        """The run's settings: as resolved at its start (config.json), else as asked for (request.json)."""
+        return read_json(self.folder / CONFIG) or read_json(self.folder / REQUEST) or {}
+
+    def summary(self):
+        from .home import summarize
+
+        return summarize(self.folder)

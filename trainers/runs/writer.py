@@ -1,0 +1,140 @@
+"""The writing side of the hub: RunWriter consumes a run's events into its folder.
+
+The loop knows nothing of these files (but its checkpoints): whoever runs it passes its events through
+`record(events, RunWriter(folder))`, which writes each one before handing it on, so a viewer in another
+terminal sees what the trainer's own caller sees, at the same moment.
+
+    events.jsonl + arrays/   every event (trainers.runs.log)
+    config.json              the resolved settings, and "run": what the start said (device, sizes, classes)
+    metrics.jsonl            one object per finished epoch, for people and scripts
+    status.json              starting/loading/running/paused/finished/stopped/failed (trainers.runs.status)
+    result.json              how it ended: RunFinished or RunFailed
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .. import events as ev
+from .files import CONFIG, METRICS, RESULT, RunFolderError, _plain, disk_error, write_json
+from .log import END, EventLog
+from .status import write_status
+
+LOADING_SECONDS = 0.25  # download and decode progress: a few lines a second is plenty for any viewer
+
+
+class RunWriter:
+    def __init__(self, folder: str | os.PathLike) -> None:
+        self.folder = Path(folder)
+        self.log = EventLog(self.folder)
+        self._metrics = None
+        self._last_loading = (None, 0.0)
+
+    def starting(self) -> None:
+        """A trainer begins (or resumes) work here: the log is opened, the status says it is loading."""
+        self.log.open()
+        write_status(self.folder, "loading")
+
+    def write(self, event) -> None:
+        if isinstance(event, ev.Loading):
+            what, when = self._last_loading
+            now = time.monotonic()
+            if what == event.what and now - when < LOADING_SECONDS and event.done < event.total:
+                return
+            self._last_loading = (event.what, now)
+        elif isinstance(event, ev.RunStarted):
+            self._started(event)
+        self.log.append(event, durable=isinstance(event, (ev.EpochEnded, ev.RunFinished, ev.RunFailed)))
+        if isinstance(event, ev.RunStarted):
+            write_status(self.folder, "running")
+        elif isinstance(event, ev.EpochEnded):
+            self._metric(event)
+        elif isinstance(event, ev.Paused):
+            write_status(self.folder, "paused" if event.paused else "running")
+        elif isinstance(event, ev.RunFinished):
+            self._result(event)
+            write_status(self.folder, "stopped" if event.stopped else "finished")
+        elif isinstance(event, ev.RunFailed):
+            self._result(event)
+            write_status(self.folder, "failed", event.reason)
+
+    def _started(self, event: ev.RunStarted) -> None:
+        """A run's start: a resumed one first cuts its record back to the checkpoint it continues from; one
+        that starts over (never saved) starts its record over."""
+        where = tuple(event.resumed_at) if event.resumed_at else None
+        self.log.truncate_to(where)
+        self.log.open()
+        self._keep_metrics(where)
+        info = {k: v for k, v in dataclasses.asdict(event).items() if k != "config"}
+        write_json(self.folder / CONFIG, {**event.config, "run": info})
+
+    def _keep_metrics(self, where: tuple[int, int] | None) -> None:
+        path = self.folder / METRICS
+        if not path.exists():
+            return
+        kept = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if where is not None and (row.get("epoch", 0), END) <= where:
+                kept.append(line)
+        tmp = path.with_name(f".{METRICS}.cut.tmp")
+        try:
+            tmp.write_text("".join(f"{line}\n" for line in kept), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            raise disk_error(path, err) from err
+
+    def _metric(self, event: ev.EpochEnded) -> None:
+        row = dataclasses.asdict(event)
+        row["train_seconds"] = row.pop("seconds")
+        try:
+            if self._metrics is None:
+                self._metrics = open(self.folder / METRICS, "a", encoding="utf-8")
+            self._metrics.write(json.dumps(row, default=_plain) + "\n")
+            self._metrics.flush()
+            os.fsync(self._metrics.fileno())
+        except OSError as err:
+            raise disk_error(self.folder / METRICS, err) from err
+
+    def _result(self, event) -> None:
+        write_json(self.folder / RESULT, {"status": type(event).__name__, **dataclasses.asdict(event)})
+
+    def close(self) -> None:
+        """Close the files; never raises (it runs on the way out of failures too)."""
+        self.log.close()
+        if self._metrics is not None:
+            try:
+                self._metrics.close()
+            except OSError:
+                pass
+            self._metrics = None
+
+
+def record(events: Iterable, writer: RunWriter) -> Iterator:
+    """Write each event to the folder, then hand it on. A folder that cannot be written (a full disk) ends
+    the run with its RunFolderError after a best-effort word in status.json."""
+    try:
+        for event in events:
+            try:
+                writer.write(event)
+            except RunFolderError as err:
+                try:
+                    write_status(writer.folder, "failed", str(err))
+                except RunFolderError:
+                    pass
+                raise
+            yield event
+    finally:
+        close = getattr(events, "close", None)
+        if close is not None:
+            close()
+        writer.close()
