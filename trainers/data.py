@@ -418,11 +418,35 @@ def _labelled(folder: Path, notes: list[str] | None = None) -> tuple[str, dict[s
     return None
 
 
-def _has_image(folder: Path) -> bool:
-    for _parent, dirs, files in os.walk(folder, followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if any(f.lower().endswith(IMG_EXTENSIONS) and not f.startswith(".") for f in files):
-            return True
+QUICK_DEPTH = 3  # a class folder's images are in it or a folder or two below
+QUICK_ENTRIES = 4000  # entries a quick look reads at most: typing "/" in the app must not walk the disk
+
+
+def _has_image(folder: Path, budget: list[int] | None = None) -> bool:
+    """An image within QUICK_DEPTH levels of `folder`, looking at no more than QUICK_ENTRIES entries."""
+    budget = budget if budget is not None else [QUICK_ENTRIES]
+    level = [folder]
+    for _depth in range(QUICK_DEPTH):
+        below = []
+        for current in level:
+            try:
+                with os.scandir(current) as entries:
+                    for entry in entries:
+                        budget[0] -= 1
+                        if budget[0] < 0:
+                            return False
+                        if entry.name.startswith("."):
+                            continue
+                        if entry.name.lower().endswith(IMG_EXTENSIONS):
+                            return True
+                        try:
+                            if entry.is_dir():
+                                below.append(entry.path)
+                        except OSError:
+                            continue
+            except OSError:
+                continue
+        level = below
     return False
 
 
@@ -434,7 +458,8 @@ def _quick_layout(root: Path) -> str | None:
         if folder is None:
             continue
         files, dirs = _listing(folder)
-        if any(_has_image(d) for d in dirs):
+        budget = [QUICK_ENTRIES]
+        if any(_has_image(d, budget) for d in dirs):
             return where + "class subfolders"
         if any(_prefix(f) for f in files):
             return where + "class-prefixed file names"

@@ -441,3 +441,19 @@ def test_one_class_is_refused_and_an_empty_class_folder_is_a_warning(tmp_path):
     loaded = data.load("image-folder", input_shape=(1, 4, 4), data_dir=str(tmp_path))
     assert loaded.classes == ("cat", "fox")
     assert any("dog" in w and "no images" in w for w in loaded.warnings)
+
+
+def test_the_quick_look_at_a_data_folder_is_bounded_so_typing_a_path_never_walks_the_disk(tmp_path, monkeypatch):
+    # The app checks the data-folder field at every key: "/" or a home directory must not be walked whole.
+    for i in range(30):
+        (tmp_path / "big" / f"d{i:02d}").mkdir(parents=True)
+    Image.new("L", (8, 8)).save(tmp_path / "big" / "d29" / "0.png")
+    deep = tmp_path / "deep" / "cat" / "a" / "b" / "c"
+    deep.mkdir(parents=True)
+    Image.new("L", (8, 8)).save(deep / "0.png")
+    assert data._has_image(tmp_path / "big")
+    monkeypatch.setattr(data, "QUICK_ENTRIES", 10)
+    assert not data._has_image(tmp_path / "big")  # gave up after 10 entries, before d29
+    assert not data._has_image(tmp_path / "deep" / "cat")  # deeper than a class folder's images go
+    monkeypatch.undo()
+    assert data.availability("image-folder", "/").state in ("missing", "ready")  # answers, and quickly
