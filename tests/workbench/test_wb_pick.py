@@ -182,7 +182,7 @@ async def test_the_data_folder_field_makes_an_image_folder_ready_and_reaches_the
         assert field._suggestion == str(images) + "/"  # the path completer offers the folder
         await pick.press("end")
         await pick.pause()
-        assert screen.availability["image-folder"].state == "ready"
+        assert screen.availability["image-folder"].state == "ready", (field.value, screen.availability["image-folder"])
         config = screen.build_config()
         assert config.data_dir == str(images) + "/" and config.dataset == "image-folder"
         form = screen.query_one(HyperparameterForm)

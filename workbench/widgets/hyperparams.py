@@ -74,6 +74,16 @@ class NumberInput(Input):
             event.prevent_default()
 
 
+class PathInput(Input):
+    """A path field with completion: → or End takes the suggested completion, as in fish and zsh."""
+
+    def action_end(self, select: bool = False) -> None:
+        if not select and self.cursor_at_end and self._suggestion:
+            self.action_cursor_right()
+            return
+        super().action_end(select)
+
+
 class HyperparameterForm(Grid):
     """Values down via `set_values()` and `set_devices()`, up via `values()`."""
 
@@ -91,7 +101,7 @@ class HyperparameterForm(Grid):
         yield Select([("1 process", 1)], value=1, id="hp-nproc_per_node", allow_blank=False, compact=True,
                      classes="-procs")
         yield Label("data", classes="field-label", id="data-label")
-        yield Input(id="hp-data_dir", compact=True, suggester=PathSuggester(),
+        yield PathInput(id="hp-data_dir", compact=True, suggester=PathSuggester(),
                     placeholder="folder of the data files (image-folder: your images)")
 
     def on_mount(self) -> None:
