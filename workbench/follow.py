@@ -8,11 +8,13 @@ import time
 
 from textual.widget import Widget
 
+from trainers.events import RunFailed, RunFinished
 from trainers.runs import CaughtUp, RunReader
 
 from .messages import RunEvents
 
 BUNDLE_SECONDS = 0.25
+FINAL = (RunFinished, RunFailed)
 BUNDLE_MOST = 2000  # a long run's replay goes in slices, so the screen can draw between them
 
 
@@ -25,8 +27,9 @@ def follow(target: Widget, folder: str, stop: threading.Event, live: bool = True
             return
         if not isinstance(event, CaughtUp):
             pending.append(event)
-            if len(pending) < BUNDLE_MOST and time.monotonic() - last < BUNDLE_SECONDS:
-                continue
+            if (len(pending) < BUNDLE_MOST and time.monotonic() - last < BUNDLE_SECONDS
+                    and not isinstance(event, FINAL)):
+                continue  # the run's last word goes out at once: the trainer may linger before it exits
         if pending:
             target.post_message(RunEvents(folder, tuple(pending)))
             pending = []

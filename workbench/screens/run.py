@@ -20,6 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from trainers import events as ev
+from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS
 from trainers.runs import LogRestarted, TrainerGone, send
 
@@ -279,8 +280,9 @@ class RunScreen(Screen):
         try:
             send(self.folder, action)
             return True
-        except OSError as err:
-            self.say(f"Could not reach the trainer through {self.folder}: {err.strerror or err}", error=True)
+        except (OSError, WorkbenchError) as err:
+            self.say(f"Could not reach the trainer through {self.folder}: {getattr(err, 'strerror', None) or err}",
+                     error=True)
             return False
 
     def action_pause(self) -> None:

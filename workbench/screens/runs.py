@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from trainers.errors import WorkbenchError
 from trainers.runs import RunSummary, list_runs, runs_home, send
 
 from ..widgets.filter_list import matches
@@ -48,7 +49,7 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "name", "model", "dataset", "epochs", "best", "status", "started")
+        table.add_columns(" ", "run", "model", "dataset", "epochs", "best", "status", "started")
         self.query_one("#runs-filter").display = False
         self.refresh_runs()
         self.set_interval(REFRESH_SECONDS, self.refresh_runs)
@@ -85,8 +86,8 @@ class RunsScreen(Screen):
                     else f"{s.best_loss:.4f}" if s.best_loss is not None else "-")
             mark = "✓" if s.folder in self.marked else ("●" if s.live else " ")
             style = "bold" if s.live else ("red" if s.state in ("failed", "interrupted") else "")
-            table.add_row(mark, Text(s.name, style=style), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best,
-                          Text(s.state, style=style), _age(now - s.started), key=s.folder)
+            table.add_row(mark, Text(short_name(s), style=style), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}",
+                          best, Text(s.state, style=style), _age(now - s.started), key=s.folder)
             shown += 1
         if current is not None and current in [s.folder for s in summaries]:
             try:
@@ -156,7 +157,11 @@ class RunsScreen(Screen):
             self.say(f"Stop {s.name}? x again stops it after its current batch (it is saved); any other key keeps it.")
             return
         self.confirm_stop = None
-        send(folder, "stop")
+        try:
+            send(folder, "stop")
+        except (OSError, WorkbenchError) as err:
+            self.say(f"Could not ask {s.name} to stop: {err}", error=True)
+            return
         self.say(f"Asked {s.name} to stop after its current batch.")
 
     def on_key(self, event) -> None:
@@ -195,6 +200,12 @@ def _age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.0f}h ago"
     return f"{seconds / 86400:.0f}d ago"
+
+
+def short_name(s: RunSummary) -> str:
+    """A run's name without the model and dataset its own columns show: MODEL-DATASET-TIME -> TIME."""
+    prefix = f"{s.model}-{s.dataset}-"
+    return s.name[len(prefix):] if s.name.startswith(prefix) and len(s.name) > len(prefix) else s.name
 
 
 def newest_live() -> RunSummary | None:
