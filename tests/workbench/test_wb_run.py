@@ -249,3 +249,57 @@ async def test_reconstruction_view_layout_from_an_event():
         assert lines[6].strip() == ""
         assert "@" in top and "@" not in bottom  # the "reconstruction" is half as bright
         assert "=" in bottom or "+" in bottom or "-" in bottom
+
+
+async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
+    from workbench.screens.compare import CompareScreen
+    from workbench.screens.runs import RunsScreen
+
+    home = Path(os.environ["WORKBENCH_RUNS"])
+    deep, _ = recorded(tiny(model="mlp-deep", epochs=2, out=str(home / "deep")))
+    wide, _ = recorded(tiny(model="mlp-wide", epochs=2, lr=0.05, out=str(home / "wide")))  # mlp-deep: 0.01
+    app = WorkbenchApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
+        text = screen_text(app)
+        assert "deep" in text and "wide" in text and "finished" in text
+        await pilot.press("c")
+        assert "Mark two or more runs" in screen_text(app)
+        await pilot.press("space", "space", "c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        compare = app.screen
+        acc = compare.query_one("#cmp-acc", LineChart)
+        await until(pilot, lambda: acc.points == 4)  # two epochs of each run, one line per run
+        assert sorted(acc.series) == ["1 mlp-wide", "2 mlp-deep"]
+        batch = compare.query_one("#cmp-batch", LineChart)
+        assert all(max(s.xs) == 2.0 for s in batch.series.values())  # a common axis in epochs
+        await pilot.press("3")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "≠ model" in text and "≠ lr" in text and "  dataset" in text  # the differences marked
+        await pilot.press("b", "b")
+        assert isinstance(app.screen, PickScreen)
+
+
+async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlighted(tmp_path):
+    from workbench.screens.runs import RunsScreen
+
+    home = Path(os.environ["WORKBENCH_RUNS"])
+    folder = home / "busy"
+    folder.mkdir(parents=True)
+    lock = FolderLock(folder).acquire()
+    writer = RunWriter(folder)
+    writer.starting()
+    writer.write(_started())
+    try:
+        app = WorkbenchApp()
+        async with app.run_test(size=(80, 24)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1)
+            assert "busy is training" in screen_text(app) and "Enter attaches" in screen_text(app)
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None)
+            assert app.screen.live
+    finally:
+        writer.close()
+        lock.release()

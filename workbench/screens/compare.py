@@ -22,7 +22,8 @@ from .. import follow
 from ..messages import RunEvents
 from ..widgets.charts import LineChart
 
-COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")
+COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")  # plotext's names
+RICH = {"orange": "dark_orange"}  # the same colours as rich names them, where they differ
 MARKERS = ("braille", "hd", "dot", "fhd", "braille", "hd", "dot", "fhd")
 # The settings worth lining up; the rest (paths, limits) rarely explain a difference in curves.
 SETTINGS = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "init", "seed",
@@ -30,13 +31,22 @@ SETTINGS = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "mome
 TABS = ("tab-curves", "tab-batches", "tab-settings")
 
 
+def _rich(i: int) -> str:
+    color = COLORS[i % len(COLORS)]
+    return RICH.get(color, color)
+
+
 def short_names(folders: list[str]) -> list[str]:
-    """Legend labels: each run's folder name without the part every name shares at its end (the time)."""
-    names = [Path(f).name for f in folders]
+    """Legend labels, short enough for a legend at 80 columns: "1 lenet5", "2 mlp-deep"; the same model
+    twice is told apart by the end of its run's name (the time it started)."""
+    models = [RunReader(f).config().get("model") or Path(f).name for f in folders]
+    models = [Path(m.split(":")[0]).stem if ":" in m else m for m in models]
     labels = []
-    for i, name in enumerate(names):
-        label = name if len(name) <= 24 else name[:23] + "…"
-        labels.append(f"{i + 1}:{label}")
+    for i, (folder, model) in enumerate(zip(folders, models)):
+        label = f"{i + 1} {model}"
+        if models.count(model) > 1:
+            label += f" {Path(folder).name[-6:]}"
+        labels.append(label)
     return labels
 
 
@@ -88,7 +98,7 @@ class CompareScreen(Screen):
             f"Comparing {len(self.folders)} runs · 1 epochs · 2 batches · 3 settings", no_wrap=True))
         legend = Text()
         for i, label in enumerate(self.labels):
-            legend.append("■ ", style=COLORS[i % len(COLORS)])
+            legend.append("■ ", style=_rich(i))
             legend.append(f"{label}  ")
         self.query_one("#compare-legend", Static).update(legend)
         self.show_settings()
@@ -103,7 +113,7 @@ class CompareScreen(Screen):
         table = self.query_one("#cmp-settings", DataTable)
         table.add_column("setting")
         for i, label in enumerate(self.labels):
-            table.add_column(Text(label, style=COLORS[i % len(COLORS)]))
+            table.add_column(Text(label, style=_rich(i)))
         for key, values, differs in differing(configs):
             style = "bold reverse" if differs else "dim"
             table.add_row(Text(("≠ " if differs else "  ") + key, style="bold" if differs else ""),
