@@ -11,6 +11,29 @@ from .errors import ConfigError
 
 OPTIMIZERS = ("sgd", "adam")
 INITS = ("default", "normal", "xavier", "kaiming", "constant")
+LAYER_INITS = ("default", "normal", "xavier", "kaiming", "zeros", "constant")
+
+
+def parse_layer_init(item: str) -> tuple[str, str, float | None]:
+    """"fc1=xavier" -> ("fc1", "xavier", None); "fc2=constant:42" -> ("fc2", "constant", 42.0)."""
+    name, sep, how = str(item).partition("=")
+    how, _, value = how.partition(":")
+    name, how = name.strip(), how.strip().lower()
+    if not sep or not name or how not in LAYER_INITS:
+        raise ConfigError(f"--layer-init {item!r}: write NAME=HOW, HOW one of {', '.join(LAYER_INITS)} "
+                          f"(constant:VALUE for a constant), e.g. fc1=xavier.")
+    if how == "constant":
+        try:
+            number = float(value) if value.strip() else 1.0
+        except ValueError:
+            raise ConfigError(f"--layer-init {item!r}: the constant must be a number, e.g. {name}=constant:42.") \
+                from None
+        if not math.isfinite(number):
+            raise ConfigError(f"--layer-init {item!r}: the constant must be a finite number.")
+        return name, how, number
+    if value.strip():
+        raise ConfigError(f"--layer-init {item!r}: only constant takes a value (constant:VALUE).")
+    return name, how, None
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -46,6 +69,11 @@ class RunConfig:
                                         kind=float, form="decay")
     init: str | None = option(None, "parameter initialisation (d2l's): PyTorch's default, normal, xavier, "
                               "kaiming or constant", flag="--init", choices=INITS, form="init")
+    layer_init: list = option(help="one layer's initialisation, NAME=HOW with HOW one of default, normal, xavier, "
+                              "kaiming, zeros or constant:VALUE (e.g. fc1=xavier, fc2=constant:42); repeatable; "
+                              "after --init", flag="--layer-init", kind=list, metavar="NAME=HOW", factory=list)
+    freeze: list = option(help="keep this layer's parameters as initialised (not trained); repeatable",
+                          flag="--freeze", kind=list, metavar="NAME", factory=list)
     seed: int = option(0, "seeds parameters, shuffling and held-out splits: same seed, same run", flag="--seed",
                        kind=int, form="seed")
     device: str = option("auto", f"{', '.join(DEVICES)} (CUDA, then MPS, then CPU) or cuda:N", flag="--device",
@@ -133,6 +161,9 @@ class RunConfig:
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")
         if self.limit_batches is not None:
             need(self.limit_batches >= 1, f"limit_batches must be at least 1, got {self.limit_batches}.")
+        for item in self.layer_init:
+            parse_layer_init(item)
+        need(all(isinstance(n, str) and n.strip() for n in self.freeze), "--freeze takes a layer's name.")
         need(self.amp in ("off", "bf16", "fp16"), f"amp must be off, bf16 or fp16, got {self.amp!r}.")
         need(self.nproc_per_node >= 1 and self.nnodes >= 1, "--nproc-per-node and --nnodes must be at least 1.")
         need(0 <= self.node_rank < self.nnodes, f"--node-rank must be from 0 to {self.nnodes - 1}, got {self.node_rank}.")

@@ -97,8 +97,10 @@ def parameter_count(model: str) -> int:
     return count_parameters(get_spec(model).build())[0]
 
 
-def report(model: str, dataset: str | None = None, data_dir: str | None = None) -> ModelReport:
-    """Inspect a registered (or user) model, for the dataset's input when one is given."""
+def build(model: str, dataset: str | None = None, init: str = "default", layer_init: list | None = None,
+          freeze: list | None = None) -> tuple[nn.Module, tuple[int, ...]]:
+    """The model as a run would start it (`init`, then the per-layer choices), and its input shape for the
+    dataset when one is given."""
     from .compat import check_pair
     from .data import DATASETS
     from .errors import ConfigError
@@ -115,4 +117,80 @@ def report(model: str, dataset: str | None = None, data_dir: str | None = None) 
         input_shape = (1, 28, 28)
     torch.manual_seed(0)
     net = spec.build()
+    if init != "default" or layer_init or freeze:
+        from .prepare import apply_layer_settings, init_parameters
+
+        init_parameters(net, init)
+        apply_layer_settings(net, list(layer_init or []), list(freeze or []))
+    return net, tuple(input_shape)
+
+
+def report(model: str, dataset: str | None = None, data_dir: str | None = None, init: str = "default",
+           layer_init: list | None = None, freeze: list | None = None) -> ModelReport:
+    """Inspect a registered (or user) model, for the dataset's input when one is given, initialised as a
+    run would start it."""
+    net, input_shape = build(model, dataset, init, layer_init, freeze)
     return inspect_model(net, input_shape, name=model)
+
+
+# ------------------------------------------------------------------- parameters and tensors in files
+
+
+def save_params(net: nn.Module, path) -> None:
+    """`torch.save(net.state_dict(), path)`, as the notes do, written atomically."""
+    import os
+    from pathlib import Path
+
+    from .errors import WorkbenchError
+
+    path = Path(path).expanduser()
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise WorkbenchError(f"could not write {path}: {err.strerror or err}.") from None
+
+
+def load_file(path):
+    """Tensors saved with torch.save (a tensor, a list or dict of them, a state_dict), loaded the safe way:
+    weights_only, so no code in the file runs."""
+    from pathlib import Path
+
+    from .errors import CheckpointError
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise CheckpointError(f"no file at {path}.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch's own text is long; ours is one sentence
+        text = str(err)
+        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
+            raise CheckpointError(f"{path} holds Python objects, not only tensors, and was not loaded: loading "
+                                  f"it could run code.") from None
+        raise CheckpointError(f"{path} is not a readable PyTorch file ({type(err).__name__}).") from None
+
+
+def load_params(net: nn.Module, path, model: str) -> None:
+    """Load a saved state_dict into `net`, refusing one made for another model in one sentence."""
+    from .errors import CheckpointError
+
+    state = load_file(path)
+    if isinstance(state, dict) and state.get("format") == "workbench-checkpoint":
+        state = state.get("model_state")  # a run's checkpoint holds the parameters too
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path} is not a model's parameters (a state_dict of named tensors).")
+    mine = net.state_dict()
+    missing, extra = [k for k in mine if k not in state], [k for k in state if k not in mine]
+    if missing or extra:
+        raise CheckpointError(f"{path} does not fit {model}: {model} has {', '.join(missing[:3]) or 'no other names'}"
+                              f"{' ...' if len(missing) > 3 else ''} where the file has "
+                              f"{', '.join(extra[:3]) or 'none'}{' ...' if len(extra) > 3 else ''}.")
+    wrong = [k for k in mine if tuple(mine[k].shape) != tuple(state[k].shape)]
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(f"{path} does not fit {model}: {k} is {tuple(state[k].shape)} in the file but "
+                              f"{tuple(mine[k].shape)} in the model.")
+    net.load_state_dict(state)

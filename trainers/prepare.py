@@ -56,6 +56,44 @@ def init_parameters(model: torch.nn.Module, how: str) -> None:
                 p.zero_()
 
 
+def apply_layer_settings(model: torch.nn.Module, layer_init: list, freeze: list) -> None:
+    """Per-layer choices, as the d2l notes make them one block at a time: an initialisation for the named
+    layer's parameters (weights by the rule, biases to zero; "zeros" and "constant:V" set the weights to
+    that, biases to zero), and frozen layers whose parameters are not trained."""
+    from .config import parse_layer_init
+
+    modules = dict(model.named_modules())
+    with_params = [n for n, m in modules.items() if n and any(True for _ in m.parameters(recurse=False))]
+
+    def module(name: str) -> torch.nn.Module:
+        if name not in modules or not name:
+            shown = ", ".join(with_params[:12]) + (", ..." if len(with_params) > 12 else "")
+            raise ConfigError(f"the model has no layer named {name!r}; its layers with parameters: {shown}.")
+        return modules[name]
+
+    with torch.no_grad():
+        for item in layer_init:
+            name, how, value = parse_layer_init(item)
+            layer = module(name)
+            if how == "default":
+                continue
+            for pname, p in layer.named_parameters():
+                weight = p.dim() >= 2 or not pname.endswith("bias")
+                if not weight:
+                    p.zero_()
+                elif how == "zeros":
+                    p.zero_()
+                elif how == "constant":
+                    p.fill_(value)
+                elif p.dim() >= 2:
+                    INITS[how](p)
+                else:  # a 1-D weight (a hand-written layer's vector): normal is the one rule that fits
+                    torch.nn.init.normal_(p, mean=0.0, std=0.01)
+    for name in freeze:
+        for p in module(name.strip()).parameters():
+            p.requires_grad_(False)
+
+
 def loss_fn(kind: str):
     # Cross-entropy on a model that already ends in log_softmax equals NLL on it (log_softmax is
     # idempotent), so "cross_entropy" is also safe for user models of unknown ending.
@@ -146,8 +184,12 @@ def prepare(config: RunConfig, progress=None) -> Session:
     task, loss = _check_model(cfg, spec, model, data, input_shape)
     normalize = task == "classify" and (cfg.normalize if cfg.normalize is not None else True)
     init_parameters(model, cfg.init)
+    apply_layer_settings(model, cfg.layer_init, cfg.freeze)
     model.to(device)
-    optimizer = make_optimizer(cfg, model.parameters())
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ConfigError("every parameter is frozen, so nothing would train; unfreeze at least one layer.")
+    optimizer = make_optimizer(cfg, trainable)
     session = Session(cfg, spec, task, loss, device, data, model, optimizer, normalize, tuple(input_shape))
     if session.channels_last:
         model.to(memory_format=torch.channels_last)

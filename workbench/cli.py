@@ -13,7 +13,8 @@ from trainers.errors import WorkbenchError
 
 from .options import add_run_options
 
-SUBCOMMANDS = ("train", "runs", "attach", "stop", "compare", "models", "datasets", "inspect", "predict")
+SUBCOMMANDS = ("train", "runs", "attach", "stop", "compare", "models", "datasets", "inspect", "predict", "lab")
+KERNEL_NAMES = "edge, edge-transposed, blur, sharpen, sobel-x, sobel-y, identity"  # trainers.lab.KERNELS
 
 
 class Parser(argparse.ArgumentParser):
@@ -46,10 +47,36 @@ def build_parser() -> argparse.ArgumentParser:
     insp = sub.add_parser("inspect", help="print a model's architecture, parameters and layer shapes")
     insp.add_argument("model")
     insp.add_argument("--dataset", "-d")
+    insp.add_argument("--init", choices=("default", "normal", "xavier", "kaiming", "constant"), default="default",
+                      help="initialise every layer this way first (as train's --init)")
+    insp.add_argument("--layer-init", action="append", default=[], metavar="NAME=HOW",
+                      help="one layer's initialisation, as train's --layer-init (repeatable)")
+    insp.add_argument("--freeze", action="append", default=[], metavar="NAME", help="mark a layer as frozen")
+    insp.add_argument("--load-params", metavar="FILE",
+                      help="load parameters saved with torch.save(net.state_dict(), FILE), or a run's checkpoint")
+    insp.add_argument("--save-params", metavar="FILE", help="save the parameters shown: torch.save(state_dict)")
+    insp.add_argument("--save-tensor", nargs=2, metavar=("NAME", "FILE"), help="save one named parameter tensor")
+    insp.add_argument("--show-file", metavar="FILE",
+                      help="print the tensors in a file saved with torch.save (a tensor, a list or a dict), and stop")
     pred = sub.add_parser("predict", help="label every image in a folder with a trained run")
     pred.add_argument("run", help="a run (name or folder) or checkpoint file")
     pred.add_argument("--images", required=True, help="folder of images")
     pred.add_argument("--out", default="predictions.csv", help="CSV to write (default: predictions.csv)")
+    lab = sub.add_parser("lab", help="the convolution lab: an image, a kernel, their cross-correlation; --learn "
+                         "finds the kernel again by gradient descent")
+    lab.add_argument("--image", default="stripes",
+                     help="stripes (the notes' 6x8 black-band image, default) or DATASET[:N], its test image N")
+    lab.add_argument("--kernel", default="edge", help=f"{KERNEL_NAMES}, or numbers with rows split by ';' "
+                     "(e.g. '1 -1' or '0 1 0; 1 -4 1; 0 1 0'); default edge, the notes' [1, -1]")
+    lab.add_argument("--padding", type=int, default=0, help="zeros added on every side (default 0)")
+    lab.add_argument("--stride", type=int, default=1, help="step between kernel positions (default 1)")
+    lab.add_argument("--transpose", action="store_true", help="transpose the input: [1, -1] then finds nothing")
+    lab.add_argument("--learn", action="store_true",
+                     help="learn a fresh kernel of the same shape from the input and this output")
+    lab.add_argument("--steps", type=int, default=10, help="gradient steps for --learn (default 10, as the notes)")
+    lab.add_argument("--lr", type=float, default=3e-2, help="learning rate for --learn (default 0.03)")
+    lab.add_argument("--seed", type=int, default=0, help="seeds the learned kernel's start")
+    lab.add_argument("--data-dir", help="where the dataset's files are")
     return parser
 
 

@@ -46,10 +46,18 @@ def inspect(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from trainers.inspection import report
+    from trainers.config import parse_layer_init
+    from trainers.inspection import build, inspect_model, load_params, save_params
 
-    r = report(args.model, args.dataset)
     console = Console(highlight=False)
+    if args.show_file:
+        return _show_file(console, args.show_file)
+    for item in args.layer_init:
+        parse_layer_init(item)
+    net, shape = build(args.model, args.dataset, args.init, args.layer_init, args.freeze)
+    if args.load_params:
+        load_params(net, args.load_params, args.model)
+    r = inspect_model(net, shape, name=args.model)
     console.print(f"[bold]{r.model}[/]  input {'x'.join(map(str, r.input_shape))}\n")
     console.print(r.summary, markup=False)
     params = Table(title="named parameters", title_justify="left")
@@ -70,6 +78,51 @@ def inspect(args) -> int:
     for layer in r.layers:
         shapes.add_row(layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}")
     console.print(shapes)
+    if args.load_params:
+        console.print(f"parameters loaded from {args.load_params}")
+    if args.save_params:
+        save_params(net, args.save_params)
+        console.print(f"saved {len(net.state_dict())} tensors (state_dict) to {args.save_params}; "
+                      f"`workbench inspect {args.model} --load-params {args.save_params}` loads them")
+    if args.save_tensor:
+        _save_tensor(net, *args.save_tensor)
+        console.print(f"saved {args.save_tensor[0]} to {args.save_tensor[1]}")
+    return 0
+
+
+def _save_tensor(net, name: str, path: str) -> None:
+    import torch
+
+    tensors = dict(net.named_parameters())
+    tensors.update(dict(net.named_buffers()))
+    if name not in tensors:
+        shown = ", ".join(list(tensors)[:10])
+        raise WorkbenchError(f"the model has no tensor named {name!r}; its tensors: {shown}.")
+    try:
+        torch.save(tensors[name].detach().cpu().clone(), path)
+    except OSError as err:
+        raise WorkbenchError(f"could not write {path}: {err.strerror or err}.") from None
+
+
+def _show_file(console, path: str) -> int:
+    import torch
+
+    from trainers.inspection import load_file
+
+    value = load_file(path)
+    if isinstance(value, dict) and value.get("format") == "workbench-checkpoint":
+        value = value.get("model_state")
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, (list, tuple)) else [("tensor", value)])
+    console.print(f"{path}: {type(value).__name__}")
+    for key, v in items:
+        if isinstance(v, torch.Tensor):
+            flat = v.detach().float().reshape(-1)
+            first = ", ".join(f"{x:g}" for x in flat[:6].tolist()) + (", ..." if flat.numel() > 6 else "")
+            console.print(f"  {key}: {'x'.join(map(str, v.shape)) or 'scalar'} {str(v.dtype).replace('torch.', '')}"
+                          f"  [{first}]", markup=False)
+        else:
+            console.print(f"  {key}: {type(v).__name__} {v!r}"[:200], markup=False)
     return 0
 
 
@@ -115,4 +168,63 @@ def predict(args) -> int:
     print(f"wrote {written} prediction(s) to {args.out}" + (f"; skipped {skipped} unreadable" if skipped else ""))
     if written == 0:
         raise WorkbenchError(f"no image in {args.images} could be read.")
+    return 0
+
+
+def lab_input(image: str, data_dir: str | None = None, transpose: bool = False):
+    """(2-D tensor, description) for --image: "stripes", or DATASET[:N] (test image N, default 0)."""
+    from trainers import lab
+
+    if image == "stripes":
+        x, what = lab.stripes(), "stripes"
+    else:
+        name, _, index = image.partition(":")
+        try:
+            n = int(index) if index else 0
+        except ValueError:
+            raise WorkbenchError(f"--image {image}: the part after ':' is a test image's number.") from None
+        x, label = lab.test_image(name, n, data_dir)
+        what = f"{name} #{n}, {label}"
+    if transpose:
+        x, what = x.t().contiguous(), what + ", transposed"
+    return x, what
+
+
+def lab(args) -> int:
+    from trainers import lab as conv
+
+    from .grids import side_by_side, tensor_lines
+
+    x, what = lab_input(args.image, args.data_dir, args.transpose)
+    kernel = conv.kernel_named(args.kernel)
+    out = conv.corr2d(x, kernel, args.padding, args.stride)
+    (h, w), (kh, kw), (oh, ow) = x.shape, kernel.shape, out.shape
+    width = 36
+    panels = [(f"input {h}x{w} ({what})", tensor_lines(x.numpy(), width)),
+              (f"kernel {kh}x{kw}", tensor_lines(kernel.numpy(), 30)),
+              (f"output {oh}x{ow}", tensor_lines(out.numpy(), width))]
+    for line in side_by_side(panels):
+        print(line)
+    print(f"\noutput shape: {conv.shape_formula(h, w, (kh, kw), args.padding, args.stride)}")
+    if out.abs().max() == 0:
+        print("the output is all zeros: this kernel finds nothing in this input")
+    elif not (len(out) <= 12 and out.shape[1] <= 10):
+        print("images: brightness is |value|, so an edge map's 1 and -1 both show")
+    if not args.learn:
+        return 0
+    print(f"\nlearning a {kh}x{kw} kernel from the input and this output: {args.steps} steps, lr {args.lr:g}, "
+          f"squared error summed")
+    every = max(1, args.steps // 10)
+    last = None
+    for step in conv.learn_kernel(x, out, (kh, kw), args.steps, args.lr, args.padding, args.stride, args.seed):
+        if step.step % every == 0 or step.step == args.steps:
+            print(f"  step {step.step:4d}  loss {step.loss:.4f}")
+        last = step
+    import numpy as np
+
+    learned = np.array(last.kernel, dtype=np.float32)
+    gap = float(np.abs(learned - kernel.numpy()).max())
+    for line in side_by_side([("learned", tensor_lines(learned, 40)), ("true", tensor_lines(kernel.numpy(), 40))]):
+        print(line)
+    print(f"largest difference from the true kernel: {gap:.4f}")
     return 0

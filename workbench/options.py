@@ -40,6 +40,10 @@ def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, 
             parser.add_argument(*names, dest=name, action="store_const", const=not meta["flag"].startswith("--no-"),
                                 default=None, help=meta["help"])
             continue
+        if kind is list:  # repeatable: each use adds one item
+            parser.add_argument(*names, dest=name, action="append", default=None, help=meta["help"],
+                                metavar=meta.get("metavar"))
+            continue
         kwargs: dict = {"dest": name, "default": None, "help": meta["help"]}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
