@@ -69,7 +69,7 @@ def shape_formula(height: int, width: int, kernel: tuple[int, int], padding: int
         ratio = f"({n} − {k} + 2·{p}) / {s}"
         return f"⌊{ratio}⌋ + 1 = {out}" if (n - k + 2 * p) % s else f"{ratio} + 1 = {out}"
 
-    return f"height {one(height, kh, ph, sh, oh)}   width {one(width, kw, pw, sw, ow)}   → {oh}x{ow}"
+    return f"height {one(height, kh, ph, sh, oh)}; width {one(width, kw, pw, sw, ow)} → {oh}x{ow}"
 
 
 def corr2d(x: torch.Tensor, kernel: torch.Tensor, padding: int | tuple[int, int] = 0,

@@ -119,7 +119,7 @@ class WorkbenchApp(App):
         screen = self.screen
         bindings = [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
         name = {"PickScreen": "picker", "RunScreen": "a run", "InspectScreen": "inspect", "RunsScreen": "runs",
-                "CompareScreen": "compare"}
+                "CompareScreen": "compare", "LabScreen": "the convolution lab"}
         self.push_screen(HelpScreen(name.get(type(screen).__name__, "workbench"), bindings,
                                     lists=isinstance(screen, PickScreen)))
 

@@ -50,6 +50,8 @@ class PickScreen(Screen):
         Binding("i", "inspect", "Inspect model",
                 tooltip="look inside the highlighted model: architecture, parameters, layer shapes"),
         Binding("R", "app.runs", "Runs", tooltip="every run, live ones marked: open, compare, stop"),
+        Binding("L", "lab", "Conv lab", tooltip="the convolution lab: a kernel by hand, padding, stride, a kernel "
+                "learned back"),
     ]
 
     def __init__(self, config: RunConfig, start: bool = False) -> None:
@@ -296,6 +298,11 @@ class PickScreen(Screen):
         self.say(f"Starting {config.model} on {config.dataset}…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
         self.post_message(StartRun(config))
+
+    def action_lab(self) -> None:
+        from .lab import LabScreen
+
+        self.app.push_screen(LabScreen(self.dataset, self.form_value("data_dir") or self.base.data_dir))
 
     def action_inspect(self) -> None:
         from .inspect import InspectScreen
