@@ -49,6 +49,8 @@ class WorkbenchApp(App):
         self.spare = None  # a trainer process with torch imported, waiting for the next run (prewarm)
         # No animations: over SSH every animated frame is bytes on a slow link and CPU taken from training.
         self.animation_level = "none"
+        self.layer_settings: dict[str, dict] = {}
+        """Per model, the layers' initialisation and freezing chosen in the inspect view for the next run."""
         self.rendering = default_rendering()
         """How images are drawn, "plain" or "blocks"; kept across runs, switched with r."""
 

@@ -14,7 +14,7 @@ from workbench.widgets.hyperparams import HyperparameterForm
 from workbench.widgets.layers import LayerTable
 from workbench.widgets.parameters import ParameterTable
 
-from .helpers import screen_text, tiny
+from .helpers import screen_text, tiny, until
 
 
 def test_the_picker_opens_without_importing_torch():
@@ -189,3 +189,28 @@ async def test_the_data_folder_field_makes_an_image_folder_ready_and_reaches_the
         assert not form.has_class("-gpus")  # no process count to choose without GPUs
         await form.set_devices([("auto", "auto → cuda"), ("cpu", "CPU"), ("cuda", "CUDA 0"), ("cuda:1", "CUDA 1")])
         assert form.has_class("-gpus") and form.values()["nproc_per_node"] == 1
+
+
+async def test_a_layer_set_by_hand_in_inspect_is_what_the_next_run_starts_from():
+    app = WorkbenchApp(tiny(epochs=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        inspect = app.screen
+        assert isinstance(inspect, InspectScreen)
+        await until(pilot, lambda: inspect.report is not None, 120)
+        await pilot.press("3")
+        table = inspect.query_one(LayerTable)
+        table.move_cursor(row=[layer.name for layer in inspect.report.layers].index("fc1"))
+        for _ in range(6):  # default -> normal -> xavier -> kaiming -> zeros -> constant 1 -> constant 42
+            await pilot.press("n")
+        await until(pilot, lambda: "constant 42" in screen_text(app))
+        table.move_cursor(row=[layer.name for layer in inspect.report.layers].index("fc2"))
+        await pilot.press("f")
+        await until(pilot, lambda: "no (frozen)" in screen_text(app))
+        await pilot.press("2")
+        await until(pilot, lambda: {p.name: p for p in inspect.report.parameters}["fc1.weight"].mean == 42)
+        assert "+42.0000" in screen_text(app)  # the values the run will start from
+        assert not {p.name: p for p in inspect.report.parameters}["fc2.weight"].trainable
+        await pilot.press("b")
+        config = app.screen.build_config()
+        assert config.layer_init == ["fc1=constant:42"] and config.freeze == ["fc2"]

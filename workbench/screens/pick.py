@@ -282,6 +282,11 @@ class PickScreen(Screen):
     def build_config(self) -> RunConfig:
         """The run this screen describes; WorkbenchError or ValueError (one sentence) when it cannot run."""
         values = self.query_one(HyperparameterForm).values()
+        settings = self.app.layer_settings.get(self.model)
+        if settings:  # chosen in the inspect view (n, f): they replace --layer-init and --freeze
+            from .inspect import layer_options
+
+            values["layer_init"], values["freeze"] = layer_options(settings)
         config = dataclasses.replace(self.base, model=self.model, dataset=self.dataset, **values)
         config.validate()
         reason = check_pair(config.model, config.dataset)
@@ -295,7 +300,8 @@ class PickScreen(Screen):
         except (WorkbenchError, ValueError) as err:
             self.say(str(err), error=True)
             return
-        self.say(f"Starting {config.model} on {config.dataset}…")
+        by_hand = ", ".join(config.layer_init + [f"{n} frozen" for n in config.freeze])
+        self.say(f"Starting {config.model} on {config.dataset}" + (f" ({by_hand})" if by_hand else "") + "…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
         self.post_message(StartRun(config))
 
@@ -310,7 +316,8 @@ class PickScreen(Screen):
         models = self.query_one("#models", FilterList)
         model = (models.highlighted_key if models.has_focus_within else None) or self.model
         dataset = self.dataset if check_pair(model, self.dataset) is None else None
-        self.app.push_screen(InspectScreen(model, dataset, self.form_value("data_dir") or self.base.data_dir))
+        self.app.push_screen(InspectScreen(model, dataset, self.form_value("data_dir") or self.base.data_dir,
+                                           init=self.form_value("init") or "default", editable=True))
 
     @on(Input.Submitted, "HyperparameterForm Input")
     def _form_submitted(self) -> None:
