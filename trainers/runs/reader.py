@@ -21,7 +21,7 @@ from .files import CONFIG, EVENTS, REQUEST, lock_holder, read_json
 from .log import FINAL, _check_header, decode, parse_line
 from .status import Status, read_status
 
-POLL_SECONDS = 0.2
+POLL_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
