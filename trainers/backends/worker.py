@@ -18,9 +18,16 @@ from pathlib import Path
 
 
 def _warm_up() -> None:
-    import torch  # noqa: F401 - the point: pay for the import before anyone waits for it
+    import torch  # the point: pay for the imports before anyone waits for them
 
     from .. import loop, prepare  # noqa: F401
+
+    # An optimizer's first construction imports torch._dynamo (about 2 s on two cores): pay that now too,
+    # with a step, so the first batches of the real run find everything loaded.
+    weight = torch.zeros(2, 2, requires_grad=True)
+    optimizer = torch.optim.SGD([weight], lr=0.1)
+    (weight.sum() * 2).backward()
+    optimizer.step()
 
 
 def _adopt_output(folder: Path) -> None:

@@ -22,6 +22,7 @@ from .log import FINAL, _check_header, decode, parse_line
 from .status import Status, read_status
 
 POLL_SECONDS = 0.5
+FIRST_POLL_SECONDS = 0.1  # while the trainer loads and takes its first steps
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,7 @@ class RunReader:
     def _follow(self, tail: _Tail, poll: float, stop: threading.Event | None) -> Iterator:
         ended = False  # the log's last word (RunFinished or RunFailed) has been read
         told = False
+        training = False  # until the first batch is logged, look more often: the first point is awaited
         while stop is None or not stop.is_set():
             if tail.rewritten():
                 tail.close()
@@ -132,6 +134,8 @@ class RunReader:
                     ended = True
                 elif isinstance(event, ev.RunStarted):
                     ended = False
+                elif isinstance(event, ev.BatchEnded):
+                    training = True
             if lock_holder(self.folder) is None:
                 late = tail.read()  # lines written just before the lock was let go
                 for event in late:
@@ -146,10 +150,11 @@ class RunReader:
             if (new or not told) and not ended:  # after the last word, only the trainer's exit is awaited
                 told = True
                 yield CaughtUp()
+            wait = poll if training else min(poll, FIRST_POLL_SECONDS)
             if stop is not None:
-                stop.wait(poll)
+                stop.wait(wait)
             else:
-                time.sleep(poll)
+                time.sleep(wait)
 
     def _gone(self, status: Status) -> TrainerGone:
         checkpoint = self.folder / "checkpoint.pt"

@@ -81,10 +81,13 @@ class LineChart(PlotextPlot):
         """Keep the point (non-finite values are skipped, they cannot be drawn)."""
         if y is None or not math.isfinite(y):
             return
+        first = self.points == 0
         series = self.series[label]
         series.xs.append(float(x))
         series.ys.append(float(y))
         self.dirty = True
+        if first and self.is_mounted:
+            self.call_later(self.redraw_if_needed)  # the first point is drawn at once, the rest at the timer's pace
 
     def clear(self) -> None:
         for series in self.series.values():
