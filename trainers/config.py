@@ -99,6 +99,9 @@ class RunConfig:
                       "the numbers a little, so off by default", flag="--amp", choices=("off", "bf16", "fp16"))
     compile: bool = option(False, "torch.compile the model: the first batches wait for the compile (cached for "
                            "later runs); same numbers up to float rounding", flag="--compile", kind=bool)
+    flush_denormal: bool = option(True, "on a CPU, treat denormal floats (below 1e-38) as zero: tiny gradients "
+                                  "otherwise make later epochs up to 2x slower than the first; --no-flush-denormal "
+                                  "keeps them", flag="--no-flush-denormal", kind=bool)
     nproc_per_node: int = option(1, "processes on this machine, under torchrun: one per GPU (or per CPU slot with "
                                  "gloo); --batch-size stays the global batch", flag="--nproc-per-node", kind=int,
                                  minimum=1, form="procs")
