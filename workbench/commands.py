@@ -215,11 +215,15 @@ def lab(args) -> int:
     print(f"\nlearning a {kh}x{kw} kernel from the input and this output: {args.steps} steps, lr {args.lr:g}, "
           f"squared error summed")
     every = max(1, args.steps // 10)
-    last = None
+    last, lowest = None, None
     for step in conv.learn_kernel(x, out, (kh, kw), args.steps, args.lr, args.padding, args.stride, args.seed):
         if step.step % every == 0 or step.step == args.steps:
             print(f"  step {step.step:4d}  loss {step.loss:.4f}")
         last = step
+        lowest = step.loss if lowest is None else min(lowest, step.loss)
+        if not step.loss <= 4 * lowest + 1e-9:
+            raise WorkbenchError(f"the loss grew from {lowest:.3g} to {step.loss:.3g} by step {step.step}: lr "
+                                 f"{args.lr:g} is too large for this input; try --lr {args.lr / 10:g}.")
     import numpy as np
 
     learned = np.array(last.kernel, dtype=np.float32)

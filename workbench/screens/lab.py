@@ -222,14 +222,14 @@ class LabScreen(Screen):
             from trainers import lab
 
             x, kernel, out, what, _formula = self.compute(s)  # what the fields say now, not a draw behind
-            first = None
+            lowest = None
             for step in lab.learn_kernel(x, out, tuple(kernel.shape), s["steps"], s["lr"], s["padding"], s["stride"],
                                          start=self.learned):
                 self.app.call_from_thread(self.learned_step, step, kernel)
-                first = step.loss if first is None else first
-                if not step.loss < 1e4 * max(first, 1e-12):
-                    self.app.call_from_thread(self.say, f"The loss is growing ({step.loss:.3g}): lr {s['lr']:g} is "
-                                              f"too large for {what}; try a smaller one.", True)
+                lowest = step.loss if lowest is None else min(lowest, step.loss)
+                if not step.loss <= 4 * lowest + 1e-9:  # NaN, inf, or climbing: gradient descent overshoots
+                    self.app.call_from_thread(self.say, f"The loss is growing ({lowest:.3g} -> {step.loss:.3g}): lr "
+                                              f"{s['lr']:g} is too large for {what}; try {s['lr'] / 10:g}.", True)
                     return
             self.app.call_from_thread(self.say, f"Learned on {what}: m takes {s['steps']} more steps, l starts over.")
         except (WorkbenchError, ValueError) as err:
