@@ -208,3 +208,31 @@ def test_sigkill_in_the_middle_of_a_save_then_resume_loses_nothing(tmp_path):
     rows = [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows == [1, 2, 3, 4]
     assert find_run(str(run)) == run
+
+
+def test_a_runs_home_that_cannot_be_made_is_one_sentence(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    env = dict(os.environ, WORKBENCH_RUNS=str(tmp_path / "file" / "runs"))
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "train", *LONG, "--epochs", "1", "--limit-batches", "1"],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 2 and "cannot make the run folder" in one_line(out.stderr)
+
+
+def test_a_damaged_config_json_is_resumed_from_the_checkpoints_settings(tmp_path):
+    folder, _ = recorded(tiny_config(epochs=1, out=str(tmp_path / "run")))
+    (Path(folder) / "config.json").write_text('{"mod')  # torn by a crash, or edited by hand
+    _, events = recorded(resume_config(folder, epochs=2))
+    assert isinstance(events[-1], ev.RunFinished) and events[-1].epochs_completed == 2
+    assert json.loads((Path(folder) / "config.json").read_text())["model"] == "mlp"  # written whole again
+
+
+def test_resuming_a_run_that_is_training_names_its_trainer(tmp_path):
+    from trainers.runs.files import FolderLock
+
+    folder, _ = recorded(tiny_config(epochs=1, out=str(tmp_path / "run")))
+    lock = FolderLock(folder).acquire()  # a trainer at work on it
+    try:
+        with pytest.raises(Exception, match=f"being written by process {os.getpid()}"):
+            resume_config(folder, epochs=2)
+    finally:
+        lock.release()

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..runs.control import FolderControl
-from ..runs.files import CONFIG, FolderLock
+from ..runs.files import CONFIG, FolderLock, RunFolderError
 from ..runs.home import find_run, new_run_dir, run_folder
 from ..runs.writer import RunWriter, record
 
@@ -28,7 +28,11 @@ def claim(config: RunConfig) -> tuple[RunConfig, FolderLock]:
         folder = Path(config.resume).expanduser()
     else:
         folder = new_run_dir(config.model, config.dataset)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunFolderError(f"cannot make the run folder {folder}: {err.strerror or err}; give --out a folder you "
+                             f"can write, or set WORKBENCH_RUNS.") from None
     lock = FolderLock(folder).acquire()
     for stale in folder.glob(".*.tmp"):  # a write a killed trainer left half done: never taken for whole
         stale.unlink(missing_ok=True)
@@ -40,14 +44,36 @@ def resume_config(run: str, **overrides) -> RunConfig:
     resolved, `epochs` (the total to reach) and the other `overrides` that are not None replacing it."""
     from ..runs.files import read_json
 
+    from ..runs.files import REQUEST, lock_holder
+
     folder = find_run(run)
-    saved = read_json(folder / CONFIG)
+    holder = lock_holder(folder)
+    if holder is not None:
+        raise RunFolderError(f"{folder} is being written by process {holder} (its trainer is at work); `workbench "
+                             f"attach {folder.name}` watches it, `workbench stop {folder.name}` stops it.")
+    saved = read_json(folder / CONFIG) or _checkpoint_config(folder) or read_json(folder / REQUEST)
     if not saved:
-        raise ConfigError(f"{folder} has no {CONFIG}, so there is nothing to resume from; it never started.")
+        damaged = (folder / CONFIG).exists()
+        raise ConfigError(f"{folder}'s {CONFIG} is damaged and no checkpoint holds the settings, so there is nothing "
+                          f"to resume from." if damaged else
+                          f"{folder} has no {CONFIG}, so there is nothing to resume from; it never started.")
     names = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in saved.items() if k in names})
     changes = {k: v for k, v in overrides.items() if v is not None and k in names}
     return dataclasses.replace(config, **changes, resume=str(folder), out=str(folder))
+
+
+def _checkpoint_config(folder: Path) -> dict | None:
+    """The settings a checkpoint carries: what a resume falls back on when config.json is lost or damaged."""
+    from .. import checkpoint as ckpt
+
+    if not (folder / ckpt.FILENAME).exists():
+        return None
+    try:
+        config = ckpt.load(folder).get("config")
+    except Exception:  # noqa: BLE001 - a bad checkpoint is reported by the run itself, in its own words
+        return None
+    return config if isinstance(config, dict) else None
 
 
 def train_here(config: RunConfig, progress: Callable[[str, int, int], None] | None = None,
