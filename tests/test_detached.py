@@ -265,3 +265,14 @@ def test_stopped_by_sigterm_and_by_workbench_stop_the_resumed_run_is_the_run_nev
     record = [(e.epoch, e.train_loss, e.test_loss) for e in read_events(folder) if isinstance(e, ev.EpochEnded)]
     expected = [(e.epoch, e.train_loss, e.test_loss) for e in read_events(whole) if isinstance(e, ev.EpochEnded)]
     assert record == expected
+
+
+def test_a_stop_sent_while_a_background_trainer_is_still_starting_is_obeyed():
+    from tests.conftest import tiny_config
+    from trainers.backends import start_detached
+    from trainers.runs import send
+
+    folder, process = start_detached(tiny_config(epochs=500, limit_batches=None))
+    send(folder, "stop")  # before the trainer has even imported torch
+    assert process.wait(120) == 0
+    assert read_status(folder).state == "stopped"

@@ -63,6 +63,11 @@ class RunControl:
     def request_save(self) -> None:
         self._save.set()
 
+    @property
+    def save_requested(self) -> bool:
+        """A save is asked for (without taking the request)."""
+        return self._save.is_set()
+
     def take_save_request(self) -> bool:
         if self._save.is_set():
             self._save.clear()

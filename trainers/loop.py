@@ -248,7 +248,7 @@ class Trainer:
                 self.agree()
             else:
                 self.control.poll()
-            if self.control.take_save_request() or self.control.paused or self.control.stop.is_set():
+            if self.control.save_requested or self.control.paused or self.control.stop.is_set():
                 sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
                 sums.seconds += time.perf_counter() - clock
                 yield from self.between_batches(epoch, b)

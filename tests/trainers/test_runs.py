@@ -13,7 +13,7 @@ from tests.conftest import recorded, tiny_config
 from trainers import events as ev
 from trainers.backends import claim, resume_config
 from trainers.errors import WorkbenchError
-from trainers.runs import (FolderControl, LogRestarted, RunReader, RunWriter, TrainerGone, find_run, list_runs,
+from trainers.runs import (FolderControl, LogRestarted, RunReader, RunWriter, TrainerGone, find_run, list_runs, lock_holder,
                            read_status, send)
 from trainers.runs.files import FolderLock, RunFolderError, write_json
 from trainers.runs.log import END, EventLog, LogError, encode, read_events
@@ -318,3 +318,44 @@ def test_a_follower_starts_over_when_a_resume_rewrites_the_log(tmp_path):
     reader.join(timeout=10)
     lock.release()
     assert any(isinstance(e, LogRestarted) for e in got)
+
+
+class _SaveOnPoll(FolderControl):
+    def __init__(self, folder, at):
+        super().__init__(folder)
+        self.polls, self.at = 0, at
+
+    def poll(self):
+        self.polls += 1
+        if self.polls == self.at:
+            self.request_save()
+
+
+def test_a_save_asked_for_mid_epoch_is_saved_there(tmp_path):
+    config, lock = claim(tiny_config(**EXACT, out=str(tmp_path / "run")))
+    from trainers.backends import train_here
+
+    events = list(train_here(config, control=_SaveOnPoll(config.out, at=4), lock=lock))
+    saves = [e for e in events if isinstance(e, ev.CheckpointSaved)]
+    assert saves[0].label == "epoch 1, batch 4/10" and not saves[0].complete  # then every epoch's own save
+
+
+def test_a_killed_holders_pid_in_a_free_lock_is_not_taken_for_a_live_trainer(tmp_path):
+    # SIGKILL leaves the lock file naming the dead trainer; after a reboot that pid may be anyone's.
+    (tmp_path / ".lock").write_text(f"{os.getppid()}\n")  # a live process, but it holds no lock here
+    assert lock_holder(tmp_path) is None
+    write_json(tmp_path / "status.json", {"state": "running", "pid": os.getppid(), "host": ""})
+    assert read_status(tmp_path).state == "interrupted"
+    (tmp_path / ".lock").write_text(f"{os.getppid()} handed\n")  # passed to a spare about to take it
+    assert lock_holder(tmp_path) == os.getppid()
+    with pytest.raises(RunFolderError, match="a trainer is starting there"):
+        FolderLock(tmp_path).acquire()
+
+
+def test_a_torn_array_file_costs_its_pictures_not_the_run(tmp_path):
+    folder, events = recorded(tiny_config(out=str(tmp_path / "run")))
+    for npz in (tmp_path / "run" / "arrays").iterdir():
+        npz.write_bytes(npz.read_bytes()[:100])
+    replay = list(read_events(folder))
+    assert kinds(replay) == kinds(events)
+    assert next(e for e in replay if isinstance(e, ev.Predictions)).images is None

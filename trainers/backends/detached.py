@@ -16,6 +16,14 @@ from .local import claim
 
 REQUEST = "request.json"
 LOCK_FD = "WORKBENCH_LOCK_FD"
+CONTROL_SEEN = "_control_seen"  # in request.json: control.json's counts when the folder was claimed
+
+
+def request(config: RunConfig, folder: Path) -> dict:
+    """What a background trainer is asked to do: the config, and which control requests came before it."""
+    from ..runs.control import seen_now
+
+    return {**config.to_dict(), CONTROL_SEEN: list(seen_now(folder))}
 
 
 def _env(extra: dict | None = None) -> dict:
@@ -33,7 +41,7 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Pat
     config, lock = claim(config)
     folder = Path(config.out)
     try:
-        write_json(folder / REQUEST, config.to_dict())
+        write_json(folder / REQUEST, request(config, folder))
         write_status(folder, "starting")
         if spare is not None and spare.take(folder, lock):
             return folder, spare.process

@@ -22,7 +22,7 @@ from ..config import RunConfig
 from ..errors import ConfigError
 from ..runs.files import TRAINER_LOG, FolderLock, read_json, write_json
 from ..runs.status import write_status
-from .detached import LOCK_FD, REQUEST, _env
+from .detached import CONTROL_SEEN, LOCK_FD, REQUEST, _env, request
 from .local import claim
 
 PAUSE_LIMIT = timedelta(days=7)  # a paused rank 0 keeps the others waiting in a collective this long at most
@@ -55,7 +55,7 @@ def start_distributed(config: RunConfig) -> tuple[Path, subprocess.Popen]:
     config, lock = claim(config)
     folder = Path(config.out)
     try:
-        write_json(folder / REQUEST, config.to_dict())
+        write_json(folder / REQUEST, request(config, folder))
         write_status(folder, "starting")
         with open(folder / TRAINER_LOG, "ab") as log:
             child = subprocess.Popen([sys.executable, "-m", "trainers.backends.distributed", str(folder)],
@@ -87,7 +87,7 @@ def launch(folder: Path) -> int:
 
     lock = FolderLock(folder)
     if os.environ.get(LOCK_FD):
-        lock.fd = int(os.environ.pop(LOCK_FD))
+        lock.adopt(int(os.environ.pop(LOCK_FD)))
     else:
         lock.acquire()
     # A stop signal to the launcher becomes a stop request in the folder: rank 0 reads it and every rank
@@ -148,7 +148,8 @@ def rank_main(folder: Path) -> int:
     elif config.device == "auto":
         config.device = "cpu"
     dist.init_process_group(backend, timeout=PAUSE_LIMIT)
-    control = FolderControl(folder) if rank == 0 else RunControl()
+    control = FolderControl(folder, seen=(read_json(folder / REQUEST) or {}).get(CONTROL_SEEN)) if rank == 0 \
+        else RunControl()
     control.install_signals()
 
     def data_parallel(session) -> None:

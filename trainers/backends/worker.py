@@ -53,22 +53,24 @@ def main(argv: list[str]) -> int:
     from ..events import RunFailed
     from ..runs.control import FolderControl
     from ..runs.files import FolderLock, read_json
-    from .detached import LOCK_FD, REQUEST
+    from .detached import CONTROL_SEEN, LOCK_FD, REQUEST
     from .local import train_here
 
     folder = Path(argv[0])
     lock = FolderLock(folder)
     if os.environ.get(LOCK_FD):
-        lock.fd = int(os.environ.pop(LOCK_FD))  # already ours: the launcher named this process as its owner
+        lock.adopt(int(os.environ.pop(LOCK_FD)))  # already ours: inherited from the process that claimed it
     else:
         lock.acquire()
-    control = FolderControl(folder)
-    control.install_signals()
     request = read_json(folder / REQUEST) or {}
+    # Requests sent after the folder was claimed (a quick `workbench stop`) are for this trainer.
+    control = FolderControl(folder, seen=request.get(CONTROL_SEEN))
+    control.install_signals()
     code = 0
     try:
         config = RunConfig.from_dict(request)
-        for event in train_here(config, control=control, lock=lock):
+        # The lock is this process's until its last word is in the folder, so no viewer reads the gap.
+        for event in train_here(config, control=control):
             if isinstance(event, RunFailed):
                 code = 1
     except KeyboardInterrupt:  # a second stop signal: end now, the last checkpoint stays
@@ -77,6 +79,8 @@ def main(argv: list[str]) -> int:
     except BaseException as err:  # noqa: BLE001 - whatever it is, the folder says so
         _record_failure(folder, f"the trainer failed: {type(err).__name__}: {err}")
         raise
+    finally:
+        lock.release()
     return code
 
 

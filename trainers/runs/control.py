@@ -45,14 +45,23 @@ def _counts(state: dict | None) -> tuple[int, int, int]:
     return int(state.get("stops", 0)), int(state.get("pauses", 0)), int(state.get("save", 0))
 
 
-class FolderControl(RunControl):
-    """A RunControl that also takes requests from RUN/control.json (and signals: install_signals)."""
+def seen_now(folder: str | os.PathLike) -> tuple[int, int, int]:
+    """control.json's request counts now: what a trainer that claims the folder now should not obey."""
+    return _counts(read_json(Path(folder) / CONTROL))
 
-    def __init__(self, folder: str | os.PathLike) -> None:
+
+class FolderControl(RunControl):
+    """A RunControl that also takes requests from RUN/control.json (and signals: install_signals).
+
+    `seen`: the counts when the folder was claimed (a background trainer starts seconds later, and a stop
+    sent meanwhile is for it); by default, the counts now."""
+
+    def __init__(self, folder: str | os.PathLike, seen=None) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.path = self.folder / CONTROL
-        self._seen = _counts(read_json(self.path))  # what was asked of earlier trainers is not for this one
+        # what was asked of earlier trainers is not for this one
+        self._seen = tuple(int(v) for v in seen) if seen is not None and len(seen) == 3 else seen_now(folder)
         self._next_check = time.monotonic() + CHECK_SECONDS
 
     def poll(self) -> None:

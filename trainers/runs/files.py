@@ -120,12 +120,20 @@ def alive(pid: int) -> bool:
         return True
 
 
-def _named_pid(fd: int) -> int | None:
+HANDED = "handed"  # the lock file's mark for a lock passed to a process that has not taken it yet
+
+
+def _named(fd: int) -> tuple[int | None, bool]:
+    """(pid, handed over) as the lock file names them."""
     try:
-        text = os.pread(fd, 64, 0).decode("ascii", "replace").strip()
-        return int(text) if text else None
+        words = os.pread(fd, 64, 0).decode("ascii", "replace").split()
+        return (int(words[0]) if words else None), HANDED in words[1:]
     except (OSError, ValueError):
-        return None
+        return None, False
+
+
+def _named_pid(fd: int) -> int | None:
+    return _named(fd)[0]
 
 
 class FolderLock:
@@ -159,25 +167,37 @@ class FolderLock:
                                          f"choose another --out, or stop that run first (workbench stop "
                                          f"{self.folder.name}).") from None
                 time.sleep(0.02)
+        pid, handed = _named(fd)
+        if handed and pid and pid != os.getpid() and alive(pid):  # passed to a trainer about to take it
+            os.close(fd)
+            raise RunFolderError(f"{self.folder} is being written by process {pid} (a trainer is starting there); "
+                                 f"choose another --out, or stop that run first (workbench stop "
+                                 f"{self.folder.name}).")
         self._name(fd, os.getpid())
         self.fd = fd
         return self
 
     @staticmethod
-    def _name(fd: int, pid: int | None) -> None:
+    def _name(fd: int, pid: int | None, handed: bool = False) -> None:
         try:
             os.ftruncate(fd, 0)
             if pid:
-                os.pwrite(fd, f"{pid}\n".encode(), 0)
+                os.pwrite(fd, f"{pid}{' ' + HANDED if handed else ''}\n".encode(), 0)
         except OSError:
             pass  # the name is for messages; the flock is what counts
+
+    def adopt(self, fd: int) -> "FolderLock":
+        """Take over a locked descriptor inherited from the process that claimed the folder."""
+        self.fd = fd
+        self._name(fd, os.getpid())  # held by this process now, not handed over any more
+        return self
 
     def hand_over(self, pid: int) -> None:
         """Name `pid` as the holder and close this process's descriptor: a child that inherited it keeps the
         flock; a process that was told to take it finds it free and named for it."""
         if self.fd is None:
             return
-        self._name(self.fd, pid)
+        self._name(self.fd, pid, handed=True)
         os.close(self.fd)
         self.fd = None
 
@@ -210,8 +230,9 @@ def lock_holder(folder: str | os.PathLike) -> int | None:
         except BlockingIOError:
             return _named_pid(fd) or 0
         fcntl.flock(fd, fcntl.LOCK_UN)
-        # Free, but named: handed to a process that has not taken it yet. A dead one's name is stale.
-        pid = _named_pid(fd)
-        return pid if pid and alive(pid) else None
+        # Free, but handed to a process that has not taken it yet (a spare): it counts while that one lives.
+        # A plain name in a free lock is a killed holder's, and its pid may belong to another process by now.
+        pid, handed = _named(fd)
+        return pid if pid and handed and alive(pid) else None
     finally:
         os.close(fd)

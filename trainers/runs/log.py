@@ -103,8 +103,8 @@ def decode(record: dict, folder: Path):
         try:
             with np.load(folder / record["arrays"], allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError):
-            arrays = {}  # lost or torn: the event still counts, without its pictures
+        except Exception:  # noqa: BLE001 - lost or torn (BadZipFile, EOFError...): the event counts, without pictures
+            arrays = {}
     try:
         return _build(cls, data, arrays)
     except (TypeError, ValueError):
@@ -204,6 +204,11 @@ class EventLog:
                 self.file = open(self.path, "wb")
                 self._write_line({"format": FORMAT, "version": VERSION, "created": time.time()})
         except OSError as err:
+            if self.file is not None:
+                try:
+                    self.file.close()
+                except OSError:
+                    pass
             self.file = None
             raise disk_error(self.path, err) from err
         self.next_array = self._highest_array() + 1
@@ -237,6 +242,8 @@ class EventLog:
                 (self.folder / ARRAYS).mkdir(exist_ok=True)
                 with open(self.folder / name, "wb") as f:
                     np.savez(f, **arrays)
+                    f.flush()
+                    os.fsync(f.fileno())  # whole on disk before any line names it
                 record["arrays"] = name
             self._write_line(record)
             if durable:
