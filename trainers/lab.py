@@ -100,8 +100,16 @@ def stripes() -> torch.Tensor:
 
 
 def parse_kernel(text: str) -> torch.Tensor:
-    """A kernel typed as rows: "1 -1", "1, -1", "1 0 -1; 2 0 -2; 1 0 -1" (rows split by ';' or '/')."""
-    rows = [r for r in text.replace("/", ";").replace("\n", ";").split(";") if r.strip()]
+    """A kernel typed as rows: "1 -1", "1, -1", "1 0 -1; 2 0 -2; 1 0 -1" (rows split by ';' or newlines),
+    optionally divided by a number at the end: "1 1 1; 1 1 1; 1 1 1 / 9"."""
+    text, _, divisor = text.partition("/")
+    try:
+        scale = float(divisor) if divisor.strip() else 1.0
+    except ValueError:
+        raise ConfigError(f"a kernel's divisor (after '/') must be a number; got {divisor.strip()!r}.") from None
+    if scale == 0:
+        raise ConfigError("a kernel cannot be divided by 0.")
+    rows = [r for r in text.replace("\n", ";").split(";") if r.strip()]
     try:
         values = [[float(v) for v in r.replace(",", " ").split()] for r in rows]
     except ValueError:
@@ -111,7 +119,7 @@ def parse_kernel(text: str) -> torch.Tensor:
         raise ConfigError(f"a kernel's rows must all have the same number of values; got {text!r}.")
     if len(values) > 9 or len(values[0]) > 9:
         raise ConfigError("a kernel of at most 9x9 values, please.")
-    return torch.tensor(values)
+    return torch.tensor(values) / scale if scale != 1.0 else torch.tensor(values)
 
 
 def kernel_named(name_or_values: str) -> torch.Tensor:

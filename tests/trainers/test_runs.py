@@ -213,15 +213,17 @@ def test_a_run_stopped_anywhere_and_resumed_is_the_run_never_stopped(tmp_path, u
     assert [e.epoch for e in resumed] == sorted({e for e, _ in stops})
 
 
-class _StopOnPoll(FolderControl):
-    def __init__(self, folder, at):
+class _OnPoll(FolderControl):
+    """Asks for something (stop, save) at the trainer's `at`-th look between batches."""
+
+    def __init__(self, folder, at, ask="request_stop"):
         super().__init__(folder)
-        self.polls, self.at = 0, at
+        self.polls, self.at, self.ask = 0, at, ask
 
     def poll(self):
         self.polls += 1
         if self.polls == self.at:
-            self.request_stop()
+            getattr(self, self.ask)()
 
 
 def test_a_stop_during_evaluation_keeps_the_epochs_training(tmp_path, uninterrupted):
@@ -230,7 +232,7 @@ def test_a_stop_during_evaluation_keeps_the_epochs_training(tmp_path, uninterrup
     config, lock = claim(config)
     from trainers.backends import train_here
 
-    control = _StopOnPoll(config.out, at=10 + 2)  # 10 training batches, then the second test batch
+    control = _OnPoll(config.out, at=10 + 2)  # 10 training batches, then the second test batch
     events = list(train_here(config, control=control, lock=lock))
     saved = [e for e in events if isinstance(e, ev.CheckpointSaved)]
     assert saved[-1].label == "epoch 1, batch 10/10" and not any(isinstance(e, ev.EpochEnded) for e in events)
@@ -320,22 +322,11 @@ def test_a_follower_starts_over_when_a_resume_rewrites_the_log(tmp_path):
     assert any(isinstance(e, LogRestarted) for e in got)
 
 
-class _SaveOnPoll(FolderControl):
-    def __init__(self, folder, at):
-        super().__init__(folder)
-        self.polls, self.at = 0, at
-
-    def poll(self):
-        self.polls += 1
-        if self.polls == self.at:
-            self.request_save()
-
-
 def test_a_save_asked_for_mid_epoch_is_saved_there(tmp_path):
     config, lock = claim(tiny_config(**EXACT, out=str(tmp_path / "run")))
     from trainers.backends import train_here
 
-    events = list(train_here(config, control=_SaveOnPoll(config.out, at=4), lock=lock))
+    events = list(train_here(config, control=_OnPoll(config.out, at=4, ask="request_save"), lock=lock))
     saves = [e for e in events if isinstance(e, ev.CheckpointSaved)]
     assert saves[0].label == "epoch 1, batch 4/10" and not saves[0].complete  # then every epoch's own save
 

@@ -111,14 +111,20 @@ def decode(record: dict, folder: Path):
         return None
 
 
-def position(event) -> tuple[int, int] | None:
-    """Where in training an event belongs: (epoch, batch) for a logged batch, (epoch, END) for what
+AFTER_EPOCH = ("EpochEnded", "Reconstructions", "Predictions", "ParametersSnapshot")
+
+
+def position(record: dict) -> tuple[int, int] | None:
+    """Where in training a log line belongs: (epoch, batch) for a logged batch, (epoch, END) for what
     follows an epoch's training. Starts, saves, pauses and ends are not placed."""
-    if isinstance(event, ev.BatchEnded):
-        return (event.epoch, event.batch)
-    if isinstance(event, (ev.EpochEnded, ev.Reconstructions, ev.Predictions, ev.ParametersSnapshot)):
-        return (event.epoch, END)
-    return None
+    data = record.get("data") or {}
+    if record.get("type") == "BatchEnded":
+        place = (data.get("epoch"), data.get("batch"))
+    elif record.get("type") in AFTER_EPOCH:
+        place = (data.get("epoch"), END)
+    else:
+        return None
+    return place if None not in place else None
 
 
 def _header_version(record: dict) -> int | None:
@@ -204,12 +210,7 @@ class EventLog:
                 self.file = open(self.path, "wb")
                 self._write_line({"format": FORMAT, "version": VERSION, "created": time.time()})
         except OSError as err:
-            if self.file is not None:
-                try:
-                    self.file.close()
-                except OSError:
-                    pass
-            self.file = None
+            self.close()
             raise disk_error(self.path, err) from err
         self.next_array = self._highest_array() + 1
 
@@ -279,18 +280,11 @@ class EventLog:
         pending: set[str] = set()
         earlier_start = False
         for _start, end, record in read_records(self.folder):
-            event = EVENT_TYPES.get(record.get("type"))
-            earlier_start = earlier_start or event is ev.RunStarted
-            place = None
-            if event is not None:
-                data = record.get("data") or {}
-                if event is ev.BatchEnded:
-                    place = (data.get("epoch"), data.get("batch"))
-                elif event in (ev.EpochEnded, ev.Reconstructions, ev.Predictions, ev.ParametersSnapshot):
-                    place = (data.get("epoch"), END)
+            earlier_start = earlier_start or record.get("type") == "RunStarted"
+            place = position(record)
             if record.get("arrays"):
                 pending.add(record["arrays"])
-            if place is not None and None not in place and where is not None and tuple(place) <= tuple(where):
+            if place is not None and where is not None and tuple(place) <= tuple(where):
                 keep_end = end
                 kept_arrays |= pending
                 pending = set()

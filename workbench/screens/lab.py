@@ -159,10 +159,7 @@ class LabScreen(Screen):
         x, what = self._image(s["image"])
         if s["transposed"]:
             x, what = x.t().contiguous(), what + ", transposed"
-        text = s["kernel"]
-        kernel = lab.parse_kernel(text.split("/")[0])
-        if "/" in text:
-            kernel = kernel / float(text.split("/")[1])
+        kernel = lab.parse_kernel(s["kernel"])
         out = lab.corr2d(x, kernel, s["padding"], s["stride"])
         formula = lab.shape_formula(x.shape[0], x.shape[1], tuple(kernel.shape), s["padding"], s["stride"])
         return x, kernel, out, what, formula
