@@ -333,14 +333,23 @@ def test_a_save_asked_for_mid_epoch_is_saved_there(tmp_path):
 
 def test_a_killed_holders_pid_in_a_free_lock_is_not_taken_for_a_live_trainer(tmp_path):
     # SIGKILL leaves the lock file naming the dead trainer; after a reboot that pid may be anyone's.
-    (tmp_path / ".lock").write_text(f"{os.getppid()}\n")  # a live process, but it holds no lock here
-    assert lock_holder(tmp_path) is None
-    write_json(tmp_path / "status.json", {"state": "running", "pid": os.getppid(), "host": ""})
-    assert read_status(tmp_path).state == "interrupted"
-    (tmp_path / ".lock").write_text(f"{os.getppid()} handed\n")  # passed to a spare about to take it
-    assert lock_holder(tmp_path) == os.getppid()
-    with pytest.raises(RunFolderError, match="a trainer is starting there"):
-        FolderLock(tmp_path).acquire()
+    import subprocess
+    import sys
+
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a live stranger
+    try:
+        (tmp_path / ".lock").write_text(f"{other.pid}\n")  # alive, but it holds no lock here
+        assert lock_holder(tmp_path) is None
+        write_json(tmp_path / "status.json", {"state": "running", "pid": other.pid, "host": ""})
+        assert read_status(tmp_path).state == "interrupted"
+        (tmp_path / ".lock").write_text(f"{other.pid} handed\n")  # passed to a spare about to take it
+        assert lock_holder(tmp_path) == other.pid
+        with pytest.raises(RunFolderError, match="a trainer is starting there"):
+            FolderLock(tmp_path).acquire()
+    finally:
+        (tmp_path / ".lock").unlink()
+        other.kill()
+        other.wait()
 
 
 def test_a_torn_array_file_costs_its_pictures_not_the_run(tmp_path):
