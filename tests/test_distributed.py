@@ -37,6 +37,8 @@ def test_two_processes_train_the_same_weights_as_one_and_rank_0_alone_writes(tmp
     assert isinstance(events[-1], ev.RunFinished) and not events[-1].stopped, events[-1]
     kinds = [type(e).__name__ for e in read_events(folder)]
     assert kinds.count("RunStarted") == 1 and kinds.count("EpochEnded") == 1  # one writer
+    confusion = next(e for e in read_events(folder) if isinstance(e, ev.Confusion))
+    assert confusion.matrix.sum() == 128  # summed over both processes' halves of the test set
     batches = [(e.epoch, e.batch) for e in read_events(folder) if isinstance(e, ev.BatchEnded)]
     assert batches == [(1, b) for b in (5, 10)]  # 640 samples, global batch 64: 10 batches
     mine, theirs = weights(folder), weights(single)

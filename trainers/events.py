@@ -146,5 +146,63 @@ class RunFailed:
     checkpoint: str | None = None  # the last good weights, when they were saved
 
 
+@dataclass(frozen=True)
+class LayerActivation:
+    """What one leaf layer's forward call made of the Activations images (trainers.probes.activations)."""
+
+    name: str  # the module's qualified name; a module called twice appears twice, the second "name#2"
+    kind: str  # the module's type, e.g. "Conv2d"
+    shape: tuple[int, ...]  # the output of one image, without the batch dimension
+    low: tuple[float, ...]  # per image: the output's min, max and mean
+    high: tuple[float, ...]
+    mean: tuple[float, ...]
+    maps: np.ndarray | None = None  # uint8 (images, k, H, W): the first k channels, each min-max scaled
+    map_low: np.ndarray | None = None  # float32 (images, k): each map's raw range before scaling
+    map_high: np.ndarray | None = None
+    follows: str | None = None  # a nonlinearity right after a layer with maps: that layer's name
+
+
+@dataclass(frozen=True)
+class Activations:
+    """A few fixed test images walked through every leaf layer (epoch 0: at initialisation)."""
+
+    epoch: int
+    images: np.ndarray  # uint8 (N, C, H, W), the first of the Predictions/Reconstructions images
+    labels: tuple[int, ...]
+    classes: tuple[str, ...]
+    layers: tuple[LayerActivation, ...]
+
+
+@dataclass(frozen=True)
+class Confusion:
+    """A classifier's whole evaluation pass: where it is wrong."""
+
+    epoch: int
+    classes: tuple[str, ...]
+    matrix: np.ndarray  # int64 (classes, classes): rows the true class, columns the predicted one
+    per_class: tuple[float | None, ...]  # accuracy per true class; None where the test set has none
+    worst_images: np.ndarray  # uint8 (k, C, H, W): the most confidently wrong test images, worst first
+    worst_true: tuple[int, ...]
+    worst_predicted: tuple[int, ...]
+    worst_confidence: tuple[float, ...]  # softmax probability of the wrong prediction
+
+
+@dataclass(frozen=True)
+class Latent:
+    """An autoencoder's evaluation pass: its worst reconstructions, and where its code puts test images."""
+
+    epoch: int
+    classes: tuple[str, ...]
+    mean_error: float  # per-image mean squared error, averaged over the test set
+    worst_images: np.ndarray  # uint8 (k, C, H, W), worst reconstructed first
+    worst_outputs: np.ndarray  # uint8 (k, C, H, W)
+    worst_errors: tuple[float, ...]
+    points: np.ndarray | None = None  # float16 (n, 2): the codes of a fixed test subset, PCA-projected
+    labels: np.ndarray | None = None  # int16 (n,): their classes
+    explained: tuple[float, ...] = ()  # variance share of each of the two components
+    code_size: int = 0  # 0: the model shows no code (no `encode` method or `encoder` module)
+
+
 Event = (Loading | RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | ParametersSnapshot
-         | CheckpointSaved | Paused | RunFinished | RunFailed)
+         | CheckpointSaved | Paused | RunFinished | RunFailed
+         | Activations | Confusion | Latent)

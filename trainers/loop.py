@@ -31,6 +31,7 @@ from .errors import ConfigError, WorkbenchError
 from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
 from .inspection import count_parameters, parameter_table
+from .probes.insight import Evaluation, epoch_events, walk_samples
 from .prepare import (Session, init_parameters, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
                       resolve_config)
 
@@ -165,6 +166,8 @@ class Trainer:
         if resumed_at is None:
             yield ParametersSnapshot(0, tuple(parameter_table(s.model)))
         sample_x, sample_y = s.sample_images()
+        if resumed_at is None and s.rank == 0:
+            yield walk_samples(s, 0, sample_x, sample_y)  # the activations at initialisation
         stopped = False
         for epoch in range(self.done + 1, cfg.epochs + 1):
             start, resumed = 0, False
@@ -313,9 +316,11 @@ class Trainer:
         loss_sum = torch.zeros((), device=s.device)
         correct = torch.zeros((), device=s.device, dtype=torch.int64)
         n = 0
+        self.evaluation = Evaluation(s)  # the epoch's Confusion or Latent, gathered on the way
         with torch.no_grad(), self.autocast():
             for xb, yb in self.test_batches:
                 out = model(xb).float()
+                self.evaluation.add(xb, yb, out)
                 loss_sum += self.criterion(out, yb if s.classify else xb) * yb.shape[0]
                 if s.classify:
                     correct += (out.argmax(1) == yb).sum()
@@ -326,6 +331,7 @@ class Trainer:
                     return None
         model.train()
         total_loss, total_correct, n = self.reduce(loss_sum, correct, n)
+        self.evaluation.finish()
         n = max(n, 1)
         return total_loss / n, (total_correct / n) if s.classify else None
 
@@ -344,6 +350,7 @@ class Trainer:
         if s.rank == 0:
             yield self.samples(epoch, sample_x, sample_y)
             yield ParametersSnapshot(epoch, tuple(parameter_table(s.model)))
+            yield from epoch_events(s, epoch, self.evaluation, sample_x, sample_y)
         # every finished epoch is on disk: a crash, a kill or a lost connection keeps the last good one
         yield from self.save()
 

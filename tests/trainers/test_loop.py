@@ -19,9 +19,10 @@ def kinds(events):
 
 def test_two_batch_run_yields_the_documented_sequence():
     events = list(run(tiny_config(limit_batches=2)))
-    assert kinds(events) == ["RunStarted", "ParametersSnapshot", "BatchEnded", "BatchEnded", "EpochEnded",
-                             "Predictions", "ParametersSnapshot", "RunFinished"]
-    started, before, b1, b2, epoch, preds, after, done = events
+    assert kinds(events) == ["RunStarted", "ParametersSnapshot", "Activations", "BatchEnded", "BatchEnded",
+                             "EpochEnded", "Predictions", "ParametersSnapshot", "Confusion", "Activations",
+                             "RunFinished"]
+    started, before, _, b1, b2, epoch, preds, after, _, _, done = events
     assert started.parameters == 203530 and started.task == "classify" and started.batches_per_epoch == 2
     assert started.train_size == 256 and started.test_size == 64 and started.classes == tuple("0123456789")
     assert "Linear(in_features=784, out_features=256" in started.summary

@@ -34,8 +34,9 @@ END = 1 << 30  # the "batch" of an epoch's evaluation and samples: after every b
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.Loading, ev.RunStarted, ev.BatchEnded, ev.EpochEnded, ev.Reconstructions, ev.Predictions,
-    ev.ParametersSnapshot, ev.CheckpointSaved, ev.Paused, ev.RunFinished, ev.RunFailed)}
-NESTED_TYPES = {"ParamInfo": ev.ParamInfo}
+    ev.ParametersSnapshot, ev.CheckpointSaved, ev.Paused, ev.RunFinished, ev.RunFailed,
+    ev.Activations, ev.Confusion, ev.Latent)}
+NESTED_TYPES = {"ParamInfo": ev.ParamInfo, "LayerActivation": ev.LayerActivation}
 FINAL = (ev.RunFinished, ev.RunFailed)
 
 
@@ -111,7 +112,8 @@ def decode(record: dict, folder: Path):
         return None
 
 
-AFTER_EPOCH = ("EpochEnded", "Reconstructions", "Predictions", "ParametersSnapshot")
+AFTER_EPOCH = ("EpochEnded", "Reconstructions", "Predictions", "ParametersSnapshot",
+               "Activations", "Confusion", "Latent")
 
 
 def position(record: dict) -> tuple[int, int] | None:
