@@ -42,8 +42,8 @@ async def test_pick_model_and_dataset_with_the_keyboard():
         await pilot.press("k", "k")
         assert models.highlighted_key == "mlp-scratch"
 
-        # typing filters (the first letter moves focus to the filter), Enter chooses
-        await pilot.press("l", "e", "n")
+        # "/" opens the filter, Enter chooses
+        await pilot.press("slash", "l", "e", "n")
         assert [item.key for item in models.shown] == ["lenet5"]
         await pilot.press("enter")
         assert pick.model == "lenet5"

@@ -32,6 +32,14 @@ STATE_MARK = {"ready": "✓", "download": "↓", "missing": "✗"}
 STATE_WORD = {"ready": "ready here", "download": "will download", "missing": "missing"}
 
 
+LETTER_ACTIONS = ("start", "inspect", "lab")
+
+
+def filtering(screen: Screen) -> bool:
+    """A list's filter line has the keyboard: every letter typed is text, none a shortcut."""
+    return isinstance(screen.focused, Input) and screen.focused.has_class("filter")
+
+
 def form_defaults(config: RunConfig, model: str) -> dict:
     """The form's values: what the config sets, else the model's own (seed) defaults, else global ones."""
     spec = MODELS.get(model)
@@ -91,7 +99,12 @@ class PickScreen(Screen):
         else:
             self.find_devices()
             self.count_parameters()
-            self.say("↑↓/jk move, Enter chooses, type to filter, s starts, ? lists every key.")
+            self.say("↑↓/jk move, Enter chooses, / filters, Tab moves on, s starts, ? lists every key.")
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action in LETTER_ACTIONS and filtering(self):
+            return None  # letters are text while a filter is typed into: the key bar shows them greyed
+        return True
 
     def check_availability(self, data_dir: str | None) -> None:
         """Whether each dataset's files are here (cheap: looks, never reads or downloads)."""

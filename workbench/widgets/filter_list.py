@@ -1,8 +1,10 @@
 """A keyboard-first list with type-to-filter: an OptionList under a one-line filter Input.
 
-Keys in the list: arrows or j/k move, Enter chooses, any other printable key that is not bound elsewhere
-starts filtering (so does "/"), Backspace edits the filter, Escape clears it. Keys in the filter: arrows
-move the highlight below, Enter chooses, Escape clears and returns to the list.
+Keys in the list: arrows or j/k move, Enter chooses, "/" opens the filter, Backspace edits the filter,
+Escape clears it; every other letter is the screen's shortcut (s starts, i inspects), never text. In the
+filter every letter is text: arrows move the highlight below, Enter chooses, Escape clears and returns to
+the list. The filter line shows only while it is being typed into, so Tab and Shift+Tab go from list to
+list, as the screen reads.
 """
 
 from __future__ import annotations
@@ -53,10 +55,24 @@ class _Options(OptionList):
         elif event.key == "slash":
             event.stop()
             owner.focus_filter()
-        elif event.is_printable and event.character and event.key not in self.app.active_bindings:
-            event.stop()
-            owner.set_filter(owner.query_text + event.character)
-            owner.focus_filter()
+
+
+class _FilterInput(Input):
+    """The filter line: its keys are in the key bar while it has focus, so the bar says letters are text."""
+
+    BINDINGS = [
+        Binding("enter", "submit", "Choose"),
+        Binding("escape", "leave", "Clear filter"),
+    ]
+
+    def action_leave(self) -> None:
+        owner = self.parent
+        if isinstance(owner, FilterList):
+            owner.set_filter("")
+            owner.options.focus()
+
+    def on_blur(self) -> None:
+        self.display = False  # out of the focus chain until "/" asks for it again
 
 
 class FilterList(Vertical):
@@ -91,8 +107,12 @@ class FilterList(Vertical):
         self.items: list[Item] = []
         self.shown: list[Item] = []
 
+    def on_mount(self) -> None:
+        self.filter_input.display = False
+
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="type or / to filter", compact=True, select_on_focus=False, classes="filter")
+        yield _FilterInput(placeholder="filter: type, Enter chooses, Esc clears", compact=True,
+                           select_on_focus=False, classes="filter")
         yield _Options(classes="options")
 
     @property
@@ -122,6 +142,7 @@ class FilterList(Vertical):
         self.filter_input.value = text  # Input.Changed refills
 
     def focus_filter(self) -> None:
+        self.filter_input.display = True
         self.filter_input.focus()
         self.filter_input.cursor_position = len(self.filter_input.value)
 
@@ -153,12 +174,6 @@ class FilterList(Vertical):
         self.options.focus()
         if key is not None:
             self.post_message(self.Chosen(self, key))
-
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "escape" and self.filter_input.has_focus:
-            event.stop()
-            self.set_filter("")
-            self.options.focus()
 
     def action_move(self, step: int) -> None:
         if step > 0:
