@@ -84,10 +84,12 @@ class CompareScreen(Screen):
             with TabPane("1 Epochs", id="tab-curves"):
                 with Horizontal(id="compare-epoch-charts"):
                     yield LineChart("test accuracy % per epoch", self._series(), percent=True, integer_x=True,
+                                    legend=False,
                                     id="cmp-acc")
-                    yield LineChart("test loss per epoch", self._series(), integer_x=True, id="cmp-loss")
+                    yield LineChart("test loss per epoch", self._series(), integer_x=True, legend=False, id="cmp-loss")
             with TabPane("2 Batches", id="tab-batches"):
-                yield LineChart("training loss per logged batch (x: epochs)", self._series(), id="cmp-batch")
+                yield LineChart("training loss per logged batch (x: epochs)", self._series(), legend=False,
+                                id="cmp-batch")
             with TabPane("3 Settings", id="tab-settings"):
                 yield DataTable(id="cmp-settings", cursor_type="row", zebra_stripes=True)
         yield Static(id="compare-legend")
