@@ -67,3 +67,23 @@ async def test_focus_order_follows_the_screen():
         await pilot.press("slash", *"fash", "enter", "shift+tab", "tab")
         assert datasets.options.has_focus and datasets.query_text == "fash"
         assert "filter: fash" in screen_text(app)
+
+
+async def test_a_terminal_too_small_is_told_so_and_the_screen_comes_back():
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="synthetic-digits"))
+    async with app.run_test(size=(50, 15)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Make the terminal at least 80×24: it is 50×15." in text
+        assert "Hyperparameters" not in text  # not a broken picker under it
+        await pilot.resize_terminal(79, 30)
+        await pilot.pause()
+        assert "it is 79×30" in screen_text(app)
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert isinstance(app.screen, PickScreen) and "Hyperparameters" in screen_text(app)
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        assert app.return_code is None
+        await pilot.press("q")  # q quits from the message too
+        assert app.return_code == 0

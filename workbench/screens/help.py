@@ -12,11 +12,11 @@ from textual.widgets import Static
 LIST_KEYS = [
     ("↑ ↓  j k", "move in a list"),
     ("Enter", "choose the highlighted entry"),
-    ("letters, /", "filter the list (Esc clears, Backspace edits)"),
+    ("/", "filter the list: letters are text there (Enter chooses, Esc clears)"),
     ("Tab  Shift+Tab", "next / previous field or list"),
     ("Enter in the form", "start training, like s"),
 ]
-EVERYWHERE = [("?", "this help"), ("q", "quit (stops a run first)"), ("ctrl+q", "quit, even while typing")]
+EVERYWHERE = [("?", "this help"), ("q", "quit (a run keeps training; workbench attach)"), ("ctrl+q", "quit, even while typing")]
 
 
 def key_label(key: str) -> str:
