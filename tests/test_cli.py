@@ -162,3 +162,31 @@ def test_a_second_train_into_the_same_out_goes_beside_it_and_says_where(tmp_path
     assert wb(*args).returncode == 0
     out = wb(*args)
     assert out.returncode == 0 and f"run saved in {tmp_path / 'run'}-2" in out.stdout
+
+
+def test_inspect_with_a_dataset_prints_the_cost_and_a_timed_estimate():
+    out = wb("inspect", "mlp", "--dataset", "synthetic-digits", "--device", "cpu", "--epochs", "2",
+             "--batch-size", "50")
+    assert out.returncode == 0, out.stderr
+    assert "total parameters: 203,530" in out.stdout  # the earlier sections are still there
+    cost = out.stdout[out.stdout.index("\nCost"):]
+    assert "parameters: 203,530, 203,530 trainable" in cost
+    assert "203.5k mult-adds a sample, batch 50" in cost
+    assert "a batch on cpu" in cost and "2 epochs ≈" in cost
+    assert "200 batches of 50 + 2,000 test samples" in cost  # 10,000 generated digits by default
+    assert "random data" in cost
+
+
+def test_inspect_cost_without_the_data_or_the_dry_run(tmp_path):
+    out = wb("inspect", "lenet5", "--dataset", "mnist", "--data-dir", str(tmp_path), "--no-time")
+    assert out.returncode == 0, out.stderr
+    cost = out.stdout[out.stdout.index("\nCost"):]
+    assert "epoch: 235 batches + 10,000 test" in cost  # lenet5's batch of 256 over the standard 60,000
+    assert "the standard split; the files are not here" in cost
+    assert "timing skipped (--no-time)" in cost and "a batch on" not in cost
+
+
+def test_inspect_bad_batch_size_is_one_line_before_any_output():
+    out = wb("inspect", "mlp", "--dataset", "mnist", "--batch-size", "0", "--no-time")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.strip() == "workbench: error: batch size must be at least 1, got 0."

@@ -714,3 +714,55 @@ def _load_folder(data_dir: str | None, input_shape: tuple[int, int, int], seed: 
     data.source = (f"image-folder {root} ({plan.layout}; {len(plan.classes)} classes, {split}, "
                    f"resized to {size}{'' if data.train_x is not None else ', decoded on the fly'})")
     return data
+
+
+# ------------------------------------------------------------------------------------------ sizes
+
+
+@dataclass(frozen=True)
+class SplitSizes:
+    train: int
+    test: int
+    classes: int
+    note: str  # "" when read from the data itself; else where the figures come from
+
+
+_STANDARD_SIZES = {"mnist": (60000, 10000), "fashion-mnist": (60000, 10000)}
+
+
+def split_sizes(name: str, data_dir: str | None = None, extra: dict | None = None, seed: int = 0) -> SplitSizes:
+    """How many training and test samples a run of `name` would have, without decoding any image: IDX
+    headers, synthetic sizes, or an image folder's listing (with the same held-out split a run makes).
+    IDX files that are not here give the standard sizes; an image folder that is not here raises."""
+    info = _info(name)
+    if name == "synthetic-digits":
+        extra = extra or {}
+        return SplitSizes(int(extra.get("train_size", 10000)), int(extra.get("test_size", 2000)), 10, "")
+    if name in _IDX_DATASETS:
+        files = _find_idx(name, data_dir)
+        if files is None:
+            train, test = _STANDARD_SIZES[name]
+            return SplitSizes(train, test, len(info.classes), "the standard split; the files are not here")
+        counts = []
+        for path in (files[0], files[2]):
+            try:
+                with open(path, "rb") as raw:
+                    zipped = raw.read(2) == b"\x1f\x8b"
+                with (gzip.open(path) if zipped else open(path, "rb")) as f:
+                    head = f.read(8)  # magic, then the number of images: the rest stays unread
+            except (OSError, EOFError) as err:
+                raise DatasetUnavailable(f"could not read {path} ({err}).") from None
+            if len(head) < 8:
+                raise DatasetUnavailable(f"{path} is not a valid IDX file (too short for its header).")
+            counts.append(struct.unpack(">I", head[4:8])[0])
+        return SplitSizes(counts[0], counts[1], len(info.classes), "")
+    if not data_dir:
+        raise DatasetUnavailable("image-folder needs --data-dir pointing at a folder of images.")
+    root = Path(data_dir).expanduser()
+    if not root.is_dir():
+        raise DatasetUnavailable(f"no folder at {root}; image-folder needs --data-dir pointing at a folder of images.")
+    plan = _scan_folder(root)
+    train, test = plan.train, plan.test
+    if not test:
+        train, test = _holdout(train, seed)
+    return SplitSizes(len(train), len(test), len(plan.classes), "")

@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
                       help="load parameters saved with torch.save(net.state_dict(), FILE), or a run's checkpoint")
     insp.add_argument("--save-params", metavar="FILE", help="save the parameters shown: torch.save(state_dict)")
     insp.add_argument("--save-tensor", nargs=2, metavar=("NAME", "FILE"), help="save one named parameter tensor")
+    insp.add_argument("--batch-size", type=int, metavar="N", help="batch size the cost is for (default: the model's)")
+    insp.add_argument("--epochs", type=int, metavar="N", help="epochs the run's time is estimated for (default: the model's)")
+    insp.add_argument("--device", default="auto", help="where the dry run is timed: auto, cpu, cuda, cuda:N or mps")
+    insp.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (for its size)")
+    insp.add_argument("--no-time", action="store_true",
+                      help="skip the timed dry run: the cost section shows only parameters, mult-adds and memory")
     insp.add_argument("--show-file", metavar="FILE",
                       help="print the tensors in a file saved with torch.save (a tensor, a list or a dict), and stop")
     pred = sub.add_parser("predict", help="label every image in a folder with a trained run")

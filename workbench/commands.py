@@ -54,6 +54,7 @@ def inspect(args) -> int:
         return _show_file(console, args.show_file)
     for item in args.layer_init:
         parse_layer_init(item)
+    config = _cost_config(args) if args.dataset else None  # a bad --batch-size fails before any output
     net, shape = build(args.model, args.dataset, args.init, args.layer_init, args.freeze)
     if args.load_params:
         load_params(net, args.load_params, args.model)
@@ -78,6 +79,8 @@ def inspect(args) -> int:
     for layer in r.layers:
         shapes.add_row(layer.name, layer.kind, "x".join(map(str, layer.output_shape)), f"{layer.params:,}")
     console.print(shapes)
+    if config is not None:
+        _print_cost(console, config, args.no_time)
     if args.load_params:
         console.print(f"parameters loaded from {args.load_params}")
     if args.save_params:
@@ -88,6 +91,41 @@ def inspect(args) -> int:
         _save_tensor(net, *args.save_tensor)
         console.print(f"saved {args.save_tensor[0]} to {args.save_tensor[1]}")
     return 0
+
+
+def _cost_config(args):
+    from trainers.config import RunConfig
+
+    config = RunConfig(model=args.model, dataset=args.dataset, batch_size=args.batch_size, epochs=args.epochs,
+                       device=args.device, data_dir=args.data_dir, init=args.init, layer_init=list(args.layer_init),
+                       freeze=list(args.freeze), download=False)
+    config.validate()
+    return config
+
+
+def _print_cost(console, config, no_time: bool) -> None:
+    """The cost before training: the static figures, then a timed dry run unless --no-time."""
+    from trainers.cost import format_cost, static_cost, timed_cost
+
+    cost = static_cost(config)
+    note = "timing skipped (--no-time)"
+    if not no_time:
+        try:
+            cost = timed_cost(cost, config)
+            note = cost.timing_note
+        except WorkbenchError as err:  # the static figures still stand
+            note = f"not timed: {err}"
+    console.print("\n[bold]Cost[/] (mult-adds and memory as torchinfo counts them; activations: the outputs of "
+                  "layers with parameters, kept for the backward pass)")
+    console.print(f"parameters: {cost.params:,}, {cost.trainable:,} trainable", markup=False)
+    for line in format_cost(cost):
+        console.print(line, markup=False)
+    if cost.batches_per_epoch is not None and cost.seconds_per_epoch is not None:
+        console.print(f"an epoch: {cost.batches_per_epoch:,} batches of {cost.batch_size} + {cost.eval_samples:,} "
+                      f"test samples", markup=False)
+    if cost.sizes_note:
+        console.print(f"dataset sizes: {cost.sizes_note}", markup=False)
+    console.print(note + (f" (median of {cost.timed_steps} steps)" if cost.timed_steps else ""), markup=False)
 
 
 def _save_tensor(net, name: str, path: str) -> None:

@@ -1,0 +1,314 @@
+"""The cost of a run before it starts: parameters, mult-adds per sample and memory per batch (torchinfo's
+columns), then a timed dry run of a few optimisation steps turned into an estimate per epoch and for the run.
+
+`estimate(config, timed=False)` needs only the model and the dataset's shape and size (no image is read, no
+download is tried); `timed=True` adds the dry run: forward, loss, backward and optimizer step, as the loop
+does them, on the configured device and batch size, on random data of the dataset's shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .config import RunConfig
+from .errors import ConfigError, ModelLoadError, WorkbenchError
+
+FLOAT_BYTES = 4  # the model sees float32 inputs, whatever the data is stored as
+
+
+@dataclass(frozen=True)
+class Cost:
+    model: str
+    dataset: str
+    input_shape: tuple[int, ...]  # one sample, (C, H, W)
+    batch_size: int
+    epochs: int
+    params: int  # unique parameters (a shared tensor counts once)
+    trainable: int
+    mult_adds_per_sample: int  # torchinfo's "Total mult-adds" for one sample (weights and biases of each call)
+    param_bytes: int  # torchinfo's "Params size"
+    activation_bytes_per_batch: int  # torchinfo's "Forward/backward pass size" at the batch size
+    input_bytes: int  # one batch of float32 inputs
+    train_size: int | None  # samples; None when the data is not here to count (an image folder)
+    test_size: int | None
+    sizes_note: str  # where the sizes come from when not from the data itself
+    batches_per_epoch: int | None
+    eval_samples: int | None  # test samples evaluated after each epoch
+    device: str = ""  # where it was timed, e.g. "cpu (4 threads)"
+    seconds_per_batch: float | None = None  # measured: median of the timed steps after a warm-up
+    timed_steps: int = 0
+    eval_seconds_per_sample: float | None = None
+    seconds_per_epoch: float | None = None  # training batches plus the evaluation
+    seconds_total: float | None = None
+    peak_device_bytes: int | None = None  # CUDA only: the most memory the dry run allocated
+    timing_note: str = ""  # why there is no timing, or what it leaves out
+
+    @property
+    def mult_adds_per_batch(self) -> int:
+        return self.mult_adds_per_sample * self.batch_size
+
+
+def _input_shape(cfg: RunConfig, spec) -> tuple[int, int, int]:
+    from .data import DATASETS
+
+    return tuple(spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28))  # as prepare() decides
+
+
+def _build(cfg: RunConfig, spec, classes: int | None):
+    """The model as a run would start it: built for the class count, initialised, layers set by hand."""
+    import torch
+
+    from .prepare import apply_layer_settings, init_parameters
+
+    torch.manual_seed(cfg.seed)
+    net = spec.build(num_classes=classes)
+    init_parameters(net, cfg.init)
+    apply_layer_settings(net, cfg.layer_init, cfg.freeze)
+    return net
+
+
+def _summary(net, shape: tuple[int, ...]):
+    """torchinfo on one sample, on the CPU (it would move the model to a GPU when there is one), in eval
+    mode so BatchNorm's statistics stay as they are; every column it reports grows linearly with the batch."""
+    import torchinfo
+
+    try:
+        return torchinfo.summary(net, input_size=(1, *shape), device="cpu", mode="eval", verbose=0)
+    except Exception as err:  # torchinfo wraps the model's own error; its first line says what failed
+        cause = err.__cause__ or err
+        raise ModelLoadError(f"the model failed on a {'x'.join(map(str, shape))} input: "
+                             f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}") from err
+
+
+def estimate(config: RunConfig, timed: bool = True, *, warmup: int = 2, steps: int = 5, budget_s: float = 4.0,
+             cancelled: Callable[[], bool] | None = None) -> Cost:
+    """The cost of `config` (unset values take the model's defaults). `timed=False` skips the dry run."""
+    cost = static_cost(config)
+    if timed:
+        cost = timed_cost(cost, config, warmup=warmup, steps=steps, budget_s=budget_s, cancelled=cancelled)
+    return cost
+
+
+def static_cost(config: RunConfig) -> Cost:
+    """Parameters, mult-adds and memory, from one sample through the model on the CPU; the dataset's sizes
+    from its headers or listing (an image folder that is not here leaves them unknown)."""
+    from .compat import check_pair
+    from .data import split_sizes
+    from .inspection import count_parameters
+    from .prepare import _resolve
+
+    cfg, spec = _resolve(config)
+    reason = check_pair(cfg.model, cfg.dataset)
+    if reason:
+        raise ConfigError(reason)
+    shape = _input_shape(cfg, spec)
+    try:
+        sizes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.seed)
+    except WorkbenchError as err:
+        sizes = None
+        note = str(err)
+    else:
+        note = sizes.note
+    net = _build(cfg, spec, sizes.classes if sizes else None)
+    total, trainable = count_parameters(net)
+    s = _summary(net, shape)
+    unique = {id(p): p for p in net.parameters()}.values()
+    b = cfg.batch_size
+    batches = eval_samples = None
+    if sizes is not None:
+        batches = math.ceil(sizes.train / b)
+        if cfg.limit_batches:
+            batches = min(batches, cfg.limit_batches)
+        eval_samples = sizes.test if not cfg.limit_test_batches else min(
+            sizes.test, cfg.limit_test_batches * cfg.test_batch_size)
+    return Cost(model=cfg.model, dataset=cfg.dataset, input_shape=shape, batch_size=b, epochs=cfg.epochs,
+                params=total, trainable=trainable, mult_adds_per_sample=int(s.total_mult_adds),
+                # counted from the tensors: torchinfo leaves out parameters held outside leaf modules
+                param_bytes=sum(p.numel() * p.element_size() for p in unique),
+                activation_bytes_per_batch=int(s.total_output_bytes) * b,
+                input_bytes=b * math.prod(shape) * FLOAT_BYTES,
+                train_size=sizes.train if sizes else None, test_size=sizes.test if sizes else None,
+                sizes_note=note, batches_per_epoch=batches, eval_samples=eval_samples)
+
+
+def _sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def _median_time(step: Callable[[], None], device, warmup: int, steps: int, budget_s: float,
+                 cancelled: Callable[[], bool]) -> tuple[float | None, int]:
+    """The median seconds of `step` after `warmup` untimed calls (the first ones pay for allocation and
+    kernel choice); stops early, after at least one timed step, once `budget_s` is spent."""
+    for _ in range(warmup):
+        if cancelled():
+            return None, 0
+        step()
+    _sync(device)
+    times: list[float] = []
+    began = time.perf_counter()
+    while len(times) < steps and not cancelled():
+        start = time.perf_counter()
+        step()
+        _sync(device)  # the clock must wait for the device, or it times the kernel launches only
+        times.append(time.perf_counter() - start)
+        if time.perf_counter() - began > budget_s:
+            break
+    return (statistics.median(times) if times else None), len(times)
+
+
+def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5, budget_s: float = 4.0,
+               cancelled: Callable[[], bool] | None = None) -> Cost:
+    """`cost` with the dry run's timing: training steps at the batch size (as the loop runs them: autocast,
+    channels-last on a GPU, the loss, backward, the optimizer), then evaluation forwards at the same batch
+    size, scaled per test sample. Random inputs of the dataset's shape: the time of a dense model does not
+    depend on the values. Raises WorkbenchError when the dry run cannot run; returns `cost` unchanged
+    when cancelled."""
+    import torch
+    from torch.nn import functional as F
+
+    from .devices import describe, resolve
+    from .prepare import _resolve, loss_fn, make_optimizer
+
+    cancelled = cancelled or (lambda: False)
+    cfg, spec = _resolve(config)
+    device = resolve(cfg.device)
+    if cfg.amp == "fp16" and device.type != "cuda":
+        raise ConfigError("--amp fp16 needs a CUDA GPU (float16 on a CPU is slow and unscaled); use --amp bf16 here.")
+    classes = spec.num_classes or 10
+    try:
+        from .data import split_sizes
+
+        classes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.seed).classes
+    except WorkbenchError:
+        pass
+    model = _build(cfg, spec, classes).to(device)
+    conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    channels_last = device.type == "cuda" and conv  # Session.channels_last
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if not trainable:
+        raise ConfigError("every parameter is frozen, so nothing would train; unfreeze at least one layer.")
+    opt = make_optimizer(cfg, trainable)
+    criterion = loss_fn(spec.loss)
+    g = torch.Generator(device="cpu").manual_seed(cfg.seed)
+    b = cfg.batch_size
+    x = torch.rand((b, *cost.input_shape), generator=g).to(device)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, classes, (b,), generator=g).to(device)
+    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+    scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+    def autocast():
+        import contextlib
+
+        return torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()
+
+    def train_step() -> None:
+        with autocast():
+            out = model(x)
+            # a model that returns its input's shape is an autoencoder, trained on MSE (as prepare decides)
+            loss = F.mse_loss(out.float(), x) if out.shape == x.shape else criterion(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+        else:
+            loss.backward()
+            opt.step()
+
+    def eval_step() -> None:
+        with torch.no_grad(), autocast():
+            model(x).float()
+
+    try:
+        model.train()
+        per_batch, n = _median_time(train_step, device, warmup, steps, budget_s, cancelled)
+        model.eval()
+        per_eval, _ = _median_time(eval_step, device, 1, max(1, steps // 2), budget_s / 2, cancelled)
+    except torch.OutOfMemoryError:
+        raise WorkbenchError(f"a batch of {b} does not fit in {device}'s memory; try a smaller batch size.") from None
+    except RuntimeError as err:
+        raise WorkbenchError(f"the dry run failed on {device}: {str(err).splitlines()[0]}") from None
+    if per_batch is None or per_eval is None:
+        return cost
+    peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
+    eval_per_sample = per_eval / b
+    per_epoch = total = None
+    if cost.batches_per_epoch is not None:
+        per_epoch = per_batch * cost.batches_per_epoch + eval_per_sample * (cost.eval_samples or 0)
+        total = per_epoch * cost.epochs
+    notes = ["random data of the dataset's shape; loading the data and starting up not counted"]
+    if cfg.compile:
+        notes.append("timed without torch.compile")
+    if cfg.nproc_per_node * cfg.nnodes > 1:
+        notes.append("as one process: the estimate ignores splitting the batch over processes")
+    return dataclasses.replace(cost, device=describe(device), seconds_per_batch=per_batch, timed_steps=n,
+                               eval_seconds_per_sample=eval_per_sample, seconds_per_epoch=per_epoch,
+                               seconds_total=total, peak_device_bytes=peak, timing_note="; ".join(notes))
+
+
+# ------------------------------------------------------------------------------------------ text
+
+
+def human_bytes(n: float) -> str:
+    """Three figures in decimal units, as torchinfo's MB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def human_count(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def human_seconds(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    if s < 60:
+        return f"{s:.3g} s"
+    if s < 3600:
+        return f"{int(s // 60)}m {int(s % 60):02d}s"
+    return f"{int(s // 3600)}h {int(s % 3600 // 60):02d}m"
+
+
+def format_cost(cost: Cost, timing: str | None = None) -> list[str]:
+    """Four plain lines of at most about 40 characters (the picker's panel): mult-adds, memory per batch,
+    then the timing, or `timing` in its place (e.g. "timing…" or why there is none)."""
+    c = cost
+    lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds a sample, batch {c.batch_size}",
+             f"weights {human_bytes(c.param_bytes)} · activations {human_bytes(c.activation_bytes_per_batch)}"]
+    epoch = (f"epoch: {c.batches_per_epoch:,} batches + {c.eval_samples:,} test" if c.batches_per_epoch is not None
+             else "epoch: size unknown, no data here")
+    if c.seconds_per_batch is None:
+        lines.append(f"input {human_bytes(c.input_bytes)}" + (f" · {timing}" if timing else ""))
+        lines.append(epoch)
+        return lines
+    where = c.device.split(" (")[0]
+    lines.append(f"input {human_bytes(c.input_bytes)} · {human_seconds(c.seconds_per_batch)} a batch on {where}")
+    if c.seconds_per_epoch is None:
+        lines.append(epoch)
+    else:
+        runs = f"{c.epochs} epoch{'s' if c.epochs != 1 else ''}"
+        lines.append(f"epoch ≈ {human_seconds(c.seconds_per_epoch)} · {runs} ≈ {human_seconds(c.seconds_total)}")
+    return lines
