@@ -21,7 +21,7 @@ from trainers.errors import WorkbenchError
 from .messages import StartRun
 from .screens.help import HelpScreen
 from .screens.pick import PickScreen
-from .widgets.images import default_rendering
+from .widgets.images import default_rendering, pixel_protocol, renderings
 
 
 class WorkbenchApp(App):
@@ -51,12 +51,17 @@ class WorkbenchApp(App):
         self.animation_level = "none"
         self.layer_settings: dict[str, dict] = {}
         """Per model, the layers' initialisation and freezing chosen in the inspect view for the next run."""
-        self.rendering = default_rendering()
-        """How images are drawn, "plain" or "blocks"; kept across runs, switched with r."""
+        # Textual drops colour under NO_COLOR (set at all) and on terminals without it: half blocks would be
+        # one solid "▀" there, so they are not offered.
+        self.colour = not self.no_color and self.console.color_system is not None
+        self.renderings = renderings(self.colour, pixel_protocol())
+        """The image renderings that show something in this terminal, best first; r cycles through them."""
+        self.rendering = default_rendering(colour=self.colour, pixels=pixel_protocol())
+        """How images are drawn (workbench.widgets.images.RENDERINGS); kept across runs, switched with r."""
 
     def on_mount(self) -> None:
         # Colour is only a hint: under NO_COLOR the .tcss marks cursors and states with reverse video too
-        self.set_class(self.rendering == "plain", "-no-color")
+        self.set_class(not self.colour, "-no-color")
         try:  # an SSH drop: restore the terminal and leave; the runs train on in their own sessions
             import asyncio
 
@@ -148,4 +153,7 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
             compare: list[str] | None = None) -> None:
     """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
     run folder, or comparing run folders."""
+    from .widgets.images import detect_pixels
+
+    detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
     WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True).run()

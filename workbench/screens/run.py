@@ -44,7 +44,8 @@ class RunScreen(Screen):
         Binding("c", "save", "Checkpoint", tooltip="save a checkpoint after the current batch"),
         Binding("s", "again", "Again", tooltip="start a new run with the same settings (after this one ends)"),
         Binding("b,escape", "back", "Back", tooltip="back to where you came from; a live run keeps training"),
-        Binding("r", "rendering", "Render", tooltip="draw images as plain characters or half blocks"),
+        Binding("r", "rendering", "Render", tooltip="draw images another way: real pixels, colour half blocks, "
+                "shade or plain characters (those that work in this terminal)"),
         Binding("i", "inspect", "Inspect", show=False, tooltip="architecture, parameters and layer shapes"),
         Binding("1", "tab(0)", "Charts", show=False, tooltip="charts: loss per batch, loss and accuracy per epoch"),
         Binding("2", "tab(1)", "Epochs", show=False, tooltip="table of finished epochs"),
@@ -54,6 +55,9 @@ class RunScreen(Screen):
                 tooltip="previous image (its probabilities are shown)"),
         Binding("right_square_bracket", "focus_image(1)", "Next image", show=False,
                 tooltip="next image (its probabilities are shown)"),
+        Binding("n", "page_images(1)", "Next images", show=False, tooltip="images tab: the next page of test images"),
+        Binding("N", "page_images(-1)", "Previous images", show=False,
+                tooltip="images tab: the previous page of test images"),
     ]
 
     live: reactive[bool] = reactive(False, bindings=True)
@@ -327,9 +331,12 @@ class RunScreen(Screen):
             self.set_focus(None)  # number keys keep working from every tab
 
     def action_rendering(self) -> None:
-        self.app.rendering = "plain" if self.app.rendering == "blocks" else "blocks"
+        from ..widgets.images import DESCRIPTIONS, next_rendering
+
+        modes = self.app.renderings  # only those that show something in this terminal
+        self.app.rendering = next_rendering(self.app.rendering, modes)
         self.set_rendering(self.app.rendering)
-        self.say(f"Images drawn as {'plain characters' if self.app.rendering == 'plain' else 'half blocks'}.")
+        self.say(f"Images drawn as {DESCRIPTIONS[self.app.rendering]} (r: {', '.join(modes)}).")
 
     def set_rendering(self, rendering: str) -> None:
         self.query_one(ReconstructionView).rendering = rendering
@@ -337,6 +344,10 @@ class RunScreen(Screen):
 
     def action_focus_image(self, step: int) -> None:
         self.query_one(PredictionView).focus_index += step
+
+    def action_page_images(self, step: int) -> None:
+        self.query_one(ReconstructionView).page(step)
+        self.query_one(PredictionView).page(step)
 
     def action_inspect(self) -> None:
         from trainers.runs import RunReader

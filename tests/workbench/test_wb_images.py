@@ -1,0 +1,303 @@
+"""The images tab as a keyboard user sees it: how many images fit at 80x24 and at 140x45, labels that are
+never cut, n/N paging, the renderings r offers (never one that shows nothing), and the pixel mode's
+detection and fallback (no terminal is asked in tests)."""
+
+import io
+import sys
+
+import numpy as np
+import pytest
+
+from trainers import events as ev
+from trainers.runs import RunWriter
+from trainers.runs.files import FolderLock
+from workbench.app import WorkbenchApp
+from workbench.screens.run import RunScreen
+from workbench.widgets import images
+from workbench.widgets.images import (RAMP, SHADES, ReconstructionView, detect_pixels, next_rendering,
+                                      renderings, tile, wrap_label)
+from workbench.widgets.predictions import PredictionView, image_labels
+
+from .helpers import screen_text, until
+
+FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+COUNT = 32  # test images the trainer records per epoch (RunConfig.samples)
+
+
+def digits(count: int = COUNT) -> np.ndarray:
+    """`count` distinct 28x28 images: image i has a bright bar whose length says i."""
+    out = np.full((count, 1, 28, 28), 60, dtype=np.uint8)  # a grey ground: every row of an image shows
+    for i in range(count):
+        out[i, 0, 2:26, 2:2 + (i % 24) + 1] = 255
+        out[i, 0, 0, i % 28] = 128
+    return out
+
+
+def write_run(folder, task: str, count: int = COUNT) -> str:
+    """A finished run's folder, written as a trainer would, without training: one epoch's images."""
+    folder.mkdir()
+    lock = FolderLock(folder).acquire()
+    writer = RunWriter(folder)
+    writer.starting()
+    model = "autoencoder" if task == "reconstruct" else "lenet"
+    writer.write(ev.RunStarted(model=model, dataset="fashion-mnist", task=task, summary="Net()", parameters=10,
+                               trainable=10, device="cpu", train_size=96, test_size=count, batches_per_epoch=3,
+                               epochs=1, classes=FASHION, config={"model": model, "dataset": "fashion-mnist"}))
+    x = digits(count)
+    if task == "reconstruct":
+        writer.write(ev.Reconstructions(epoch=1, originals=x, outputs=x // 2))
+    else:
+        labels = tuple(i % 10 for i in range(count))
+        predicted = tuple((i + (i % 3 == 0)) % 10 for i in range(count))  # every third one wrong
+        probs = np.full((count, 10), 0.01, dtype=np.float32)
+        probs[np.arange(count), predicted] = 0.91
+        writer.write(ev.Predictions(epoch=1, images=x, labels=labels, predicted=predicted, probabilities=probs,
+                                    classes=FASHION))
+    writer.write(ev.RunFinished(epochs_completed=1, stopped=False, seconds=1.0))
+    writer.close()
+    lock.release()
+    return str(folder)
+
+
+async def open_images(pilot, app):
+    await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.ended)
+    await pilot.press("3")
+    await pilot.pause()
+    return app.screen
+
+
+# -- layout ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 45)])
+async def test_reconstructions_use_the_tab(tmp_path, size):
+    app = WorkbenchApp(attach=write_run(tmp_path / "ae", "reconstruct"))
+    app.rendering = "plain"
+    async with app.run_test(size=size) as pilot:
+        view = (await open_images(pilot, app)).query_one(ReconstructionView)
+        t = view.tiling()
+        assert t.per_page >= 4 and t.width >= 14 and t.height >= 7  # at least 4 pairs of at least 14x7
+        width, height = view.size
+        used_w = t.per_row * (t.width + 1) - 1
+        used_h = 1 + t.bands * (2 * t.height + 2) - 1
+        assert used_w <= width and used_h <= height
+        # what is drawn: per_row originals side by side, each `width` cells of the ramp
+        lines = [line for line in screen_text(app).splitlines() if line.strip() and set(line) <= set(RAMP)]
+        assert len(lines) == 2 * t.bands * t.height  # every image row of originals and reconstructions
+        if size == (140, 45):
+            # growing with the terminal: more picture than at 80x24, and most of the tab is used
+            assert t.per_page * t.width * t.height > 5 * 14 * 7
+            assert used_w * used_h > 0.6 * width * height
+
+
+async def test_predictions_at_80x24_fit_four_images_with_whole_labels(tmp_path):
+    app = WorkbenchApp(attach=write_run(tmp_path / "cl", "classify"))
+    app.rendering = "plain"
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(PredictionView)
+        t = view.tiling()
+        assert t.per_page >= 4 and t.width >= 14 and t.height >= 7
+        text = screen_text(app)
+        e = view.event
+        for i in view.shown():  # every label on the page, whole
+            assert f"{'✓' if e.labels[i] == e.predicted[i] else '✗'}{FASHION[e.predicted[i]]}" in text
+            if e.labels[i] != e.predicted[i]:
+                assert f"={FASHION[e.labels[i]]}" in text
+        assert "softmax" in text and "Ankle boot" in text
+
+
+@pytest.mark.parametrize("width", [4, 6, 9, 14, 20])
+def test_labels_are_never_cut(width):
+    for name in FASHION + ("automobile", "a-very-long-class-name/with parts"):
+        for label, guess in ((0, 0), (0, 1)):
+            classes = (name, name)
+            guess_lines, true_lines = image_labels(classes, label, guess, width)
+            assert all(len(line) <= width for line in guess_lines + true_lines)
+            assert "".join(guess_lines).replace(" ", "") == f"{'✓' if label == guess else '✗'}{name}".replace(" ", "")
+            if label != guess:
+                assert "".join(true_lines).replace(" ", "") == f"={name}".replace(" ", "")
+
+
+def test_wrap_label_breaks_at_word_ends_first():
+    assert wrap_label("T-shirt/top", 14) == ["T-shirt/top"]
+    assert wrap_label("✓T-shirt/top", 9) == ["✓T-shirt/", "top"]
+    assert wrap_label("=Ankle boot", 9) == ["=Ankle", "boot"]
+    assert wrap_label("Sneaker", 4) == ["Snea", "ker"]
+
+
+async def test_narrow_images_get_their_labels_on_more_lines():
+    from textual.app import App
+
+    class One(App):
+        def compose(self):
+            yield PredictionView()
+
+    labels, predicted = (0, 9, 2, 7), (0, 0, 2, 9)  # T-shirt/top right; Ankle boot taken for a T-shirt/top...
+    probs = np.full((4, 10), 0.1, dtype=np.float32)
+    event = ev.Predictions(epoch=1, images=digits(4), labels=labels, predicted=predicted, probabilities=probs,
+                           classes=FASHION)
+    async with One().run_test(size=(38, 19)) as pilot:
+        view = pilot.app.query_one(PredictionView)
+        view.rendering = "plain"
+        view.show(event)
+        await pilot.pause()
+        t = view.tiling()
+        assert t.width < len("✓T-shirt/top")  # too narrow for one line
+        text = screen_text(pilot.app)
+        for i in view.shown():
+            for line in sum(image_labels(FASHION, labels[i], predicted[i], t.width), []):
+                assert line in text
+        assert "T-shirt/" in text and "top" in text
+
+
+def test_tiling_grows_and_keeps_the_aspect():
+    small = tile((28, 28), 32, (80, 16), stack=2, extra=1)
+    large = tile((28, 28), 32, (140, 37), stack=2, extra=1)
+    assert small.per_page * small.width * small.height < large.per_page * large.width * large.height
+    for t in (small, large):
+        assert t.width == 2 * t.height  # a cell is one pixel across, two down
+    wide = tile((32, 64), 8, (80, 16), stack=1)
+    assert wide.width == 4 * wide.height
+    assert tile((28, 28), 3, (140, 37)).per_page <= 3  # no more slots than images
+
+
+# -- paging ---------------------------------------------------------------------------------------------
+
+
+async def test_n_and_shift_n_page_through_other_reconstructions(tmp_path):
+    app = WorkbenchApp(attach=write_run(tmp_path / "ae", "reconstruct"))
+    app.rendering = "plain"
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(ReconstructionView)
+        per_page = view.tiling().per_page
+        first = screen_text(app)
+        assert list(view.shown()) == list(range(per_page))
+        assert f"images 1-{per_page} of {COUNT}" in first
+        await pilot.press("n")
+        assert list(view.shown()) == list(range(per_page, 2 * per_page))
+        second = screen_text(app)
+        assert second != first and f"images {per_page + 1}-{2 * per_page} of {COUNT}" in second
+        await pilot.press("N")
+        assert screen_text(app) == first
+        await pilot.press("N")  # back from the first page: the last one
+        last = (COUNT - 1) // per_page * per_page
+        assert view.shown().start == last and view.shown().stop == COUNT
+
+
+async def test_paging_predictions_moves_the_focus_and_the_page_follows_it(tmp_path):
+    app = WorkbenchApp(attach=write_run(tmp_path / "cl", "classify"))
+    app.rendering = "plain"
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(PredictionView)
+        per_page = view.tiling().per_page
+        await pilot.press("n")
+        assert view.focus_index == per_page and view.shown().start == per_page
+        assert f"image {per_page + 1}: true {FASHION[per_page % 10]}" in screen_text(app)
+        await pilot.press("left_square_bracket")  # off the page's left edge: the page before
+        assert view.focus_index == per_page - 1 and view.shown().start == 0
+
+
+# -- renderings -----------------------------------------------------------------------------------------
+
+
+def test_renderings_offered_show_something():
+    assert renderings(colour=True) == ("blocks", "shades", "plain")
+    assert renderings(colour=False) == ("shades", "plain")  # half blocks need colour
+    assert renderings(colour=True, pixels="tgp")[0] == "pixels"
+    assert "pixels" not in renderings(colour=False, pixels="tgp")  # Kitty's placeholders are coloured
+    assert renderings(colour=False, pixels="sixel")[0] == "pixels"
+    assert next_rendering("blocks", ("shades", "plain")) == "shades"
+    assert next_rendering("plain", ("blocks", "shades", "plain")) == "blocks"
+    assert images.default_rendering(colour=True, pixels="sixel") == "pixels"
+    assert images.default_rendering(colour=False) == "plain"
+
+
+def test_shades_climb_from_blank_to_full_block():
+    row = np.array([0, 60, 110, 160, 255], dtype=np.uint8)
+    assert images.shade_lines(row[None, None], 5, 1) == [SHADES]
+
+
+async def test_no_color_never_draws_half_blocks_and_r_skips_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = WorkbenchApp(attach=write_run(tmp_path / "ae", "reconstruct"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_images(pilot, app)
+        view = screen.query_one(ReconstructionView)
+        seen = []
+        for _ in range(4):  # twice round
+            seen.append(view.rendering)
+            text = screen_text(app)
+            assert "▀" not in text
+            drawn = "".join(line for line in text.splitlines() if set(line) <= set(RAMP + SHADES) and line.strip())
+            assert len(set(drawn)) >= 3  # an image, not one character everywhere
+            await pilot.press("r")
+        assert seen == ["plain", "shades", "plain", "shades"]
+
+
+async def test_r_cycles_all_character_renderings_in_colour(tmp_path):
+    app = WorkbenchApp(attach=write_run(tmp_path / "ae", "reconstruct"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_images(pilot, app)
+        view = screen.query_one(ReconstructionView)
+        assert view.rendering == "blocks" and "▀" in screen_text(app)
+        await pilot.press("r")
+        assert view.rendering == "shades" and "█" in screen_text(app) and "▀" not in screen_text(app)
+        assert "shade characters" in screen_text(app)
+        await pilot.press("r", "r")
+        assert view.rendering == "blocks"
+
+
+# -- real pixels ----------------------------------------------------------------------------------------
+
+
+def test_pixel_detection_asks_no_terminal_in_tests(monkeypatch):
+    monkeypatch.setattr(images, "_pixels", None)
+    monkeypatch.setattr(sys, "__stdout__", io.StringIO())  # not a terminal: nothing is asked
+    assert detect_pixels({}) is None and images.pixel_protocol() is None
+    assert detect_pixels({"WORKBENCH_PIXELS": "0"}) is None
+    assert "pixels" not in WorkbenchApp().renderings
+
+
+def _textual_image_widget():
+    """textual-image's character widget, imported with stdout not a terminal so that it asks nothing."""
+    saved = sys.__stdout__
+    sys.__stdout__ = io.StringIO()
+    try:
+        from textual_image.widget import HalfcellImage
+    finally:
+        sys.__stdout__ = saved
+    return HalfcellImage
+
+
+async def test_pixel_mode_places_one_picture_per_image_over_the_blanks(tmp_path, monkeypatch):
+    # a stand-in for Sixel/Kitty: textual-image's own half-cell widget, which draws through Textual
+    monkeypatch.setattr(images, "_pixels", ("sixel", _textual_image_widget()))
+    app = WorkbenchApp(attach=write_run(tmp_path / "ae", "reconstruct"))
+    assert app.renderings[0] == "pixels" and app.rendering == "pixels"
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(ReconstructionView)
+        t = view.tiling()
+        await pilot.pause()
+        pictures = list(view.children)
+        assert len(pictures) == 2 * t.per_page
+        spots = {(p.region.x - view.content_region.x, p.region.y - view.content_region.y, p.region.width,
+                  p.region.height) for p in pictures}
+        assert spots == {(x, y, w, h) for _, x, y, w, h in view.placements()}
+        assert len(spots) == len(pictures)  # none on top of another
+        await pilot.press("n")
+        await pilot.pause()
+        assert len(view.children) == 2 * min(t.per_page, COUNT - t.per_page)
+        await pilot.press("r")  # to half blocks: the pictures go, characters come
+        await pilot.pause()
+        assert not view.children and "▀" in screen_text(app)
+
+
+async def test_pixel_mode_without_a_pixel_terminal_falls_back_to_characters(tmp_path, monkeypatch):
+    monkeypatch.setattr(images, "_pixels", None)
+    app = WorkbenchApp(attach=write_run(tmp_path / "cl", "classify"))
+    app.rendering = "pixels"  # e.g. chosen in another terminal: here none was detected
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(PredictionView)
+        assert not view.children and "▀" in screen_text(app)
+        await pilot.press("r")  # pixels is not among this terminal's renderings: r goes to the first that is
+        assert view.rendering == "blocks"
