@@ -13,7 +13,8 @@ from trainers.errors import WorkbenchError
 
 from .options import add_run_options
 
-SUBCOMMANDS = ("train", "runs", "attach", "stop", "compare", "models", "datasets", "inspect", "predict", "lab")
+SUBCOMMANDS = ("train", "runs", "attach", "stop", "compare", "models", "datasets", "inspect", "predict", "lab",
+               "export")
 KERNEL_NAMES = "edge, edge-transposed, blur, sharpen, sobel-x, sobel-y, identity"  # trainers.lab.KERNELS
 
 
@@ -83,6 +84,28 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--lr", type=float, default=3e-2, help="learning rate for --learn (default 0.03)")
     lab.add_argument("--seed", type=int, default=0, help="seeds the learned kernel's start")
     lab.add_argument("--data-dir", help="where the dataset's files are")
+    export = sub.add_parser(
+        "export", help="take a run home: a standalone PyTorch script, its metrics as CSV, TensorBoard files",
+        description="Export a run: a plain PyTorch script that trains it again with torch and torchvision alone, "
+        "its metrics as CSV, or TensorBoard event files. Give one or more of --script, --csv, --tensorboard.",
+        epilog="CSV format: one header line, then one row per logged batch (kind=batch) and per epoch (kind=epoch), "
+        "in the order they were recorded. Columns: kind, epoch, batch, batches, step, seen, total, loss, accuracy, "
+        "test_loss, test_accuracy, samples_per_sec, elapsed, seconds, eval_seconds, time. A batch row's loss and "
+        "accuracy are over the batches since the previous row; step counts batches trained since the run began. "
+        "An epoch row's loss and accuracy are that epoch's training figures, test_loss and test_accuracy its "
+        "evaluation, seconds its training time, step its last batch's. Accuracies are fractions (0-1); time is the "
+        "unix time of the record; an empty cell was not measured (accuracy of an autoencoder).")
+    export.add_argument("run", help="a name from `workbench runs` or a folder")
+    export.add_argument("--script", metavar="FILE",
+                        help="write a standalone training script (model, data, optimizer, loop) that reproduces the "
+                        "run's settings and batch order; it needs only torch and torchvision")
+    export.add_argument("--csv", nargs="?", const="-", metavar="FILE",
+                        help="write the per-batch and per-epoch metrics as CSV to FILE (no FILE, or -: standard "
+                        "output); the format is below")
+    export.add_argument("--tensorboard", metavar="DIR",
+                        help="write TensorBoard event files to DIR/RUN_NAME (scalars batch/* by step and epoch/* by "
+                        "epoch, the config as text and hparams, test images); needs pip install "
+                        "'workbench[tensorboard]'; then: tensorboard --logdir DIR")
     return parser
 
 

@@ -270,3 +270,39 @@ def lab(args) -> int:
         print(line)
     print(f"largest difference from the true kernel: {gap:.4f}")
     return 0
+
+
+def export(args) -> int:
+    from pathlib import Path
+
+    from trainers import export as ex
+    from trainers.runs import find_run
+
+    if not (args.script or args.csv or args.tensorboard):
+        raise WorkbenchError("export needs --script FILE, --csv [FILE] or --tensorboard DIR (see workbench export "
+                             "--help).")
+    folder = find_run(args.run)
+    config = ex.run_config(folder)
+    to_stdout = args.csv == "-"
+    # every output is checked before anything is written: a typo in the last one costs nothing
+    if args.script:
+        ex.check_output_file(args.script)
+    if args.csv and not to_stdout:
+        ex.check_output_file(args.csv)
+    if args.tensorboard:
+        ex.need_tensorboard()
+        ex.check_tensorboard_dir(folder, args.tensorboard)
+    say = sys.stderr if to_stdout else sys.stdout  # CSV on standard output stays pure CSV
+    if args.script:
+        path = ex.write_script(folder, args.script)
+        print(f"wrote {path}: `python {path}` trains {config['model']} on {config['dataset']} as {folder.name} did, "
+              f"with torch and torchvision alone", file=say)
+    if args.csv:
+        rows = ex.write_csv(folder, sys.stdout if to_stdout else Path(args.csv))
+        if not to_stdout:
+            print(f"wrote {rows} row(s) of metrics to {args.csv}", file=say)
+    if args.tensorboard:
+        target, counts = ex.write_tensorboard(folder, args.tensorboard)
+        print(f"wrote TensorBoard files to {target} ({sum(counts.values())} points in {len(counts)} scalar tags); "
+              f"`tensorboard --logdir {args.tensorboard}` shows them", file=say)
+    return 0
