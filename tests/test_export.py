@@ -205,6 +205,8 @@ def test_tensorboard_files_read_back_with_every_scalar(tmp_path, capsys):
     assert [i.step for i in acc.Images("predictions")] == [p.epoch for p in predictions]
     texts = {t.split("/")[0] for t in tags["tensors"]}
     assert {"config", "predictions"} <= texts, tags
+    assert "_hparams_/experiment" in acc.PluginTagToContent("hparams")  # the HPARAMS tab's settings
+    assert acc.Scalars("hparam/test_accuracy")[0].value == pytest.approx(epochs[-1].test_accuracy)
     # a second export to the same place would mix two copies in TensorBoard's charts
     assert main(["export", folder, "--tensorboard", str(tmp_path / "tb")]) == 2
     assert "already holds TensorBoard files" in capsys.readouterr().err
