@@ -87,3 +87,22 @@ async def test_a_terminal_too_small_is_told_so_and_the_screen_comes_back():
         assert app.return_code is None
         await pilot.press("q")  # q quits from the message too
         assert app.return_code == 0
+
+
+async def test_letters_typed_fast_after_slash_all_reach_the_filter():
+    """A burst ("/syn" arriving in one read, as tmux or a fast typist sends it) loses no letter and starts
+    nothing: the letters reach the list before the filter has focus, and are passed on in order."""
+    from textual import events
+
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pick = app.screen
+        datasets = pick.query_one("#datasets", FilterList)
+        datasets.focus()
+        await pilot.pause()
+        for key, char in [("slash", "/"), ("s", "s"), ("y", "y"), ("n", "n"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))
+        await pilot.pause()
+        await pilot.pause()
+        assert isinstance(app.screen, PickScreen)
+        assert datasets.query_text == "syn" and pick.dataset == "synthetic-digits"

@@ -3,8 +3,8 @@
 Keys in the list: arrows or j/k move, Enter chooses, "/" opens the filter, Backspace edits the filter,
 Escape clears it; every other letter is the screen's shortcut (s starts, i inspects), never text. In the
 filter every letter is text: arrows move the highlight below, Enter chooses, Escape clears and returns to
-the list. The filter line shows only while it is being typed into, so Tab and Shift+Tab go from list to
-list, as the screen reads.
+the list. The filter line takes focus only when "/" asks for it, so Tab and Shift+Tab go from list to list, as
+the screen reads.
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ class _Options(OptionList):
         owner = self.parent
         if not isinstance(owner, FilterList):
             return
+        if owner.filter_input.wanted:
+            # Keys typed right after "/" reached the list before the filter took focus (a fast typist,
+            # or keys pasted over SSH): they belong to the filter, in the order typed.
+            event.stop()
+            event.prevent_default()
+            owner.filter_input.post_message(events.Key(event.key, event.character))
+            return
         if event.key == "backspace" and owner.query_text:
             event.stop()
             owner.set_filter(owner.query_text[:-1])
@@ -71,8 +78,13 @@ class _FilterInput(Input):
             owner.set_filter("")
             owner.options.focus()
 
+    wanted = False  # in the focus chain only while "/" has asked for it: Tab goes from list to list
+
+    def allow_focus(self) -> bool:
+        return self.wanted
+
     def on_blur(self) -> None:
-        self.display = False  # out of the focus chain until "/" asks for it again
+        self.wanted = False
 
 
 class FilterList(Vertical):
@@ -107,11 +119,8 @@ class FilterList(Vertical):
         self.items: list[Item] = []
         self.shown: list[Item] = []
 
-    def on_mount(self) -> None:
-        self.filter_input.display = False
-
     def compose(self) -> ComposeResult:
-        yield _FilterInput(placeholder="filter: type, Enter chooses, Esc clears", compact=True,
+        yield _FilterInput(placeholder="/ filters", compact=True,
                            select_on_focus=False, classes="filter")
         yield _Options(classes="options")
 
@@ -142,7 +151,7 @@ class FilterList(Vertical):
         self.filter_input.value = text  # Input.Changed refills
 
     def focus_filter(self) -> None:
-        self.filter_input.display = True
+        self.filter_input.wanted = True
         self.filter_input.focus()
         self.filter_input.cursor_position = len(self.filter_input.value)
 
