@@ -94,6 +94,11 @@ class RunConfig:
     limit_test_batches: int | None = option(None, "evaluate on at most this many test batches")
     test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)")
     samples: int = option(32, "test images recorded each epoch for the image views (fewer for large images)")
+    layer_stats: int | None = option(None, "layer statistics (weight and gradient norms, update-to-weight "
+                                     "ratios, weight histograms, dead and saturated units) every N batches and at "
+                                     "each epoch's last batch; 0: the epoch's last batch only; off unless given "
+                                     "(the app's Layers tab also turns them on while it is shown)",
+                                     flag="--layer-stats", kind=int, minimum=0, metavar="N")
     download: bool = option(True, "never try to download a missing dataset", flag="--no-download", kind=bool)
     amp: str = option("off", "mixed precision: bf16 (CPUs and GPUs) or fp16 (CUDA, with a gradient scaler); changes "
                       "the numbers a little, so off by default", flag="--amp", choices=("off", "bf16", "fp16"))
@@ -164,6 +169,10 @@ class RunConfig:
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")
         if self.limit_batches is not None:
             need(self.limit_batches >= 1, f"limit_batches must be at least 1, got {self.limit_batches}.")
+        if self.layer_stats is not None:
+            need(isinstance(self.layer_stats, int) and not isinstance(self.layer_stats, bool)
+                 and self.layer_stats >= 0,
+                 f"--layer-stats takes a number of batches, 0 or more (0: each epoch's end), got {self.layer_stats!r}.")
         for item in self.layer_init:
             parse_layer_init(item)
         need(all(isinstance(n, str) and n.strip() for n in self.freeze), "--freeze takes a layer's name.")

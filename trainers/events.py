@@ -2,7 +2,8 @@
 
 `trainers.run()` yields these in this order: RunStarted and a ParametersSnapshot of epoch 0, then per
 epoch any number of BatchEnded, one EpochEnded, Reconstructions (reconstruct models) or Predictions
-(classifiers), and a ParametersSnapshot; Paused and CheckpointSaved whenever they happen; finally
+(classifiers), and a ParametersSnapshot; LayerStats after the batches they were asked for (off by default);
+Paused and CheckpointSaved whenever they happen; finally
 exactly one of RunFinished or RunFailed.
 """
 
@@ -109,6 +110,38 @@ class ParametersSnapshot:
 
 
 @dataclass(frozen=True)
+class LayerStat:
+    """One layer of a LayerStats record (trainers.probes.layers). A layer with parameters has the norms and
+    the histogram (over its own parameters, weight and bias together); a ReLU, Sigmoid or Tanh module has
+    `dead` or `saturated` instead, measured on a fixed batch of test images."""
+
+    name: str  # the module's name in the model ("fc1", "features.0")
+    kind: str  # its class ("Linear", "ReLU")
+    parameters: int = 0
+    weight_norm: float | None = None  # L2 norm of the parameters after the step
+    grad_norm: float | None = None  # L2 norm of their gradient at the step; None: no gradient (frozen, unused)
+    update_ratio: float | None = None  # measured ||w_after - w_before|| / ||w_before|| of the step
+    counts: np.ndarray | None = None  # int64 (bins,): histogram of the parameters' values
+    edges: np.ndarray | None = None  # float32 (bins + 1,)
+    dead: float | None = None  # ReLU: share of its units that output 0 for every image of the fixed batch
+    saturated: float | None = None  # Sigmoid/Tanh: share of its outputs in the flat ends (>0.99 or <0.01; |y|>0.99)
+
+
+@dataclass(frozen=True)
+class LayerStats:
+    """Per-layer statistics after one optimisation step: every N batches and at each epoch's last batch
+    when asked for (RunConfig.layer_stats). Placed in the log at (epoch, batch), like BatchEnded."""
+
+    epoch: int
+    batch: int  # the step's batch in the epoch; == batches for the epoch's last
+    batches: int
+    step: int
+    layers: tuple[LayerStat, ...]
+    flags: tuple[str, ...] = ()  # warning signs, one sentence each (vanishing gradients, dead ReLUs...)
+    images: int = 0  # images in the fixed batch the activations were measured on
+
+
+@dataclass(frozen=True)
 class CheckpointSaved:
     path: str
     epoch: int  # complete: the last finished epoch; else the epoch in progress
@@ -205,4 +238,4 @@ class Latent:
 
 Event = (Loading | RunStarted | BatchEnded | EpochEnded | Reconstructions | Predictions | ParametersSnapshot
          | CheckpointSaved | Paused | RunFinished | RunFailed
-         | Activations | Confusion | Latent)
+         | Activations | Confusion | Latent | LayerStats)

@@ -31,6 +31,7 @@ from .errors import ConfigError, WorkbenchError
 from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
 from .inspection import count_parameters, parameter_table
+from .probes.layers import probe_for
 from .probes.insight import Evaluation, epoch_events, walk_samples
 from .prepare import (Session, init_parameters, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
                       resolve_config)
@@ -109,6 +110,7 @@ class Trainer:
         self.checkpoint: str | None = None
         self.segment_start = time.perf_counter()
         self.last: EpochEnded | None = None
+        self.probe = None  # trainers.probes.layers: set by run() when layer statistics may be asked for
         amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(s.cfg.amp)
         self.autocast = (lambda: torch.autocast(s.device.type, dtype=amp)) if amp else contextlib.nullcontext
         self.scaler = torch.amp.GradScaler("cuda") if s.cfg.amp == "fp16" else None
@@ -166,6 +168,7 @@ class Trainer:
         if resumed_at is None:
             yield ParametersSnapshot(0, tuple(parameter_table(s.model)))
         sample_x, sample_y = s.sample_images()
+        self.probe = probe_for(s, sample_x, getattr(self.control, "layer_stats_wanted", None))
         if resumed_at is None and s.rank == 0:
             yield walk_samples(s, 0, sample_x, sample_y)  # the activations at initialisation
         stopped = False
@@ -205,7 +208,11 @@ class Trainer:
         win_loss = torch.tensor(sums.win_loss, device=device)
         win_correct = torch.tensor(int(sums.win_correct), device=device, dtype=torch.int64)
         clock = time.perf_counter()
+        probe = self.probe
         for b, (xb, yb, size) in enumerate(self.train_batches.epoch(start), start=start + 1):
+            due = probe is not None and probe.due(b, batches)
+            if due:
+                probe.before_step()  # the weights before this step, to measure what the step did
             with self.autocast():
                 out = model(xb)
                 loss = self.criterion(out.float(), yb if s.classify else xb)
@@ -245,6 +252,8 @@ class Trainer:
                 win_loss.zero_()
                 win_correct.zero_()
                 sums.win_n = 0
+            if due:  # after the step, before the next zero_grad: the gradients are still there
+                yield probe.after_step(epoch, b, batches, self.step)
             if s.world > 1:
                 if not report:
                     continue  # under torchrun every rank must act on the same batch: the report's

@@ -4,6 +4,10 @@
 the file between batches (a stat, a few times a second) and takes what is new since it started. Requests
 are counted, not just flagged, so a later trainer on the same folder does not obey the one before's, and
 two saves asked for before the trainer looks are one save.
+
+"watch-layers" is a lease, not a request: it asks for layer statistics (trainers.probes.layers) for the
+next WATCH_SECONDS, and a viewer renews it while its Layers tab is shown. Several viewers share one lease;
+one that goes away (or crashes) leaves the trainer computing them at most WATCH_SECONDS longer.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from pathlib import Path
 from ..control import RunControl
 from .files import CONTROL, read_json, write_json
 
-ACTIONS = ("stop", "pause", "resume", "save")
+ACTIONS = ("stop", "pause", "resume", "save", "watch-layers")
 CHECK_SECONDS = 0.2  # how often a trainer looks at control.json: cheap, and a key press feels immediate
+WATCH_SECONDS = 30.0  # how long one "watch-layers" keeps layer statistics on
 
 
 def send(folder: str | os.PathLike, action: str) -> None:
@@ -34,6 +39,8 @@ def send(folder: str | os.PathLike, action: str) -> None:
     elif action in ("pause", "resume"):
         state["paused"] = action == "pause"
         state["pauses"] = int(state.get("pauses", 0)) + 1
+    elif action == "watch-layers":
+        state["layers_until"] = max(float(state.get("layers_until", 0) or 0), time.time() + WATCH_SECONDS)
     else:
         state["save"] = int(state.get("save", 0)) + 1
     state["time"] = time.time()
@@ -63,6 +70,18 @@ class FolderControl(RunControl):
         # what was asked of earlier trainers is not for this one
         self._seen = tuple(int(v) for v in seen) if seen is not None and len(seen) == 3 else seen_now(folder)
         self._next_check = time.monotonic() + CHECK_SECONDS
+        self._layers_until = 0.0
+        self._take_lease(read_json(self.path))  # a lease is timed, so one taken before this trainer counts
+
+    def _take_lease(self, state: dict | None) -> None:
+        try:
+            self._layers_until = float((state or {}).get("layers_until", 0) or 0)
+        except (TypeError, ValueError):
+            self._layers_until = 0.0
+
+    def layer_stats_wanted(self) -> bool:
+        """A viewer's lease on layer statistics runs now (the loop asks only when the run's config did not)."""
+        return time.time() < self._layers_until
 
     def poll(self) -> None:
         now = time.monotonic()
@@ -72,6 +91,7 @@ class FolderControl(RunControl):
         state = read_json(self.path)  # a few small reads a second; a stat could miss a quick rewrite
         if state is None:
             return
+        self._take_lease(state)
         stops, pauses, saves = _counts(state)
         seen_stops, seen_pauses, seen_saves = self._seen
         if stops > seen_stops:

@@ -35,8 +35,8 @@ END = 1 << 30  # the "batch" of an epoch's evaluation and samples: after every b
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.Loading, ev.RunStarted, ev.BatchEnded, ev.EpochEnded, ev.Reconstructions, ev.Predictions,
     ev.ParametersSnapshot, ev.CheckpointSaved, ev.Paused, ev.RunFinished, ev.RunFailed,
-    ev.Activations, ev.Confusion, ev.Latent)}
-NESTED_TYPES = {"ParamInfo": ev.ParamInfo, "LayerActivation": ev.LayerActivation}
+    ev.Activations, ev.Confusion, ev.Latent, ev.LayerStats)}
+NESTED_TYPES = {"ParamInfo": ev.ParamInfo, "LayerStat": ev.LayerStat, "LayerActivation": ev.LayerActivation}
 FINAL = (ev.RunFinished, ev.RunFailed)
 
 
@@ -120,7 +120,7 @@ def position(record: dict) -> tuple[int, int] | None:
     """Where in training a log line belongs: (epoch, batch) for a logged batch, (epoch, END) for what
     follows an epoch's training. Starts, saves, pauses and ends are not placed."""
     data = record.get("data") or {}
-    if record.get("type") == "BatchEnded":
+    if record.get("type") in ("BatchEnded", "LayerStats"):  # LayerStats: after its batch's step
         place = (data.get("epoch"), data.get("batch"))
     elif record.get("type") in AFTER_EPOCH:
         place = (data.get("epoch"), END)

@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,7 +22,9 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS
+from trainers.probes.layers import WATCH_EVERY
 from trainers.runs import LogRestarted, TrainerGone, send
+from trainers.runs.control import WATCH_SECONDS
 
 from .. import follow
 from ..messages import RunEvents, StartRun
@@ -30,11 +32,12 @@ from ..widgets.architecture import ArchitectureView
 from ..widgets.charts import LineChart
 from ..widgets.epochs import EpochTable
 from ..widgets.images import ReconstructionView
+from ..widgets.layer_stats import LayerStatsView
 from ..widgets.parameters import ParameterTable
 from ..widgets.predictions import PredictionView
 from ..widgets.progress import ProgressLine, loading_text, progress_text, remaining_seconds
 
-TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model")
+TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model", "tab-layers")
 
 
 class RunScreen(Screen):
@@ -51,6 +54,8 @@ class RunScreen(Screen):
         Binding("2", "tab(1)", "Epochs", show=False, tooltip="table of finished epochs"),
         Binding("3", "tab(2)", "Images", show=False, tooltip="reconstructions or predictions on test images"),
         Binding("4", "tab(3)", "Model", show=False, tooltip="the architecture and the live model's parameters"),
+        Binding("5", "tab(4)", "Layers", show=False,
+                tooltip="layer statistics: weight and gradient norms, update ratios, histograms, dead units"),
         Binding("left_square_bracket", "focus_image(-1)", "Previous image", show=False,
                 tooltip="previous image (its probabilities are shown)"),
         Binding("right_square_bracket", "focus_image(1)", "Next image", show=False,
@@ -74,10 +79,12 @@ class RunScreen(Screen):
         self.started: ev.RunStarted | None = None
         self.ended = False
         self.save_asked = False
+        self.layer_lease = None  # the timer renewing the trainer's "watch-layers" lease while tab 5 is shown
         self.handlers = {
             ev.Loading: self.on_loading, ev.RunStarted: self.on_started, ev.BatchEnded: self.on_batch,
             ev.EpochEnded: self.on_epoch, ev.Reconstructions: self.on_reconstructions,
             ev.Predictions: self.on_predictions, ev.ParametersSnapshot: self.on_parameters,
+            ev.LayerStats: self.on_layer_stats,
             ev.CheckpointSaved: self.on_checkpoint, ev.Paused: self.on_paused, ev.RunFinished: self.on_finished,
             ev.RunFailed: self.on_failed, TrainerGone: self.on_gone, LogRestarted: self.on_restarted,
         }
@@ -105,6 +112,8 @@ class RunScreen(Screen):
                     yield ArchitectureView(id="architecture")
                     yield Static(id="params-title")
                     yield ParameterTable(id="live-params")
+            with TabPane("5 Layers", id="tab-layers"):
+                yield LayerStatsView(id="layer-stats")
         yield Static(id="run-message")
         yield Footer()
 
@@ -154,6 +163,7 @@ class RunScreen(Screen):
         self.query_one(ReconstructionView).clear()
         self.query_one(PredictionView).clear()
         self.query_one("#live-params", ParameterTable).clear()
+        self.clear_layer_stats()
         self.progress.state = "starting"
         self.progress.text = "loading data and building the model…"
         self.started, self.ended, self.warnings = None, False, ()
@@ -267,6 +277,45 @@ class RunScreen(Screen):
 
     def on_restarted(self, _e: LogRestarted) -> None:
         self.reset()  # the run was resumed and its log cut back to the checkpoint: replay follows
+
+    # -- the Layers tab: shown from a LayerStats; asked of a live trainer while the tab is shown ---------
+
+    @property
+    def layers_view(self) -> LayerStatsView:
+        return self.query_one(LayerStatsView)
+
+    def layer_stats_every(self) -> int | None:
+        from trainers.runs import RunReader
+
+        config = self.started.config if self.started is not None else RunReader(self.folder).config()
+        return (config or {}).get("layer_stats")
+
+    def on_layer_stats(self, e: ev.LayerStats) -> None:
+        self.layers_view.show(e)
+
+    def watch_live(self, live: bool) -> None:
+        self.layers_view.expect(self.layer_stats_every(), live, WATCH_EVERY)
+
+    def clear_layer_stats(self) -> None:
+        self.layers_view.note("")
+        self.layers_view.expect(self.layer_stats_every(), self.live, WATCH_EVERY)
+
+    @on(TabbedContent.TabActivated)
+    def layers_tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        shown = event.pane is not None and event.pane.id == "tab-layers"
+        if shown and self.layer_lease is None:
+            self.layer_lease = self.set_interval(WATCH_SECONDS / 3, self.renew_layer_lease)
+        elif self.layer_lease is not None:
+            self.layer_lease.resume() if shown else self.layer_lease.pause()
+        if shown:
+            self.renew_layer_lease()
+
+    def renew_layer_lease(self) -> None:
+        if self.live and self.layer_stats_every() is None:
+            try:
+                send(self.folder, "watch-layers")
+            except (OSError, WorkbenchError):
+                pass  # not reachable: the tab says there are none, and the keys' messages say why
 
     # -- keys ------------------------------------------------------------------------------------------
 
