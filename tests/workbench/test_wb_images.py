@@ -87,6 +87,7 @@ async def test_reconstructions_use_the_tab(tmp_path, size):
         if size == (140, 45):
             # growing with the terminal: more picture than at 80x24, and most of the tab is used
             assert t.per_page * t.width * t.height > 5 * 14 * 7
+            assert t.per_page >= 8 and t.width > 14  # more pairs, and bigger
             assert used_w * used_h > 0.6 * width * height
 
 
@@ -159,6 +160,8 @@ def test_tiling_grows_and_keeps_the_aspect():
     wide = tile((32, 64), 8, (80, 16), stack=1)
     assert wide.width == 4 * wide.height
     assert tile((28, 28), 3, (140, 37)).per_page <= 3  # no more slots than images
+    alone = tile((28, 28), 1, (140, 40))
+    assert (alone.width, alone.height) == (28, 14)  # no bigger than its own pixels: more would show nothing new
 
 
 # -- paging ---------------------------------------------------------------------------------------------

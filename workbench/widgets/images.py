@@ -212,13 +212,14 @@ def tile(image_hw: tuple[int, int], count: int, space: tuple[int, int], stack: i
     """The tiling of `count` images into `space` (width, height) cells that shows the most picture (images
     shown x cells each): bigger images where there is room, more of them where there is more. Each slot is
     `stack` images high plus `extra(width)` lines (captions, labels); slots are `gap` apart, bands
-    `band_gap`. Images keep their aspect (a cell: one pixel across, two down)."""
+    `band_gap`. Images keep their aspect (a cell: one pixel across, two down) and grow no further than their
+    own pixels (one cell across, two down each): bigger than that shows nothing more, so more images do."""
     h, w = image_hw
     avail_w, avail_h = space
     extra_rows = extra if callable(extra) else (lambda _w, n=extra: n)
     count = max(1, count)
     best, best_score = None, (-1, -1)
-    for ch in range(2, max(2, avail_h) + 1):
+    for ch in range(2, max(2, min(avail_h, math.ceil(h / 2))) + 1):
         cw = max(4, round(ch * 2 * w / h))
         if cw > avail_w:
             break
