@@ -44,6 +44,15 @@ def test_inspect_prints_tree_parameters_and_shapes():
     assert "61,706" in out.stdout and "0.weight" in out.stdout
 
 
+def test_inspect_piped_never_wraps_the_printed_model():
+    out = wb("inspect", "cnn-pool", "--no-time")  # stdout is a pipe here, as in `| less` or `> file`
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    pooling = [line for line in lines if "MaxPool2d(" in line]
+    assert pooling and all(line.rstrip().endswith("ceil_mode=False)") for line in pooling), pooling
+    assert any(len(line) > 80 for line in lines)  # it was cut at 80 columns before
+
+
 def test_train_piped_prints_plain_lines_and_writes_the_run(tmp_path):
     out = wb("train", "--model", "mlp", *TINY, "--epochs", "2", "--out", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr

@@ -80,6 +80,27 @@ class WorkbenchApp(App):
             self.push_screen(CompareScreen(self.compare_runs))
         elif not self.start_now:
             self.show_live_run()
+        self.call_after_refresh(self.check_size)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self.check_size)
+
+    def check_size(self) -> None:
+        """Below the size screens are laid out for, say so instead of drawing a broken screen."""
+        from .screens.too_small import TooSmallScreen, too_small
+
+        small = too_small(*self.size)
+        if small and not isinstance(self.screen, TooSmallScreen):
+            self.push_screen(TooSmallScreen())
+        elif not small and isinstance(self.screen, TooSmallScreen):
+            self.screen.dismiss()
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        from .screens.pick import filtering
+
+        if action in ("runs", "help") and filtering(self.screen):
+            return None  # R and ? are text in a list's filter (ctrl+q still quits)
+        return True
 
     def show_live_run(self) -> None:
         """Relaunched while a run trains: the runs first, that one highlighted, Enter away."""
@@ -114,6 +135,7 @@ class WorkbenchApp(App):
             return
         self.children_started.append(child)
         self.push_screen(RunScreen(folder))  # the next spare waits for the picker: this run needs the CPU now
+        self.call_after_refresh(self.check_size)
 
     def action_runs(self) -> None:
         from .screens.runs import RunsScreen

@@ -42,14 +42,23 @@ def datasets(args) -> int:
     return 0
 
 
-def inspect(args) -> int:
+def plain_console():
+    """Rich output that never wraps a line when it is not on a terminal (piped, redirected): the printed
+    model stays one module per line, as print(model) writes it."""
     from rich.console import Console
+
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, soft_wrap=True, width=10_000)
+
+
+def inspect(args) -> int:
     from rich.table import Table
 
     from trainers.config import parse_layer_init
     from trainers.inspection import build, inspect_model, load_params, save_params
 
-    console = Console(highlight=False)
+    console = plain_console()
     if args.show_file:
         return _show_file(console, args.show_file)
     for item in args.layer_init:
