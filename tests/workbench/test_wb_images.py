@@ -261,15 +261,15 @@ def test_pixel_detection_asks_no_terminal_in_tests(monkeypatch):
     assert "pixels" not in WorkbenchApp().renderings
 
 
-def _textual_image_widget():
-    """textual-image's character widget, imported with stdout not a terminal so that it asks nothing."""
+def _textual_image_widget(name: str = "HalfcellImage"):
+    """One of textual-image's widgets, imported with stdout not a terminal so that it asks nothing."""
     saved = sys.__stdout__
     sys.__stdout__ = io.StringIO()
     try:
-        from textual_image.widget import HalfcellImage
+        from textual_image import widget
     finally:
         sys.__stdout__ = saved
-    return HalfcellImage
+    return getattr(widget, name)
 
 
 async def test_pixel_mode_places_one_picture_per_image_over_the_blanks(tmp_path, monkeypatch):
@@ -304,3 +304,16 @@ async def test_pixel_mode_without_a_pixel_terminal_falls_back_to_characters(tmp_
         assert not view.children and "▀" in screen_text(app)
         await pilot.press("r")  # pixels is not among this terminal's renderings: r goes to the first that is
         assert view.rendering == "blocks"
+
+
+async def test_pixel_mode_with_sixel_sends_one_sixel_picture_per_image(tmp_path, monkeypatch):
+    # textual-image's Sixel widget draws through Textual's segments (Kitty's writes to the terminal itself)
+    monkeypatch.setattr(images, "_pixels", ("sixel", _textual_image_widget("SixelImage")))
+    app = WorkbenchApp(attach=write_run(tmp_path / "cl", "classify"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = (await open_images(pilot, app)).query_one(PredictionView)
+        await pilot.pause()
+        per_page = view.tiling().per_page
+        segments = [s for strip in app.screen._compositor.render_strips() for s in strip]
+        assert sum("\x1bP" in s.text for s in segments) == per_page  # a Sixel sequence (DCS) per image
+        assert "✗Trouser" in screen_text(app)  # the labels are still characters

@@ -36,11 +36,12 @@ from ..widgets.layer_stats import LayerStatsView
 from ..widgets.parameters import ParameterTable
 from ..widgets.predictions import PredictionView
 from ..widgets.progress import ProgressLine, loading_text, progress_text, remaining_seconds
+from .insight import INSIGHT_TABS, InsightTabs
 
-TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model", "tab-layers")
+TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model", "tab-layers", *INSIGHT_TABS)
 
 
-class RunScreen(Screen):
+class RunScreen(InsightTabs, Screen):
     BINDINGS = [
         Binding("p", "pause", "Pause/resume", tooltip="pause or resume training"),
         Binding("x", "stop", "Stop", tooltip="stop after the current batch; the run is saved and can be resumed"),
@@ -56,6 +57,9 @@ class RunScreen(Screen):
         Binding("4", "tab(3)", "Model", show=False, tooltip="the architecture and the live model's parameters"),
         Binding("5", "tab(4)", "Layers", show=False,
                 tooltip="layer statistics: weight and gradient norms, update ratios, histograms, dead units"),
+        Binding("6", "tab(5)", "Activations", show=False, tooltip="a few test images through every layer"),
+        Binding("7", "tab(6)", "Errors", show=False,
+                tooltip="confusion matrix and most confidently wrong images; an autoencoder's code and worst images"),
         Binding("left_square_bracket", "focus_image(-1)", "Previous image", show=False,
                 tooltip="previous image (its probabilities are shown)"),
         Binding("right_square_bracket", "focus_image(1)", "Next image", show=False,
@@ -84,7 +88,7 @@ class RunScreen(Screen):
             ev.Loading: self.on_loading, ev.RunStarted: self.on_started, ev.BatchEnded: self.on_batch,
             ev.EpochEnded: self.on_epoch, ev.Reconstructions: self.on_reconstructions,
             ev.Predictions: self.on_predictions, ev.ParametersSnapshot: self.on_parameters,
-            ev.LayerStats: self.on_layer_stats,
+            ev.LayerStats: self.on_layer_stats, **self.insight_handlers(),
             ev.CheckpointSaved: self.on_checkpoint, ev.Paused: self.on_paused, ev.RunFinished: self.on_finished,
             ev.RunFailed: self.on_failed, TrainerGone: self.on_gone, LogRestarted: self.on_restarted,
         }
@@ -114,6 +118,7 @@ class RunScreen(Screen):
                     yield ParameterTable(id="live-params")
             with TabPane("5 Layers", id="tab-layers"):
                 yield LayerStatsView(id="layer-stats")
+            yield from self.compose_insight()
         yield Static(id="run-message")
         yield Footer()
 
@@ -164,6 +169,7 @@ class RunScreen(Screen):
         self.query_one(PredictionView).clear()
         self.query_one("#live-params", ParameterTable).clear()
         self.clear_layer_stats()
+        self.reset_insight(spec is not None and spec.task == "reconstruct")
         self.progress.state = "starting"
         self.progress.text = "loading data and building the model…"
         self.started, self.ended, self.warnings = None, False, ()
@@ -188,6 +194,7 @@ class RunScreen(Screen):
         self.epochs, self.batches = e.epochs, e.batches_per_epoch
         self.warnings = tuple(e.warnings)
         self.set_class(e.task == "reconstruct", "-reconstruct")
+        self.label_insight(e.task == "reconstruct")
         self.title_line(f"{e.model} on {e.dataset} · {e.device} · {e.parameters:,} params · "
                         f"{e.train_size:,}/{e.test_size:,} samples · {self.name_text}")
         resumed = ""
@@ -376,7 +383,7 @@ class RunScreen(Screen):
             self.query_one(EpochTable).focus()  # the arrows then scroll the table
         elif index == 3:
             self.query_one(ArchitectureView).focus()
-        else:
+        elif not self.focus_insight(TABS[index]):
             self.set_focus(None)  # number keys keep working from every tab
 
     def action_rendering(self) -> None:
@@ -390,6 +397,7 @@ class RunScreen(Screen):
     def set_rendering(self, rendering: str) -> None:
         self.query_one(ReconstructionView).rendering = rendering
         self.query_one(PredictionView).rendering = rendering
+        self.set_insight_rendering(rendering)
 
     def action_focus_image(self, step: int) -> None:
         self.query_one(PredictionView).focus_index += step
