@@ -44,10 +44,6 @@ def _own_parameters(module: nn.Module) -> list[torch.nn.Parameter]:
     return list(module.parameters(recurse=False))
 
 
-def _flat(tensors) -> torch.Tensor:
-    return torch.cat([t.detach().reshape(-1).float() for t in tensors])
-
-
 class LayerProbe:
     """Statistics of `model`'s layers after chosen steps, activations measured on `inputs` (a float batch on
     the model's device). `every`: batches between records (0: each epoch's last batch only); None: only
@@ -70,9 +66,9 @@ class LayerProbe:
         return batch == batches or (every > 0 and batch % every == 0)
 
     def before_step(self) -> None:
-        """Keep the weights as they are before the step (a copy, on their device)."""
+        """Keep the weights as they are before the step (one copy of each, on its device)."""
         with torch.no_grad():
-            self.before = [_flat(ps).clone() for _, _, ps in self.layers]
+            self.before = [[p.detach().clone() for p in ps] for _, _, ps in self.layers]
 
     def after_step(self, epoch: int, batch: int, batches: int, step: int) -> LayerStats:
         layers = self.parameter_stats() + self.activation_stats()
@@ -88,32 +84,33 @@ class LayerProbe:
     def parameter_stats(self) -> list[LayerStat]:
         if not self.layers:
             return []
-        scalars, counts, edges = [], [], []
+
+        def norm(tensors) -> torch.Tensor:  # of all of them together, without concatenating them
+            return torch.stack([torch.linalg.vector_norm(t.detach().float()) for t in tensors]).norm()
+
         nan = torch.tensor(float("nan"))
+        scalars = []
         with torch.no_grad():
             for i, (_name, _m, ps) in enumerate(self.layers):
-                w = _flat(ps)
                 grads = [p.grad for p in ps if p.grad is not None]
-                g = torch.linalg.vector_norm(_flat(grads)) if grads else nan.to(w.device)
-                before = self.before[i] if self.before is not None else w
-                scalars.append(torch.stack([torch.linalg.vector_norm(w), g, torch.linalg.vector_norm(w - before),
-                                            torch.linalg.vector_norm(before)]))
-                # the histogram on the device: no sync per layer, one transfer for all of them below
-                lo, hi = w.min(), w.max()
-                width = (hi - lo).clamp_min(1e-12)
-                index = ((w - lo) / width * BINS).long().clamp_(0, BINS - 1)
-                counts.append(torch.bincount(index, minlength=BINS))
-                edges.append(lo + (hi - lo) * torch.linspace(0, 1, BINS + 1, device=w.device))
-            values = torch.stack(scalars).cpu().tolist()  # the one sync point
-            counts_np = torch.stack(counts).cpu().numpy().astype(np.int64)
-            edges_np = torch.stack(edges).cpu().numpy().astype(np.float32)
+                g = norm(grads) if grads else nan.to(ps[0].device)
+                before = self.before[i] if self.before is not None else ps
+                ranges = torch.stack([torch.stack(torch.aminmax(p.detach().float())) for p in ps])
+                scalars.append(torch.stack([norm(ps), g, norm([p - b for p, b in zip(ps, before)]), norm(before),
+                                            ranges[:, 0].min(), ranges[:, 1].max()]))
+            values = torch.stack(scalars).cpu().tolist()  # one sync for every layer's numbers
+            counts = []
+            for (_name, _m, ps), (*_, lo, hi) in zip(self.layers, values):
+                hi = hi if hi > lo else lo + 1e-12  # a constant layer: all in the first bin
+                counts.append(sum(torch.histc(p.detach().float(), BINS, lo, hi) for p in ps))
+            counts_np = torch.stack(counts).cpu().numpy().round().astype(np.int64)
         out = []
-        for (name, module, ps), (wn, gn, dn, bn), c, e in zip(self.layers, values, counts_np, edges_np):
+        for (name, module, ps), (wn, gn, dn, bn, lo, hi), c in zip(self.layers, values, counts_np):
             has_grad = any(p.grad is not None for p in ps)
             ratio = dn / bn if has_grad and self.before is not None and bn > 0 else None
             out.append(LayerStat(name=name, kind=type(module).__name__, parameters=sum(p.numel() for p in ps),
                                  weight_norm=wn, grad_norm=gn if has_grad else None, update_ratio=ratio,
-                                 counts=c, edges=e))
+                                 counts=c, edges=np.linspace(lo, hi, BINS + 1, dtype=np.float32)))
         return out
 
     def activation_stats(self) -> list[LayerStat]:
