@@ -175,11 +175,11 @@ async def test_n_and_shift_n_page_through_other_reconstructions(tmp_path):
         per_page = view.tiling().per_page
         first = screen_text(app)
         assert list(view.shown()) == list(range(per_page))
-        assert f"images 1-{per_page} of {COUNT}" in first
+        assert f"1-{per_page} of {COUNT} (n/N)" in first
         await pilot.press("n")
         assert list(view.shown()) == list(range(per_page, 2 * per_page))
         second = screen_text(app)
-        assert second != first and f"images {per_page + 1}-{2 * per_page} of {COUNT}" in second
+        assert second != first and f"{per_page + 1}-{2 * per_page} of {COUNT} (n/N)" in second
         await pilot.press("N")
         assert screen_text(app) == first
         await pilot.press("N")  # back from the first page: the last one
@@ -245,7 +245,7 @@ async def test_r_cycles_all_character_renderings_in_colour(tmp_path):
         assert view.rendering == "blocks" and "▀" in screen_text(app)
         await pilot.press("r")
         assert view.rendering == "shades" and "█" in screen_text(app) and "▀" not in screen_text(app)
-        assert "shade characters" in screen_text(app)
+        assert "r: shades" in screen_text(app) and "shade characters" in screen_text(app)
         await pilot.press("r", "r")
         assert view.rendering == "blocks"
 

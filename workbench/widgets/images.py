@@ -419,10 +419,9 @@ class ReconstructionView(PixelPictures, Widget):
             return Text("Reconstructions appear here after the first epoch.", style="dim")
         t, shown, rendering = self.tiling(), self.shown(), self.character_rendering()
         n = len(self.originals)
-        where = f"images {shown.start + 1}-{shown.stop} of {n} (n/N pages) · " if len(shown) < n else ""
-        lines = [Text(f"epoch {self.epoch}: test images, each above its reconstruction · {where}"
-                      f"{DESCRIPTIONS.get(self.rendering, self.rendering)} (r switches)", style="bold",
-                      no_wrap=True, overflow="ellipsis")]
+        where = f"{shown.start + 1}-{shown.stop} of {n} (n/N) · " if len(shown) < n else ""
+        lines = [Text(f"epoch {self.epoch}: test images over their reconstructions · {where}r: {self.rendering}",
+                      style="bold", no_wrap=True, overflow="ellipsis")]
         for start in range(shown.start, shown.stop, t.per_row):
             if start > shown.start:
                 lines.append(Text(""))

@@ -10,7 +10,7 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .images import DESCRIPTIONS, PixelPictures, Tiling, grid, page_start, tile, turn_page, wrap_label
+from .images import PixelPictures, Tiling, grid, page_start, tile, turn_page, wrap_label
 
 
 def probability_bars(probabilities: np.ndarray, classes: tuple[str, ...], width: int) -> list[str]:
@@ -116,10 +116,9 @@ class PredictionView(PixelPictures, Widget):
         t, shown, rendering = self.tiling(), self.shown(), self.character_rendering()
         n = len(e.labels)
         label_rows = self.label_rows(t.width)
-        where = f"images {shown.start + 1}-{shown.stop} of {n} (n/N pages) · " if len(shown) < n else ""
-        lines = [Text(f"epoch {e.epoch}: predicted (✓ right, ✗ wrong, = true label) · {where}[ ] focus · "
-                      f"{DESCRIPTIONS.get(self.rendering, self.rendering)} (r)", style="bold", no_wrap=True,
-                      overflow="ellipsis")]
+        where = f"{shown.start + 1}-{shown.stop} of {n} (n/N) · " if len(shown) < n else ""
+        lines = [Text(f"epoch {e.epoch}: ✓ right ✗ wrong =true label · {where}[ ] focus · r: {self.rendering}",
+                      style="bold", no_wrap=True, overflow="ellipsis")]
         right = self.get_component_rich_style("predictions--right")
         wrong = self.get_component_rich_style("predictions--wrong")
         focus = self.get_component_rich_style("predictions--focus")
