@@ -1,8 +1,8 @@
 """What a run tells the world, as frozen dataclasses of plain Python and numpy data (no live tensors).
 
-`trainers.run()` yields these in this order: RunStarted and a ParametersSnapshot of epoch 0, then per
-epoch any number of BatchEnded, one EpochEnded, Reconstructions (reconstruct models) or Predictions
-(classifiers), and a ParametersSnapshot; LayerStats after the batches they were asked for (off by default);
+`trainers.run()` yields these in this order: RunStarted, a ParametersSnapshot and Activations of epoch 0,
+then per epoch any number of BatchEnded, one EpochEnded, Reconstructions (reconstruct models) or
+Predictions (classifiers), a ParametersSnapshot, Latent or Confusion, and Activations; LayerStats after the batches they were asked for (off by default);
 Paused and CheckpointSaved whenever they happen; finally
 exactly one of RunFinished or RunFailed.
 """

@@ -232,3 +232,16 @@ def test_an_autoencoder_run_scatters_its_test_codes_by_class():
     assert latent.worst_errors[0] >= latent.mean_error
     recon = next(e for e in events if isinstance(e, ev.EpochEnded))
     assert latent.mean_error == pytest.approx(recon.test_loss, rel=1e-4)  # per-image MSE averaged = the test loss
+
+
+def test_large_feature_maps_are_kept_small_with_their_raw_range():
+    from trainers.probes.activations import MAP_SIDE
+
+    conv = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1))
+    x = torch.rand(1, 3, 128, 96)
+    walked = activations(conv, 1, x, (x * 255).to(torch.uint8), [0], ("cat", "dog"))
+    layer = walked.layers[0]
+    assert layer.shape == (2, 128, 96) and layer.maps.shape == (1, 2, MAP_SIDE, 24)  # the aspect kept
+    raw = conv(x).detach()
+    assert np.allclose(layer.map_low[0], raw.amin(dim=(2, 3))[0].numpy(), atol=1e-6)
+    assert np.allclose(layer.map_high[0], raw.amax(dim=(2, 3))[0].numpy(), atol=1e-6)

@@ -3,7 +3,7 @@
 Forward hooks on the leaf modules (those without children) record each call in order, so a module used
 twice (tied weights) appears twice and functional ops (F.relu) are folded into the next module's input,
 not shown. Outputs with spatial maps (C, H, W) keep their first MAPS channels as uint8 images, each
-scaled by its own min and max (the raw range is kept beside it).
+scaled by its own min and max (the raw range is kept beside it), at most MAP_SIDE pixels a side.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ..events import Activations, LayerActivation
 
 IMAGES = 4  # test images walked through the network (the first of the Predictions ones)
 MAPS = 6  # channels kept as images per layer
+MAP_SIDE = 32  # larger maps are area-averaged down to this many pixels a side: a terminal shows no more,
+# and the log keeps every epoch's maps
 NONLINEAR = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
              nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardswish, nn.Hardsigmoid, nn.Softplus, nn.Softsign)
 
@@ -27,6 +30,10 @@ def _scaled_maps(out: torch.Tensor, k: int) -> tuple[np.ndarray, np.ndarray, np.
     high = maps.amax(dim=(2, 3), keepdim=True)
     # a constant map (a dead ReLU channel) is drawn black rather than divided by zero
     scaled = (maps - low) / (high - low).clamp_min(1e-12)
+    h, w = scaled.shape[2:]
+    if max(h, w) > MAP_SIDE:
+        r = MAP_SIDE / max(h, w)
+        scaled = F.interpolate(scaled, size=(max(1, round(h * r)), max(1, round(w * r))), mode="area")
     image = (scaled * 255).round().clamp(0, 255).to(torch.uint8)
     return image.cpu().numpy(), low.flatten(1).cpu().numpy().astype(np.float32), \
         high.flatten(1).cpu().numpy().astype(np.float32)
