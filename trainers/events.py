@@ -2,9 +2,9 @@
 
 `trainers.run()` yields these in this order: RunStarted, a ParametersSnapshot and Activations of epoch 0,
 then per epoch any number of BatchEnded, one EpochEnded, Reconstructions (reconstruct models) or
-Predictions (classifiers), a ParametersSnapshot, Latent or Confusion, and Activations; LayerStats after the batches they were asked for (off by default);
-Paused and CheckpointSaved whenever they happen; finally
-exactly one of RunFinished or RunFailed.
+Predictions (classifiers), a ParametersSnapshot, Latent or Confusion, and Activations; LayerStats after
+the batches they were asked for (off by default); Paused and CheckpointSaved whenever they happen;
+finally exactly one of RunFinished or RunFailed.
 """
 
 from __future__ import annotations
@@ -121,7 +121,8 @@ class LayerStat:
     weight_norm: float | None = None  # L2 norm of the parameters after the step
     grad_norm: float | None = None  # L2 norm of their gradient at the step; None: no gradient (frozen, unused)
     update_ratio: float | None = None  # measured ||w_after - w_before|| / ||w_before|| of the step
-    counts: np.ndarray | None = None  # int64 (bins,): histogram of the parameters' values
+    counts: np.ndarray | None = None  # int64 (bins,): histogram of the parameters' values (of at most 16,384
+    # evenly strided values per tensor: its shape)
     edges: np.ndarray | None = None  # float32 (bins + 1,)
     dead: float | None = None  # ReLU: share of its units that output 0 for every image of the fixed batch
     saturated: float | None = None  # Sigmoid/Tanh: share of its outputs in the flat ends (>0.99 or <0.01; |y|>0.99)

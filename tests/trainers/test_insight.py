@@ -245,3 +245,19 @@ def test_large_feature_maps_are_kept_small_with_their_raw_range():
     raw = conv(x).detach()
     assert np.allclose(layer.map_low[0], raw.amin(dim=(2, 3))[0].numpy(), atol=1e-6)
     assert np.allclose(layer.map_high[0], raw.amax(dim=(2, 3))[0].numpy(), atol=1e-6)
+
+
+def test_a_stopped_and_resumed_run_records_each_epochs_probes_once_and_the_same(tmp_path):
+    from trainers.backends import resume_config
+    from trainers.runs.log import read_events
+
+    config = dict(epochs=3, limit_batches=4, model="cnn-strided")
+    whole, _ = recorded(tiny_config(**config, out=str(tmp_path / "whole")))
+    folder, events = recorded(tiny_config(**config, out=str(tmp_path / "cut")), stop_at=(2, 2))
+    assert events[-1].stopped
+    folder, _ = recorded(resume_config(folder))
+    for kind, epochs in ((ev.Activations, [0, 1, 2, 3]), (ev.Confusion, [1, 2, 3])):
+        mine = [e for e in read_events(folder) if isinstance(e, kind)]
+        theirs = [e for e in read_events(whole) if isinstance(e, kind)]
+        assert [e.epoch for e in mine] == epochs
+        assert all(_same(a, b) for a, b in zip(mine, theirs)), kind.__name__  # bit for bit on the CPU
