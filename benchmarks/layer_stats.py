@@ -3,6 +3,10 @@ step in the same process and interleaved, so a machine loaded by others slows bo
 --layer-stats N is then (extra time of a record) / (N plain steps).
 
 Run:  python benchmarks/layer_stats.py [--models mlp-deep lenet5 cnn-strided] [--rounds 30] [--device cpu]
+                                       [--threads 1]
+
+On a CPU shared with other work, --threads 1 gives steadier figures: two OpenMP threads on two busy cores
+wait on each other, and the wait lands on whichever op came next (it made a record look 5x a step here).
 
 A plain step is what Trainer.train_epoch does per batch (forward, loss, zero_grad, backward, optimizer step)
 on batches of 64. A recorded step adds what the trainer adds when stats are due: the weights copied before
@@ -77,7 +81,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=30, help="recorded steps measured, each after --plain plain ones")
     ap.add_argument("--plain", type=int, default=10, help="plain steps per round")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {args.device}, torch threads {torch.get_num_threads()}, batch 64, medians of "
           f"{args.rounds * args.plain} plain and {args.rounds} recorded steps")
     for model in args.models:

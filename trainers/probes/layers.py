@@ -11,6 +11,9 @@ so it is what the optimizer really did (momentum, Adam's scaling and weight deca
 CS231n's rule of thumb is about this measured ratio: near 1e-3; far above, the learning rate is too high;
 far below, too low.
 
+The histogram counts at most HISTOGRAM_VALUES evenly strided values of each parameter tensor (all of a
+small one), between the layer's true minimum and maximum: its shape, not a census.
+
 Dead and saturated units are measured on a fixed batch (the run's sample test images), in eval mode and
 without gradients, the model's training mode restored after. Only modules are seen: a network that calls
 torch.nn.functional.relu in its forward shows no activation rows.
@@ -28,6 +31,8 @@ from torch import nn
 from ..events import LayerStat, LayerStats
 
 BINS = 16
+HISTOGRAM_VALUES = 1 << 14  # per parameter tensor: evenly strided values, plenty for 16 bins' shape, and
+# histc over every value of a 784x512 layer cost more than the step itself
 WATCH_EVERY = 50  # batches between records when a viewer asks for them and the run's config did not
 DEAD_SHARE = 0.5  # a ReLU layer with more of its units dead than this is flagged
 SATURATED_SHARE = 0.5  # likewise for Sigmoid/Tanh outputs in the flat ends
@@ -44,6 +49,12 @@ def _own_parameters(module: nn.Module) -> list[torch.nn.Parameter]:
     return list(module.parameters(recurse=False))
 
 
+def _strided(p: torch.Tensor) -> torch.Tensor:
+    flat = p.detach().reshape(-1)
+    step = -(-flat.numel() // HISTOGRAM_VALUES)
+    return (flat[::step] if step > 1 else flat).float()
+
+
 class LayerProbe:
     """Statistics of `model`'s layers after chosen steps, activations measured on `inputs` (a float batch on
     the model's device). `every`: batches between records (0: each epoch's last batch only); None: only
@@ -54,7 +65,8 @@ class LayerProbe:
         self.wanted = wanted or (lambda: False)
         self.layers = [(name, m, ps) for name, m in model.named_modules() if (ps := _own_parameters(m))]
         self.activations = [(name, m) for name, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
-        self.before: list[torch.Tensor] | None = None
+        self.saved: list[list[torch.Tensor]] | None = None  # the weights before the step: kept buffers
+        self.armed = False  # before_step() filled them for the step being recorded
         self.previous_gradient: float | None = None
 
     def due(self, batch: int, batches: int) -> bool:
@@ -66,9 +78,15 @@ class LayerProbe:
         return batch == batches or (every > 0 and batch % every == 0)
 
     def before_step(self) -> None:
-        """Keep the weights as they are before the step (one copy of each, on its device)."""
+        """Keep the weights as they are before the step, in buffers kept from one record to the next (fresh
+        ones each time cost more in page faults than the copy itself)."""
         with torch.no_grad():
-            self.before = [[p.detach().clone() for p in ps] for _, _, ps in self.layers]
+            if self.saved is None:
+                self.saved = [[torch.empty_like(p) for p in ps] for _, _, ps in self.layers]
+            for buffers, (_, _, ps) in zip(self.saved, self.layers):
+                for buffer, p in zip(buffers, ps):
+                    buffer.copy_(p.detach())
+        self.armed = True
 
     def after_step(self, epoch: int, batch: int, batches: int, step: int) -> LayerStats:
         layers = self.parameter_stats() + self.activation_stats()
@@ -77,7 +95,7 @@ class LayerProbe:
         gradient = total_gradient(layers)
         found = flags(layers, self.previous_gradient)
         self.previous_gradient = gradient if gradient is not None else self.previous_gradient
-        self.before = None
+        self.armed = False
         return LayerStats(epoch=epoch, batch=batch, batches=batches, step=step, layers=tuple(layers),
                           flags=found, images=int(self.inputs.shape[0]))
 
@@ -94,20 +112,27 @@ class LayerProbe:
             for i, (_name, _m, ps) in enumerate(self.layers):
                 grads = [p.grad for p in ps if p.grad is not None]
                 g = norm(grads) if grads else nan.to(ps[0].device)
-                before = self.before[i] if self.before is not None else ps
                 ranges = torch.stack([torch.stack(torch.aminmax(p.detach().float())) for p in ps])
-                scalars.append(torch.stack([norm(ps), g, norm([p - b for p, b in zip(ps, before)]), norm(before),
-                                            ranges[:, 0].min(), ranges[:, 1].max()]))
+                if self.armed:
+                    before = self.saved[i]
+                    before_norm = norm(before)
+                    for b, p in zip(before, ps):
+                        b.sub_(p.detach())  # in place: the buffer is refilled before the next record
+                    moved = norm(before)
+                else:
+                    before_norm = moved = nan.to(ps[0].device)
+                scalars.append(torch.stack([norm(ps), g, moved, before_norm, ranges[:, 0].min(),
+                                            ranges[:, 1].max()]))
             values = torch.stack(scalars).cpu().tolist()  # one sync for every layer's numbers
             counts = []
             for (_name, _m, ps), (*_, lo, hi) in zip(self.layers, values):
                 hi = hi if hi > lo else lo + 1e-12  # a constant layer: all in the first bin
-                counts.append(sum(torch.histc(p.detach().float(), BINS, lo, hi) for p in ps))
+                counts.append(sum(torch.histc(_strided(p), BINS, lo, hi) for p in ps))
             counts_np = torch.stack(counts).cpu().numpy().round().astype(np.int64)
         out = []
         for (name, module, ps), (wn, gn, dn, bn, lo, hi), c in zip(self.layers, values, counts_np):
             has_grad = any(p.grad is not None for p in ps)
-            ratio = dn / bn if has_grad and self.before is not None and bn > 0 else None
+            ratio = dn / bn if has_grad and self.armed and bn > 0 else None
             out.append(LayerStat(name=name, kind=type(module).__name__, parameters=sum(p.numel() for p in ps),
                                  weight_norm=wn, grad_norm=gn if has_grad else None, update_ratio=ratio,
                                  counts=c, edges=np.linspace(lo, hi, BINS + 1, dtype=np.float32)))
