@@ -29,11 +29,11 @@ import torch
 from torch import nn
 
 from ..events import LayerStat, LayerStats
+from ..runs.control import WATCH_EVERY
 
 BINS = 16
 HISTOGRAM_VALUES = 1 << 14  # per parameter tensor: evenly strided values, plenty for 16 bins' shape, and
 # histc over every value of a 784x512 layer cost more than the step itself
-WATCH_EVERY = 50  # batches between records when a viewer asks for them and the run's config did not
 DEAD_SHARE = 0.5  # a ReLU layer with more of its units dead than this is flagged
 SATURATED_SHARE = 0.5  # likewise for Sigmoid/Tanh outputs in the flat ends
 RATIO_HIGH, RATIO_LOW = 1e-2, 1e-5  # update-to-weight ratios flagged (the rule of thumb: near 1e-3)

@@ -22,6 +22,7 @@ from .files import CONTROL, read_json, write_json
 ACTIONS = ("stop", "pause", "resume", "save", "watch-layers")
 CHECK_SECONDS = 0.2  # how often a trainer looks at control.json: cheap, and a key press feels immediate
 WATCH_SECONDS = 30.0  # how long one "watch-layers" keeps layer statistics on
+WATCH_EVERY = 50  # batches between layer statistics while a viewer's lease runs (and the run did not ask)
 
 
 def send(folder: str | os.PathLike, action: str) -> None:

@@ -22,9 +22,8 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS
-from trainers.probes.layers import WATCH_EVERY
 from trainers.runs import LogRestarted, TrainerGone, send
-from trainers.runs.control import WATCH_SECONDS
+from trainers.runs.control import WATCH_EVERY, WATCH_SECONDS
 
 from .. import follow
 from ..messages import RunEvents, StartRun
