@@ -116,7 +116,8 @@ class ConfusionView(Widget):
         cw, ch = cell_size((h, w), per_row, (width, 10 * 4), rows_per_band=1, extra_lines=0)
         ch = min(ch, 7)
         rendering = characters(self.rendering, self.app)
-        lines = [Text(f"the {n} most confidently wrong test images, worst first", style="bold", no_wrap=True)]
+        lines = [Text(f"the {n} most confidently wrong test images, worst first (↓ PgDn End scroll)", style="bold",
+                      no_wrap=True)]
         for start in range(0, n, per_row):
             idx = range(start, min(n, start + per_row))
             lines += grid([e.worst_images[i] for i in idx], cw, ch, rendering)
