@@ -55,3 +55,15 @@ class ReportReady(Message):
 @dataclass
 class ReportFailed(Message):
     reason: str
+
+
+@dataclass
+class CostEstimated(Message):
+    """The cost of a model on a dataset (trainers.cost.Cost), from a worker: first the static figures
+    (`timed` False), then the dry run's; `error` says why there is no (more) figure. `token` names the
+    request, so an answer for a selection that has since changed is dropped."""
+
+    token: int
+    cost: Any
+    timed: bool
+    error: str = ""

@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
 from trainers.compat import check_pair, compatible_datasets
@@ -24,6 +24,7 @@ from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
 
 from ..messages import DevicesFound, ModelCounted, StartRun
+from ..widgets.cost import CostPanel
 from ..widgets.filter_list import FilterList, Item
 from ..widgets.hyperparams import FIELDS, HyperparameterForm
 from ..widgets.parameters import shape_text
@@ -80,6 +81,7 @@ class PickScreen(Screen):
                 yield FilterList("Datasets", id="datasets")
             with Vertical(id="pick-side"):
                 yield Static(id="details")
+                yield CostPanel(id="cost")
                 yield HyperparameterForm(id="form")
         yield Static(id="pick-status")
         yield Footer()
@@ -237,6 +239,21 @@ class PickScreen(Screen):
             if reason:
                 text.append(f"✗ {reason}", style="bold")
         self.query_one("#details", Static).update(text)
+        self.show_cost(which, key)
+
+    def show_cost(self, which: str | None, key: str) -> None:
+        """The cost panel follows the highlighted pair (priced in its own thread worker)."""
+        model, dataset = (key, self.dataset) if which == "models" else (self.model, key)
+        try:
+            values = self.query_one(HyperparameterForm).values()
+        except ValueError:
+            values = None
+        self.query_one(CostPanel).follow(self.base, model, dataset, values, self.model)
+
+    @on(Input.Changed, "#hp-epochs, #hp-batch_size")
+    @on(Select.Changed, "#hp-device, #hp-optimizer")
+    def _cost_settings_changed(self) -> None:
+        self.show_cost("models", self.model)
 
     def say(self, message: str, error: bool = False) -> None:
         status = self.query_one("#pick-status", Static)
@@ -279,6 +296,7 @@ class PickScreen(Screen):
         if not self.counts:
             self.count_parameters()
         self.say(f"Chosen: {self.model} on {self.dataset}; s starts.")
+        self.show_cost("models", self.model)
 
     def on_model_counted(self, message: ModelCounted) -> None:
         self.counts.update(message.counts)
@@ -316,6 +334,7 @@ class PickScreen(Screen):
         by_hand = ", ".join(config.layer_init + [f"{n} frozen" for n in config.freeze])
         self.say(f"Starting {config.model} on {config.dataset}" + (f" ({by_hand})" if by_hand else "") + "…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
+        self.query_one(CostPanel).pause()  # so does a dry run
         self.post_message(StartRun(config))
 
     def action_lab(self) -> None:

@@ -1,0 +1,64 @@
+"""The picker's cost panel at 80x24: the static figures, then the timed estimate, following the highlight."""
+
+from trainers import RunConfig
+from trainers.cost import format_cost
+from workbench.app import WorkbenchApp
+from workbench.widgets.cost import CostPanel
+from workbench.widgets.filter_list import FilterList
+
+from .helpers import TINY, screen_text, until
+
+
+def app_for(**kw):
+    return WorkbenchApp(RunConfig(**{"model": "mlp", "dataset": "synthetic-digits", "device": "cpu",
+                                     "extra": dict(TINY), **kw}))
+
+
+async def test_the_cost_of_the_highlighted_pair_then_its_time():
+    app = app_for()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.screen.query_one(CostPanel)
+        await until(pilot, lambda: "mult-adds a sample" in screen_text(app))
+        text = screen_text(app)
+        assert "Cost · mlp on synthetic-digits" in text
+        assert "203.5k mult-adds a sample, batch 32" in text  # mlp's seed batch size
+        await until(pilot, lambda: "a batch on cpu" in screen_text(app))
+        cost = panel.cost
+        assert cost.model == "mlp" and cost.batches_per_epoch == 256 // 32 and cost.seconds_total > 0
+        text = screen_text(app)
+        for line in format_cost(cost):  # each line whole on the screen: nothing cut at 80 columns
+            assert line in text, (line, text)
+        assert "5 epochs ≈" in text
+
+        await pilot.press("j")  # the highlight moves: the panel follows it
+        assert app.screen.query_one("#models", FilterList).highlighted_key == "mlp-deep"
+        await until(pilot, lambda: panel.cost is not None and panel.cost.model == "mlp-deep")
+        text = screen_text(app)
+        assert "Cost · mlp-deep on synthetic-digits" in text and "575.0k mult-adds a sample, batch 64" in text
+        assert "203.5k" not in text
+
+
+async def test_a_stale_answer_is_dropped_and_the_form_reprices():
+    app = app_for()
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = app.screen.query_one(CostPanel)
+        await until(pilot, lambda: panel.cost is not None and panel.cost.model == "mlp")
+        await pilot.press("j", "j", "k")  # rests on mlp-deep: only its answer may show
+        await until(pilot, lambda: panel.cost is not None)
+        assert panel.cost.model == "mlp-deep"
+        await pilot.press("k")
+        await until(pilot, lambda: panel.cost is not None and panel.cost.model == "mlp")
+        batch = app.screen.query_one("#hp-batch_size")
+        batch.value = "50"  # as typed into the form
+        await until(pilot, lambda: panel.cost is not None and panel.cost.batch_size == 50)
+        assert "batch 50" in screen_text(app)
+
+
+async def test_a_pair_that_does_not_fit_says_so():
+    app = app_for()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("end")  # catdog-cnn, 3x128x128, does not fit 28x28 digits
+        assert app.screen.query_one("#models", FilterList).highlighted_key == "catdog-cnn"
+        await until(pilot, lambda: "Cost · catdog-cnn" in screen_text(app))
+        panel = app.screen.query_one(CostPanel)
+        assert panel.config is None and "3x128x128" in str(panel.render())
