@@ -169,3 +169,20 @@ def test_every_models_lines_fit_the_pickers_panel(model):
                                       seconds_per_epoch=3599.0, seconds_total=35990.0)
     for lines in (format_cost(c, "timing…"), format_cost(timed)):
         assert len(lines) == 4 and all(len(line) <= 40 for line in lines), lines
+
+
+def test_the_dry_run_in_its_own_interpreter():
+    cfg = config("mlp")
+    c = static_cost(cfg)
+    timed = costs.timed_elsewhere(c, cfg, warmup=1, steps=2)
+    assert timed.seconds_per_batch > 0 and timed.timed_steps == 2
+    assert dataclasses_equal_but_timing(timed, c)
+    with pytest.raises(costs.WorkbenchError, match="every parameter is frozen"):
+        costs.timed_elsewhere(c, config("mlp", freeze=["fc1", "fc2"]))
+    assert costs.timed_elsewhere(c, cfg, cancelled=lambda: True) == c  # killed at once, cost unchanged
+
+
+def dataclasses_equal_but_timing(a, b) -> bool:
+    static = ("params", "trainable", "mult_adds_per_sample", "param_bytes", "activation_bytes_per_batch",
+              "input_bytes", "batches_per_epoch", "eval_samples", "input_shape")
+    return all(getattr(a, f) == getattr(b, f) for f in static)

@@ -85,7 +85,7 @@ class CostPanel(Static):
 
     @work(thread=True, exclusive=True, group="cost", exit_on_error=False)
     def price(self, config: RunConfig, token: int) -> None:
-        from trainers.cost import static_cost, timed_cost
+        from trainers.cost import static_cost, timed_elsewhere
 
         worker = get_current_worker()
         try:
@@ -97,7 +97,8 @@ class CostPanel(Static):
             return
         self.post_message(CostEstimated(token, cost, False))
         try:
-            timed = timed_cost(cost, config, cancelled=lambda: worker.is_cancelled, **self.DRY_RUN)
+            # in its own interpreter: this one's redraws would slow it (and skew what it measures)
+            timed = timed_elsewhere(cost, config, cancelled=lambda: worker.is_cancelled, **self.DRY_RUN)
         except Exception as err:  # noqa: BLE001
             self.post_message(CostEstimated(token, cost, False, _reason(err)))
             return
