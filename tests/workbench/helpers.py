@@ -9,8 +9,16 @@ from tests.conftest import TINY, tiny_config as tiny  # noqa: F401 - re-exported
 
 async def until(pilot, condition, seconds: float = 60.0) -> None:
     """Let the app process messages until `condition()` holds (a thread worker posts them)."""
+    from textual.css.query import NoMatches
+
+    def holds() -> bool:
+        try:
+            return bool(condition())
+        except NoMatches:  # a screen just pushed, its widgets not composed yet: not there yet
+            return False
+
     deadline = time.monotonic() + seconds
-    while not condition():
+    while not holds():
         assert time.monotonic() < deadline, "the app never reached the expected state"
         await pilot.pause()
 
