@@ -50,6 +50,9 @@ class RunScreen(InsightTabs, Screen):
         Binding("r", "rendering", "Render", tooltip="draw images another way: real pixels, colour half blocks, "
                 "shade or plain characters (those that work in this terminal)"),
         Binding("i", "inspect", "Inspect", show=False, tooltip="architecture, parameters and layer shapes"),
+        Binding("l", "log_scale", "Log y", show=False, tooltip="loss charts: a log or a linear y axis"),
+        Binding("m", "smoothing", "Smooth", show=False,
+                tooltip="batch loss: a moving average over the raw points, stronger each press, then off"),
         Binding("1", "tab(0)", "Charts", show=False, tooltip="charts: loss per batch, loss and accuracy per epoch"),
         Binding("2", "tab(1)", "Epochs", show=False, tooltip="table of finished epochs"),
         Binding("3", "tab(2)", "Images", show=False, tooltip="reconstructions or predictions on test images"),
@@ -392,6 +395,22 @@ class RunScreen(InsightTabs, Screen):
         self.app.rendering = next_rendering(self.app.rendering, modes)
         self.set_rendering(self.app.rendering)
         self.say(f"Images drawn as {DESCRIPTIONS[self.app.rendering]} (r: {', '.join(modes)}).")
+
+    def action_log_scale(self) -> None:
+        charts = [self.query_one("#chart-batch", LineChart), self.query_one("#chart-loss", LineChart)]
+        log_y = not charts[0].log_y
+        for chart in charts:
+            chart.set_view(log_y=log_y)
+        self.say(f"Loss charts on a {'log' if log_y else 'linear'} scale (l switches).")
+
+    def action_smoothing(self) -> None:
+        from ..widgets.charts import SMOOTHING
+
+        chart = self.query_one("#chart-batch", LineChart)
+        later = [s for s in SMOOTHING if s > chart.smoothing]
+        chart.set_view(smoothing=later[0] if later else 0.0)
+        self.say(f"Batch loss smoothing {chart.smoothing:g} (m: stronger, then off)." if chart.smoothing
+                 else "Batch loss drawn raw (m smooths it).")
 
     def set_rendering(self, rendering: str) -> None:
         self.query_one(ReconstructionView).rendering = rendering
