@@ -101,7 +101,7 @@ class PickScreen(Screen):
         else:
             self.find_devices()
             self.count_parameters()
-            self.say("↑↓/jk move, Enter chooses, / filters, Tab moves on, s starts, ? lists every key.")
+            self.say("↑↓/jk move, Enter chooses, / filters, Tab moves on, s starts, ? all keys.")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action in LETTER_ACTIONS and filtering(self):

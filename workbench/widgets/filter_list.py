@@ -3,8 +3,8 @@
 Keys in the list: arrows or j/k move, Enter chooses, "/" opens the filter, Backspace edits the filter,
 Escape clears it; every other letter is the screen's shortcut (s starts, i inspects), never text. In the
 filter every letter is text: arrows move the highlight below, Enter chooses, Escape clears and returns to
-the list. The filter line takes focus only when "/" asks for it, so Tab and Shift+Tab go from list to list, as
-the screen reads.
+the list. The filter line shows and takes focus only when "/" asks for it (or while it holds text), so Tab and
+Shift+Tab go from list to list, as the screen reads.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class _FilterInput(Input):
 
     def on_blur(self) -> None:
         self.wanted = False
+        self.display = bool(self.value)  # an empty filter gives its row back to the list
 
 
 class FilterList(Vertical):
@@ -119,6 +120,9 @@ class FilterList(Vertical):
         self.items: list[Item] = []
         self.shown: list[Item] = []
 
+    def on_mount(self) -> None:
+        self.filter_input.display = False  # "/" shows it; the border's hint says so
+
     def compose(self) -> ComposeResult:
         yield _FilterInput(placeholder="/ filters", compact=True,
                            select_on_focus=False, classes="filter")
@@ -149,9 +153,11 @@ class FilterList(Vertical):
 
     def set_filter(self, text: str) -> None:
         self.filter_input.value = text  # Input.Changed refills
+        self.filter_input.display = bool(text) or self.filter_input.wanted
 
     def focus_filter(self) -> None:
         self.filter_input.wanted = True
+        self.filter_input.display = True
         self.filter_input.focus()
         self.filter_input.cursor_position = len(self.filter_input.value)
 
@@ -169,7 +175,7 @@ class FilterList(Vertical):
         elif keys:
             options.highlighted = 0
         shown = f" {len(self.shown)}/{len(self.items)}" if self.query_text else ""
-        self.border_subtitle = f"filter: {self.query_text}{shown}" if self.query_text else ""
+        self.border_subtitle = f"filter: {self.query_text}{shown}" if self.query_text else "/ filters"
 
     @on(Input.Changed, ".filter")
     def _filter_changed(self, event: Input.Changed) -> None:
