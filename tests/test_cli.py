@@ -180,7 +180,7 @@ def test_inspect_with_a_dataset_prints_the_cost_and_a_timed_estimate():
     assert "total parameters: 203,530" in out.stdout  # the earlier sections are still there
     cost = out.stdout[out.stdout.index("\nCost"):]
     assert "parameters: 203,530, 203,530 trainable" in cost
-    assert "203.5k mult-adds a sample, batch 50" in cost
+    assert "204k mult-adds/sample, batch 50" in cost
     assert "a batch on cpu" in cost and "2 epochs ≈" in cost
     assert "200 batches of 50 + 2,000 test samples" in cost  # 10,000 generated digits by default
     assert "random data" in cost

@@ -333,7 +333,7 @@ def human_bytes(n: float) -> str:
 def human_count(n: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if n >= scale:
-            return f"{n / scale:.1f}{unit}"
+            return f"{n / scale:.3g}{unit}"
     return f"{int(n)}"
 
 
@@ -350,10 +350,11 @@ def human_seconds(s: float) -> str:
 
 
 def format_cost(cost: Cost, timing: str | None = None) -> list[str]:
-    """Four plain lines of at most about 40 characters (the picker's panel): mult-adds, memory per batch,
+    """Four plain lines of at most 40 characters (the picker's panel, the first after "Cost · "): mult-adds,
+    memory per batch,
     then the timing, or `timing` in its place (e.g. "timing…" or why there is none)."""
     c = cost
-    lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds a sample, batch {c.batch_size}",
+    lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds/sample, batch {c.batch_size}",
              f"weights {human_bytes(c.param_bytes)} · activations {human_bytes(c.activation_bytes_per_batch)}"]
     epoch = (f"epoch: {c.batches_per_epoch:,} batches + {c.eval_samples:,} test" if c.batches_per_epoch is not None
              else "epoch: size unknown, no data here")

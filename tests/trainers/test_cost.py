@@ -168,7 +168,7 @@ def test_every_models_lines_fit_the_pickers_panel(model):
     timed = costs.dataclasses.replace(c, device="cuda:0 (NVIDIA H200)", seconds_per_batch=1.234,
                                       seconds_per_epoch=3599.0, seconds_total=35990.0)
     for lines in (format_cost(c, "timing…"), format_cost(timed)):
-        assert len(lines) == 4 and all(len(line) <= 40 for line in lines), lines
+        assert len(lines) == 4 and len("Cost · " + lines[0]) <= 40 and all(len(line) <= 40 for line in lines), lines
 
 
 def test_the_dry_run_in_its_own_interpreter():

@@ -48,9 +48,6 @@ class CostPanel(Static):
         self.cost = None  # the latest answer for the current request
         self._timer = None
 
-    def on_mount(self) -> None:
-        self.border_title = "Cost"
-
     def follow(self, base: RunConfig, model: str, dataset: str, values: dict | None, chosen: str) -> None:
         """Price `model` on `dataset`; `values`: the form's (None when a field is not a number)."""
         reason = check_pair(model, dataset)
@@ -63,11 +60,10 @@ class CostPanel(Static):
         if config is not None and config == self.config:
             return  # already priced, or on its way
         self._restart(config)
-        self.border_title = f"Cost · {model} on {dataset}"
         if config is None:
-            self.update(Text(reason or "a field in the form is not a number", style="dim"))
+            self.show(reason or "a field in the form is not a number", style="dim")
             return
-        self.update(Text("working out the cost…", style="dim"))
+        self.show("working out…", style="dim")
         token = self.token
         self._timer = self.set_timer(self.DEBOUNCE_S, lambda: self.price(config, token))
 
@@ -112,14 +108,17 @@ class CostPanel(Static):
         from trainers.cost import format_cost
 
         if message.cost is None:
-            self.update(Text(f"cannot price it: {message.error}", style="dim"))
+            self.show(f"cannot work it out: {message.error}", style="dim")
             return
         self.cost = message.cost
         if message.error:
             timing = "not timed"
         else:
             timing = None if message.timed else "timing…"
-        text = Text("\n".join(format_cost(message.cost, timing)))
-        if message.error:
-            text.append(f"\n{message.error}", style="dim")
+        self.show("\n".join(format_cost(message.cost, timing)) + (f"\n{message.error}" if message.error else ""))
+
+    def show(self, body: str, style: str = "") -> None:
+        """The panel's text after its name ("Cost · "): no border, so it costs no row of its own."""
+        text = Text("Cost · ", style="bold")
+        text.append(body, style=style)
         self.update(text)
