@@ -28,9 +28,33 @@ def no_local_data(monkeypatch):
     """The same datasets "ready" everywhere: no system folders, a data folder that is not there."""
     import trainers.data
 
+    import trainers.cost
+
     monkeypatch.setattr(trainers.data, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(trainers.cost, "timed_elsewhere", fixed_timing)
     monkeypatch.setenv("WORKBENCH_DATA", "/nonexistent/workbench-data")
     monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+def fixed_timing(cost, config, **_):
+    """The picker's dry run, with made-up times: the same on every machine."""
+    import dataclasses
+
+    batch = 0.004
+    epoch = batch * (cost.batches_per_epoch or 0) + 0.5
+    return dataclasses.replace(cost, device="cpu (2 threads)", seconds_per_batch=batch, timed_steps=3,
+                               seconds_per_epoch=epoch, seconds_total=epoch * cost.epochs)
+
+
+def picker_ready(app):
+    async def wait(pilot):
+        from workbench.widgets.cost import CostPanel
+
+        await until(pilot, lambda: app.screen.counts and app.screen.query_one(CostPanel).cost is not None
+                    and app.screen.query_one(CostPanel).cost.seconds_per_batch is not None
+                    and app.screen.devices_found)
+        await pilot.pause()
+    return wait
 
 
 def images(n: int, seed: int) -> np.ndarray:
@@ -97,7 +121,7 @@ def run_screen_ready(app):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_picker(snap_compare, size):
     app = WorkbenchApp(RunConfig(model="mlp", dataset="synthetic-digits"))
-    assert snap_compare(app, terminal_size=size, press=["_"])
+    assert snap_compare(app, terminal_size=size, run_before=picker_ready(app))
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
