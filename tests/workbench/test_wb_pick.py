@@ -214,3 +214,18 @@ async def test_a_layer_set_by_hand_in_inspect_is_what_the_next_run_starts_from()
         await pilot.press("b")
         config = app.screen.build_config()
         assert config.layer_init == ["fc1=constant:42"] and config.freeze == ["fc2"]
+
+
+async def test_the_parameter_table_fits_80_columns_for_a_model_without_ties():
+    import re
+
+    app = WorkbenchApp(RunConfig(model="lenet5", dataset="fashion-mnist"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("i")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("2")
+        await pilot.pause()
+        rows = [line for line in screen_text(app).splitlines() if re.match(r"^ \d+\.(weight|bias) ", line)]
+        assert len(rows) == 10 and "shared with" not in screen_text(app)
+        assert all(re.search(r"[+-]\d\.\d{3}, [+-]\d\.\d{3}\s*$", line) for line in rows), rows  # never cut

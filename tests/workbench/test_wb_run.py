@@ -13,7 +13,7 @@ from trainers.runs import RunWriter, lock_holder, read_status
 from trainers.runs.files import FolderLock
 from workbench.app import WorkbenchApp
 from workbench.screens.pick import PickScreen
-from workbench.screens.run import RunScreen
+from workbench.screens.run import TABS, RunScreen
 from workbench.widgets.charts import LineChart
 from workbench.widgets.epochs import EpochTable
 from workbench.widgets.images import RAMP, ReconstructionView
@@ -56,10 +56,12 @@ async def test_every_tab_key_works_from_every_tab(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.ended)
         tabs = app.screen.query_one("#tabs")
-        for first in "1234":
-            for second in "1234":
+        keys = "".join(str(i + 1) for i in range(len(TABS)))
+        assert len(keys) == 7
+        for first in keys:
+            for second in keys:
                 await pilot.press(first, second)
-                assert tabs.active == ("tab-charts", "tab-epochs", "tab-images", "tab-model")[int(second) - 1]
+                assert tabs.active == TABS[int(second) - 1], (first, second)
 
 
 async def test_a_finished_run_opens_again_exactly_as_it_was(tmp_path):

@@ -87,7 +87,7 @@ class LabScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#lab-title", Static).update(Text(
-            "Convolution lab · what nn.Conv2d computes, by hand (d2l) · t transposes · l learns the kernel",
+            "Convolution lab · what nn.Conv2d computes, by hand (d2l) · t transposes · l learns",
             no_wrap=True, overflow="ellipsis"))
         self.query_one("#lab-learned", Static).update(Text("l learns a fresh kernel of the kernel's shape from the "
                                                           "input and the output shown on tab 1."))
