@@ -183,8 +183,20 @@ class RunScreen(InsightTabs, Screen):
 
         return RunReader(self.folder).config().get("model")
 
-    def title_line(self, text: str) -> None:
-        self.query_one("#run-title", Static).update(Text(text, no_wrap=True, overflow="ellipsis"))
+    def title_line(self, *parts: str) -> None:
+        """The first part always; then the others, most useful first, as many whole ones as fit (a part is
+        never cut: the run folder and sizes are on tab 4 too)."""
+        self.title_parts = parts
+        width = max(20, self.size.width - 2)
+        shown = list(parts[:1])
+        for part in parts[1:]:
+            if len(" · ".join(shown + [part])) <= width:
+                shown.append(part)
+        self.query_one("#run-title", Static).update(Text(" · ".join(shown), no_wrap=True, overflow="ellipsis"))
+
+    def on_resize(self) -> None:
+        if getattr(self, "title_parts", None):
+            self.title_line(*self.title_parts)
 
     def on_loading(self, e: ev.Loading) -> None:
         if self.started is None:
@@ -197,8 +209,8 @@ class RunScreen(InsightTabs, Screen):
         self.warnings = tuple(e.warnings)
         self.set_class(e.task == "reconstruct", "-reconstruct")
         self.label_insight(e.task == "reconstruct")
-        self.title_line(f"{e.model} on {e.dataset} · {e.device} · {e.parameters:,} params · "
-                        f"{e.train_size:,}/{e.test_size:,} samples · {self.name_text}")
+        self.title_line(f"{e.model} on {e.dataset}", e.device, f"{e.parameters:,} params", self.name_text,
+                        f"{e.train_size:,}/{e.test_size:,} samples")
         resumed = ""
         if e.resumed_at:
             epoch, batch = e.resumed_at

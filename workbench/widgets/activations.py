@@ -30,6 +30,14 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(d) for d in shape) or "scalar"
 
 
+def wrapped(words: str, width: int, style: str = "") -> list[Text]:
+    """A caption over as many lines as it needs at `width`, broken between words: never cut."""
+    import textwrap
+
+    return [Text(line, style=style, no_wrap=True, end="")
+            for line in textwrap.wrap(words, max(8, width), break_on_hyphens=False)] or [Text("")]
+
+
 def joined(lines: list[Text]) -> Text:
     """Lines as one Text that crops (with an ellipsis) rather than wraps: a wrapped line shifts the rows
     below it out of their columns."""
@@ -148,10 +156,9 @@ class ActivationView(Widget, can_focus=True):
         classes = e.classes
         label = e.labels[img]
         true = f"true {classes[label]}" if 0 <= label < len(classes) else ""
-        lines = [Text(f"{la.kind} {la.name}: {shape_text(la.shape)} · image {img + 1}/{len(e.labels)} {true}",
-                      style="bold", no_wrap=True, overflow="ellipsis")]
-        lines.append(Text(f"min {short(la.low[img])} · max {short(la.high[img])} · mean {short(la.mean[img])}",
-                          no_wrap=True, overflow="ellipsis"))
+        lines = wrapped(f"{la.kind} {la.name}: {shape_text(la.shape)} · image {img + 1}/{len(e.labels)} {true}",
+                        width, "bold")
+        lines += wrapped(f"min {short(la.low[img])} · max {short(la.high[img])} · mean {short(la.mean[img])}", width)
         before, after = self.pair()
         drawn = [e.layers[j] for j in (before, after) if j is not None and e.layers[j].maps is not None]
         if not drawn:
@@ -160,7 +167,7 @@ class ActivationView(Widget, can_focus=True):
             return lines
         kept, (h, w) = drawn[0].maps.shape[1], drawn[0].maps.shape[2:]
         channels = la.shape[0] if la.shape else kept
-        room = height - len(lines) - 1
+        room = height - len(lines) - 1 - (2 if width < 48 else 0)  # the caption lines below may wrap
         # as many maps as stay legible: all kept ones in one or two rows, or fewer but larger
         best = None
         for k in sorted({kept, min(kept, 4), min(kept, 3)}, reverse=True):
@@ -174,15 +181,14 @@ class ActivationView(Widget, can_focus=True):
                     best = (k, per_row, cw, ch)
         k, per_row, cw, ch = best or (kept, kept, *cell_size((h, w), kept, (width, room), bands=len(drawn),
                                                                rows_per_band=1))
-        lines.append(Text(f"first {k} of {channels} channels, each scaled to its own range",
-                          style="dim", no_wrap=True, overflow="ellipsis"))
+        lines += wrapped(f"first {k} of {channels} channels, each scaled to its own range", width, "dim")
         rendering = characters(self.rendering, self.app)
         for n, layer in enumerate(drawn):
             role = ("before" if n == 0 else "after") if len(drawn) == 2 else "maps"
             low = float(layer.map_low[img].min())
             high = float(layer.map_high[img].max())
-            lines.append(Text(f"{role}: {layer.kind} {layer.name}, maps from {short(low)} to {short(high)}",
-                              no_wrap=True, overflow="ellipsis", style="bold" if layer is la else ""))
+            lines += wrapped(f"{role}: {layer.kind} {layer.name}, maps from {short(low)} to {short(high)}", width,
+                             "bold" if layer is la else "")
             maps = list(layer.maps[img][:k, None])
             for start in range(0, k, per_row):
                 lines += grid(maps[start:start + per_row], cw, ch, rendering)
