@@ -191,10 +191,27 @@ class ScatterPlot(PlotextPlot):
             mask = labels == c
             plt.scatter(points[mask, 0].tolist(), points[mask, 1].tolist(),
                         color=PALETTE[int(c) % len(PALETTE)], marker=MARKERS[int(c) % len(MARKERS)])
+        round_axes(plt, points, self.size.width, self.size.height)
         share = sum(e.explained[:2]) if e.explained else 0.0
         self.border_title = Text(f"PCA of {len(labels)} codes: {100 * share:.0f}% of variance in 2 axes",
                                  style="bold")
         self.refresh()
+
+
+def round_axes(plt, points: np.ndarray, width: int, height: int) -> None:
+    """Round, evenly spaced ticks on both axes, as the line charts have (workbench.widgets.charts)."""
+    from .charts import nice_ticks, tick_label
+
+    if not len(points):
+        return
+    for axis, most, lim, ticks_of in ((0, max(2, width // 12), plt.xlim, plt.xticks),
+                                      (1, max(2, min(6, (height - 3) // 2)), plt.ylim, plt.yticks)):
+        ticks = nice_ticks(float(points[:, axis].min()), float(points[:, axis].max()), most)
+        if len(ticks) < 2:
+            continue
+        step = ticks[1] - ticks[0]
+        lim(ticks[0], ticks[-1])
+        ticks_of(ticks, [tick_label(t, step) for t in ticks])
 
 
 def legend_lines(classes: tuple[str, ...], present, width: int) -> list[Text]:
