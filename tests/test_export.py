@@ -181,6 +181,9 @@ def test_csv_has_one_row_per_logged_batch_and_per_epoch(tmp_path, capsys):
     captured = capsys.readouterr()
     assert list(csv.DictReader(io.StringIO(captured.out))) == rows
     assert captured.err == ""
+    # the run after a bare --csv (argparse hands it to --csv): still the run, to standard output
+    assert main(["export", "--csv", folder]) == 0
+    assert list(csv.DictReader(io.StringIO(capsys.readouterr().out))) == rows
 
 
 def test_tensorboard_files_read_back_with_every_scalar(tmp_path, capsys):

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
         "An epoch row's loss and accuracy are that epoch's training figures, test_loss and test_accuracy its "
         "evaluation, seconds its training time, step its last batch's. Accuracies are fractions (0-1); time is the "
         "unix time of the record; an empty cell was not measured (accuracy of an autoencoder).")
-    export.add_argument("run", help="a name from `workbench runs` or a folder")
+    export.add_argument("run", nargs="?", help="a name from `workbench runs` or a folder")
     export.add_argument("--script", metavar="FILE",
                         help="write a standalone training script (model, data, optimizer, loop) that reproduces the "
                         "run's settings and batch order; it needs only torch and torchvision")

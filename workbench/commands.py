@@ -290,6 +290,11 @@ def export(args) -> int:
     if not (args.script or args.csv or args.tensorboard):
         raise WorkbenchError("export needs --script FILE, --csv [FILE] or --tensorboard DIR (see workbench export "
                              "--help).")
+    if args.run is None:
+        if args.csv in (None, "-"):
+            raise WorkbenchError("export needs a RUN: a name from `workbench runs` or a folder.")
+        # `export --csv RUN`: argparse took the run for --csv's optional FILE; the metrics go to stdout
+        args.run, args.csv = args.csv, "-"
     folder = find_run(args.run)
     config = ex.run_config(folder)
     to_stdout = args.csv == "-"

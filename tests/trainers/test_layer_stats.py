@@ -56,6 +56,25 @@ def test_norms_update_ratio_and_histogram_match_the_hand_computed_values():
     assert np.allclose(first.edges, edges, atol=1e-5)
 
 
+def test_a_step_that_blew_a_weight_up_is_recorded_and_said_not_crashed_on():
+    """histc refuses an infinite range: the record leaves that histogram out and the flags say why."""
+    from trainers.probes.layers import flags
+
+    model = nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 1))
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    probe = LayerProbe(model, torch.ones(1, 2), every=0)
+    probe.before_step()
+    with torch.no_grad():
+        model[0].weight[0, 0] = float("inf")
+        model[0].weight.grad[0, 0] = float("nan")
+    stats = probe.after_step(epoch=1, batch=1, batches=1, step=1)
+    first, last = by_name(stats)["0"], by_name(stats)["2"]
+    assert first.counts is None and first.edges is None
+    assert last.counts is not None and last.counts.sum() == 3  # the healthy layer keeps its histogram
+    assert any("not finite" in line for line in flags(stats.layers))
+
+
 def test_dead_relu_units_are_those_that_never_fire_on_the_fixed_batch():
     layer = nn.Linear(2, 4, bias=False)
     # unit 0 and 1 fire on both images, unit 2 on the second only, unit 3 on neither: 1 of 4 is dead

@@ -65,3 +65,12 @@ async def test_the_legend_is_on_the_border_and_log_and_smoothing_are_keys(tmp_pa
         assert batch.smoothing == 0.0  # after the strongest, off again
         await pilot.press("l")
         assert not batch.log_y
+
+
+def test_a_log_axis_always_reaches_the_lowest_point():
+    """Round linear ticks start at 0, which a log axis cannot place: the best epochs must not fall off."""
+    for low, high in [(0.08, 0.6), (0.3, 2.3), (1.5, 2.4), (1e-3, 5.0)]:
+        chart = LineChart("loss", [("train", "cyan", "braille")])
+        chart.log_y = True
+        chart.set_y_ticks(math.log10(low), math.log10(high))
+        assert chart.y_ticks[0] <= low and chart.y_ticks[-1] >= high, (low, high, chart.y_ticks)

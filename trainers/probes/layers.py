@@ -126,16 +126,24 @@ class LayerProbe:
             values = torch.stack(scalars).cpu().tolist()  # one sync for every layer's numbers
             counts = []
             for (_name, _m, ps), (*_, lo, hi) in zip(self.layers, values):
+                if not (math.isfinite(lo) and math.isfinite(hi)):
+                    # the step made a weight inf or NaN: no histogram (histc refuses the range); the
+                    # flags say it, and the loop's loss check ends the run with its own sentence
+                    counts.append(None)
+                    continue
                 hi = hi if hi > lo else lo + 1e-12  # a constant layer: all in the first bin
                 counts.append(sum(torch.histc(_strided(p), BINS, lo, hi) for p in ps))
-            counts_np = torch.stack(counts).cpu().numpy().round().astype(np.int64)
+            kept = [c for c in counts if c is not None]
+            kept_np = iter(torch.stack(kept).cpu().numpy().round().astype(np.int64)) if kept else iter(())
+            counts_np = [None if c is None else next(kept_np) for c in counts]
         out = []
         for (name, module, ps), (wn, gn, dn, bn, lo, hi), c in zip(self.layers, values, counts_np):
             has_grad = any(p.grad is not None for p in ps)
             ratio = dn / bn if has_grad and self.armed and bn > 0 else None
             out.append(LayerStat(name=name, kind=type(module).__name__, parameters=sum(p.numel() for p in ps),
                                  weight_norm=wn, grad_norm=gn if has_grad else None, update_ratio=ratio,
-                                 counts=c, edges=np.linspace(lo, hi, BINS + 1, dtype=np.float32)))
+                                 counts=c, edges=None if c is None else np.linspace(lo, hi, BINS + 1,
+                                                                                      dtype=np.float32)))
         return out
 
     def activation_stats(self) -> list[LayerStat]:

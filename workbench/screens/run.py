@@ -146,7 +146,12 @@ class RunScreen(InsightTabs, Screen):
         if message.folder != self.folder:
             return
         message.stop()
-        for event in message.events:
+        # Each LayerStats replaces the last on screen: in a replay's bundle only the latest is drawn
+        # (--layer-stats 1 over ten epochs is thousands of them; each redraw rebuilds a table).
+        last_stats = max((i for i, e in enumerate(message.events) if isinstance(e, ev.LayerStats)), default=-1)
+        for i, event in enumerate(message.events):
+            if isinstance(event, ev.LayerStats) and i != last_stats:
+                continue
             handler = self.handlers.get(type(event))
             if handler is not None:
                 handler(event)

@@ -264,11 +264,12 @@ class LineChart(PlotextPlot):
         plt = self.plt
         if self.log_y:
             low, high = 10 ** lo, 10 ** hi
-            if high / low < 20:  # less than a decade or so: round values, placed on the log axis
-                ticks = [t for t in nice_ticks(low, high, most) if t > 0]
-                step = ticks[1] - ticks[0] if len(ticks) > 1 else 1.0
+            ticks = [t for t in nice_ticks(low, high, most) if t > 0] if high / low < 20 else []
+            if len(ticks) > 1 and ticks[0] <= low * (1 + 1e-9):
+                # less than a decade or so: round values, placed on the log axis
+                step = ticks[1] - ticks[0]
                 labels = [tick_label(t, step) for t in ticks]
-            else:
+            else:  # wider, or the round ticks would start above the lowest point (a tick at 0 has no log)
                 ticks = log_ticks(low, high, most)
                 labels = [f"{t:.3g}" for t in ticks]
             positions = [math.log10(t) for t in ticks]
@@ -280,5 +281,6 @@ class LineChart(PlotextPlot):
         if not ticks:
             return
         self.y_ticks = ticks
-        plt.ylim(positions[0], positions[-1])  # the first and last ticks on the frame: no space wasted
+        # the first and last ticks on the frame (no space wasted), never a point outside it
+        plt.ylim(min(positions[0], lo), max(positions[-1], hi))
         plt.yticks(positions, labels)
