@@ -247,3 +247,19 @@ def test_the_option_is_a_flag_off_by_default_and_bad_values_are_one_sentence():
         tiny_config(layer_stats=-3).validate()
     events = list(run(tiny_config(layer_stats=-3)))
     assert isinstance(events[-1], ev.RunFailed) and "--layer-stats" in events[-1].reason
+
+
+def test_a_viewers_lease_never_rewrites_the_requests(tmp_path):
+    """The Layers tab renews its lease every few seconds: a stop sent meanwhile must not be overwritten."""
+    from trainers.runs import send
+    from trainers.runs.control import FolderControl
+    from trainers.runs.files import CONTROL, read_json
+
+    control = FolderControl(tmp_path)
+    send(tmp_path, "stop")
+    before = read_json(tmp_path / CONTROL)
+    send(tmp_path, "watch-layers")
+    assert read_json(tmp_path / CONTROL) == before  # control.json untouched by the lease
+    control._next_check = 0
+    control.poll()
+    assert control.stop.is_set() and control.layer_stats_wanted()

@@ -2,7 +2,8 @@
 none, and the lease that asks a live trainer for them while the tab is shown."""
 
 from tests.conftest import recorded
-from trainers.runs.files import CONTROL, read_json
+from trainers.runs.control import WATCH
+from trainers.runs.files import read_json
 from workbench.app import WorkbenchApp
 from workbench.screens.run import RunScreen
 from workbench.widgets.layer_stats import BARS, LayerStatsView, sparkline
@@ -52,7 +53,7 @@ async def test_a_finished_run_without_stats_says_how_to_turn_them_on(tmp_path):
         await pilot.pause()
         assert "--layer-stats N" in screen_text(app)
         assert not app.screen.query_one(LayerStatsView).table.display
-        assert "layers_until" not in (read_json(tmp_path / "run" / CONTROL) or {})  # nobody to ask
+        assert "layers_until" not in (read_json(tmp_path / "run" / WATCH) or {})  # nobody to ask
 
 
 async def test_showing_the_tab_of_a_live_run_asks_its_trainer_for_stats_and_draws_them_as_they_come(tmp_path):
@@ -74,10 +75,10 @@ async def test_showing_the_tab_of_a_live_run_asks_its_trainer_for_stats_and_draw
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and "5 Layers" in screen_text(app))
             await pilot.press("2")
-            assert "layers_until" not in (read_json(folder / CONTROL) or {})  # not shown: not asked
+            assert "layers_until" not in (read_json(folder / WATCH) or {})  # not shown: not asked
             await pilot.press("5")
-            await until(pilot, lambda: "layers_until" in (read_json(folder / CONTROL) or {}))
-            assert read_json(folder / CONTROL)["layers_until"] > time.time()
+            await until(pilot, lambda: "layers_until" in (read_json(folder / WATCH) or {}))
+            assert read_json(folder / WATCH)["layers_until"] > time.time()
             assert FolderControl(folder).layer_stats_wanted()  # what the trainer's control then says
             await shown(pilot, app, "While this tab is shown the")
             counts = np.array([0, 1, 3, 9] * 4, dtype=np.int64)

@@ -21,6 +21,7 @@ from .files import CONTROL, read_json, write_json
 
 ACTIONS = ("stop", "pause", "resume", "save", "watch-layers")
 CHECK_SECONDS = 0.2  # how often a trainer looks at control.json: cheap, and a key press feels immediate
+WATCH = "watch.json"  # the viewers' lease on layer statistics, apart from control.json's requests
 WATCH_SECONDS = 30.0  # how long one "watch-layers" keeps layer statistics on
 WATCH_EVERY = 50  # batches between layer statistics while a viewer's lease runs (and the run did not ask)
 
@@ -29,6 +30,13 @@ def send(folder: str | os.PathLike, action: str) -> None:
     """Ask the trainer of `folder` to stop (after its batch, saving), pause, resume or save now."""
     if action not in ACTIONS:
         raise ValueError(f"unknown control action {action!r}; one of {', '.join(ACTIONS)}")
+    if action == "watch-layers":
+        # its own file: a viewer renews it every few seconds, and a read-modify-write of control.json
+        # that often could overwrite a stop or pause sent at the same moment from elsewhere
+        watch = Path(folder) / WATCH
+        until = float((read_json(watch) or {}).get("layers_until", 0) or 0)
+        write_json(watch, {"layers_until": max(until, time.time() + WATCH_SECONDS), "time": time.time()})
+        return
     path = Path(folder) / CONTROL
     state = read_json(path) or {}
     state.setdefault("stop", False)
@@ -40,8 +48,6 @@ def send(folder: str | os.PathLike, action: str) -> None:
     elif action in ("pause", "resume"):
         state["paused"] = action == "pause"
         state["pauses"] = int(state.get("pauses", 0)) + 1
-    elif action == "watch-layers":
-        state["layers_until"] = max(float(state.get("layers_until", 0) or 0), time.time() + WATCH_SECONDS)
     else:
         state["save"] = int(state.get("save", 0)) + 1
     state["time"] = time.time()
@@ -72,7 +78,8 @@ class FolderControl(RunControl):
         self._seen = tuple(int(v) for v in seen) if seen is not None and len(seen) == 3 else seen_now(folder)
         self._next_check = time.monotonic() + CHECK_SECONDS
         self._layers_until = 0.0
-        self._take_lease(read_json(self.path))  # a lease is timed, so one taken before this trainer counts
+        self.watch_path = self.folder / WATCH
+        self._take_lease(read_json(self.watch_path))  # a lease is timed, so one taken before this trainer counts
 
     def _take_lease(self, state: dict | None) -> None:
         try:
@@ -89,10 +96,10 @@ class FolderControl(RunControl):
         if now < self._next_check:
             return
         self._next_check = now + CHECK_SECONDS
+        self._take_lease(read_json(self.watch_path))
         state = read_json(self.path)  # a few small reads a second; a stat could miss a quick rewrite
         if state is None:
             return
-        self._take_lease(state)
         stops, pauses, saves = _counts(state)
         seen_stops, seen_pauses, seen_saves = self._seen
         if stops > seen_stops:
