@@ -221,9 +221,12 @@ class Trainer:
             # makes that average the gradient of the global batch's mean loss.
             scaled = loss * (yb.shape[0] * s.world / size) if s.world > 1 else loss
             if self.scaler is not None:
+                scale = self.scaler.get_scale() if due else None  # a sync, only when stats are due
                 self.scaler.scale(scaled).backward()
                 self.scaler.step(opt)
                 self.scaler.update()
+                if due and self.scaler.get_scale() < scale:
+                    due = False  # fp16 overflow: the step was skipped (routine while the scale settles)
             else:
                 scaled.backward()
                 opt.step()
