@@ -132,6 +132,8 @@ class WorkbenchApp(App):
             folder, child = start(message.config, spare=self.spare)
         except (WorkbenchError, OSError) as err:
             self.notify(str(err), severity="error", timeout=8)
+            if isinstance(self.screen, PickScreen):
+                self.screen.starting = False  # still choosing: the cost panel follows again
             return
         self.children_started.append(child)
         self.push_screen(RunScreen(folder))  # the next spare waits for the picker: this run needs the CPU now

@@ -60,3 +60,28 @@ async def test_a_pair_that_does_not_fit_says_so():
         assert app.screen.query_one("#models", FilterList).highlighted_key == "catdog-cnn"
         await until(pilot, lambda: "Cost · catdog-cnn expects 3x128x128" in screen_text(app))
         assert app.screen.query_one(CostPanel).config is None
+
+
+async def test_no_dry_run_is_timed_while_a_run_trains(monkeypatch):
+    """The form's late Changed events and the device list arrive after `s`: none of them may start a dry
+    run beside the training (it would take the run's CPU)."""
+    import time
+
+    import trainers.cost
+    from trainers.runs import send
+    from workbench.screens.run import RunScreen
+
+    from .helpers import tiny
+
+    timed = []
+    real = trainers.cost.timed_elsewhere
+    monkeypatch.setattr(trainers.cost, "timed_elsewhere", lambda *a, **k: timed.append(1) or real(*a, **k))
+    app = WorkbenchApp(tiny(epochs=500), start=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None, 120)
+        end = time.monotonic() + 8  # the devices and the form's events have arrived by then
+        while time.monotonic() < end:
+            await pilot.pause(0.2)
+        assert timed == [] and not app.screen.ended
+        send(app.screen.folder, "stop")
+        await until(pilot, lambda: app.screen.ended, 60)

@@ -73,6 +73,7 @@ class PickScreen(Screen):
         self.counts: dict[str, int] = {}
         self.availability: dict[str, Availability | None] = {}
         self.resumed = False
+        self.starting = False  # a run was just asked for: nothing here may take its CPU
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="pick-main"):
@@ -242,7 +243,11 @@ class PickScreen(Screen):
         self.show_cost(which, key)
 
     def show_cost(self, which: str | None, key: str) -> None:
-        """The cost panel follows the highlighted pair (priced in its own thread worker)."""
+        """The cost panel follows the highlighted pair (priced in its own thread worker) — only while the
+        picker is on screen: a dry run beside a training run would take its CPU (the form's late Changed
+        events, or the device list arriving, came after the start and timed one while the run trained)."""
+        if self.starting or not self.is_current:
+            return
         model, dataset = (key, self.dataset) if which == "models" else (self.model, key)
         try:
             values = self.query_one(HyperparameterForm).values()
@@ -290,6 +295,7 @@ class PickScreen(Screen):
         if not self.resumed:  # the first resume is the screen's first showing
             self.resumed = True
             return
+        self.starting = False
         self.app.warm_spare()
         if not self.devices_found:
             self.find_devices()
@@ -334,6 +340,7 @@ class PickScreen(Screen):
         by_hand = ", ".join(config.layer_init + [f"{n} frozen" for n in config.freeze])
         self.say(f"Starting {config.model} on {config.dataset}" + (f" ({by_hand})" if by_hand else "") + "…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
+        self.starting = True  # and no cost is priced until the picker shows again
         self.query_one(CostPanel).pause()  # so does a dry run
         self.post_message(StartRun(config))
 
