@@ -73,7 +73,10 @@ class PickScreen(Screen):
         self.counts: dict[str, int] = {}
         self.availability: dict[str, Availability | None] = {}
         self.resumed = False
-        self.starting = False  # a run was just asked for: nothing here may take its CPU
+        # a run was just asked for (or will be, at once): nothing here may take its CPU. With `start`, the
+        # cost panel's first pricing (its thread imports torch, seconds of CPU) began before the start and
+        # ran on beside the new run: (c) of benchmarks/speed.py lost 5-10 % in its first seconds.
+        self.starting = start
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="pick-main"):

@@ -149,8 +149,14 @@ class RunScreen(InsightTabs, Screen):
         # Each LayerStats replaces the last on screen: in a replay's bundle only the latest is drawn
         # (--layer-stats 1 over ten epochs is thousands of them; each redraw rebuilds a table).
         last_stats = max((i for i, e in enumerate(message.events) if isinstance(e, ev.LayerStats)), default=-1)
+        # Every BatchEnded is a point on the chart, but the progress line shows only the bundle's latest:
+        # while training, the app's CPU is the trainer's loss.
+        last_batch = max((i for i, e in enumerate(message.events) if isinstance(e, ev.BatchEnded)), default=-1)
         for i, event in enumerate(message.events):
             if isinstance(event, ev.LayerStats) and i != last_stats:
+                continue
+            if isinstance(event, ev.BatchEnded) and i != last_batch:
+                self.chart_batch(event)
                 continue
             handler = self.handlers.get(type(event))
             if handler is not None:
@@ -234,8 +240,11 @@ class RunScreen(InsightTabs, Screen):
             more = f" (+{len(self.warnings) - 1} more on tab 4)" if len(self.warnings) > 1 else ""
             self.say(f"Warning: {self.warnings[0]}{more}", warning=True)
 
-    def on_batch(self, e: ev.BatchEnded) -> None:
+    def chart_batch(self, e: ev.BatchEnded) -> None:
         self.query_one("#chart-batch", LineChart).add("train", e.epoch - 1 + e.batch / max(e.batches, 1), e.loss)
+
+    def on_batch(self, e: ev.BatchEnded) -> None:
+        self.chart_batch(e)
         left = remaining_seconds(e.elapsed, e.step, e.epoch, e.batch, e.batches, self.epochs)
         self.progress.text = progress_text(e.epoch, self.epochs, e.batch, e.batches, e.samples_per_sec, e.elapsed,
                                            left)
