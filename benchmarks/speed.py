@@ -61,11 +61,14 @@ def torchvision_root(data, tmp: Path) -> Path:
     return tmp
 
 
-def spec_setup(model_name: str, seed: int, device="cpu", **optimizer_options):
-    """The model and optimizer exactly as the workbench builds them for this model's seed defaults."""
+def spec_setup(model_name: str, seed: int, device="cpu", plain: bool = False, **optimizer_options):
+    """The model and optimizer exactly as the workbench builds them for this model's seed defaults;
+    `plain`: the optimizer as the seeds write it, `torch.optim.SGD(model.parameters(), lr, momentum)`."""
     torch.manual_seed(seed)
     model = MODELS[model_name].build().to(device)
     cfg = resolve_config(RunConfig(model=model_name))
+    if plain:
+        optimizer_options.setdefault("foreach", None)
     if optimizer_options:
         kind = torch.optim.SGD if cfg.optimizer == "sgd" else torch.optim.Adam
         extra = {"momentum": cfg.momentum} if cfg.optimizer == "sgd" else {}
@@ -116,7 +119,7 @@ def tutorial(model_name: str, root: Path, mean, std, epochs: int, seed: int, dev
     train = datasets.FashionMNIST(str(root), train=True, download=False, transform=tf)
     test = datasets.FashionMNIST(str(root), train=False, download=False, transform=tf)
     loader = DataLoader(train, batch_size=BATCH, shuffle=True, generator=torch.Generator().manual_seed(seed))
-    model, opt = spec_setup(model_name, seed, device)
+    model, opt = spec_setup(model_name, seed, device, plain=True)
     n, start = 0, time.perf_counter()
     for _ in range(epochs):
         running = 0.0
@@ -157,24 +160,34 @@ def floor(model_name: str, data, mean, std, epochs: int, seed: int, device="cpu"
 
 
 def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, amp: str = "off",
-              threads: int | None = None, **optimizer_options):
+              threads: int | None = None, precision: str | None = None, **optimizer_options):
+    """One training step as the workbench's loop takes it, with the option asked for. torch.compile
+    compiles the model, as `--compile` does (the loss and the optimizer step stay eager)."""
     model, opt = spec_setup(model_name, seed, device, **optimizer_options)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    net = model
+    if compile:
+        torch._dynamo.reset()  # each candidate compiles its own model, not a cached graph of another's
+        net = torch.compile(model)
 
     def step(xb, yb):
         if threads:
             torch.set_num_threads(threads)
+        set_precision(precision)
         with torch.autocast(str(device).split(":")[0], dtype=dtype) if dtype else contextlib.nullcontext():
-            loss = F.cross_entropy(model(xb).float(), yb)
+            loss = F.cross_entropy(net(xb).float(), yb)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
 
-    if compile:
-        started = time.perf_counter()
-        step = torch.compile(step)
-        return step, time.perf_counter() - started
     return step, 0.0
+
+
+def set_precision(precision: str | None) -> None:
+    """oneDNN's float32 precision for matmuls and convolutions: "bf16" lets them round their inputs to
+    bfloat16 inside the kernel (AMX on this CPU), as TF32 does on a GPU; None is full float32."""
+    for kind in (torch.backends.mkldnn.matmul, torch.backends.mkldnn.conv):
+        kind.fp32_precision = precision or "ieee"
 
 
 def config(model_name: str, dataset: str, epochs: int, seed: int, device="cpu") -> RunConfig:
@@ -244,22 +257,24 @@ def first_frame(marker: str = "mlp-deep", timeout: float = 20.0) -> float | None
 def options_report(name: str, data, mean, std, seed: int, rounds: int, device="cpu") -> None:
     """What each candidate gives against the eager floor, interleaved so that drift hits all alike."""
     candidates = {
-        "eager (default)": {},
+        "eager, loop optimizer": {"foreach": False},
         "foreach optimizer": {"foreach": True},
-        "fused optimizer": {"fused": True},
-        "1 intra-op thread": {"threads": 1},
-        "bf16 autocast (--amp bf16)": {"amp": "bf16"},
-        "torch.compile (--compile)": {"compile": True},
+        "fused optimizer (default)": {"fused": True},
+        "fused, 1 intra-op thread": {"threads": 1, "fused": True},
+        "fused, bf16 autocast (--amp bf16)": {"amp": "bf16", "fused": True},
+        "fused, torch.compile (--compile)": {"compile": True, "fused": True},
+        "fused, float32 matmuls in bf16": {"precision": "bf16", "fused": True},
     }
     results: dict[str, list[float]] = {k: [] for k in candidates}
     compile_seconds = time.perf_counter()
-    floor(name, data, mean, std, 1, seed, device, {"compile": True})  # pays the compile (cached afterwards)
+    floor(name, data, mean, std, 1, seed, device, {"compile": True, "fused": True})  # pays the compile (cached afterwards)
     compile_seconds = time.perf_counter() - compile_seconds
     for _ in range(rounds):
         for label, opts in candidates.items():
             results[label].append(floor(name, data, mean, std, 1, seed, device, opts))
             torch.set_num_threads(os.cpu_count() or 1)
-    base = statistics.median(results["eager (default)"])
+            set_precision(None)
+    base = statistics.median(results["eager, loop optimizer"])
     print(f"  options, {rounds} interleaved rounds each (one epoch of (d)); first compile with its warm-up took "
           f"{compile_seconds:.0f} s, later runs read inductor's cache")
     for label, rates in results.items():

@@ -270,6 +270,9 @@ def _notes(cfg: dict, run: dict, model_name: str) -> list[str]:
         notes.append(f"--amp {cfg['amp']}: the run trained in mixed precision; this script trains in float32.")
     if cfg.get("compile"):
         notes.append("--compile: the run used torch.compile (same numbers up to float rounding).")
+    if cfg.get("fused_adam") and cfg.get("optimizer") == "adam":
+        notes.append("--fused-adam: the run used Adam's fused kernel; this script's plain Adam rounds a little "
+                     "differently.")
     if "Conv" in str(run.get("summary", "")):
         notes.append("on a CUDA GPU the workbench keeps convolutions' inputs channels-last (faster; same numbers up "
                      "to float rounding); this script keeps PyTorch's default layout.")
