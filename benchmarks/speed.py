@@ -278,7 +278,7 @@ def options_report(name: str, data, mean, std, seed: int, rounds: int, device="c
     print(f"  options, {rounds} interleaved rounds each (one epoch of (d)); first compile with its warm-up took "
           f"{compile_seconds:.0f} s, later runs read inductor's cache")
     for label, rates in results.items():
-        print(f"    {label:<28} {statistics.median(rates):10,.0f} samples/s   x{statistics.median(rates) / base:5.2f}")
+        print(f"    {label:<36} {statistics.median(rates):10,.0f} samples/s   x{statistics.median(rates) / base:5.2f}")
 
 
 def epoch_check(dataset: str, epochs: int = 3) -> None:

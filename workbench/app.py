@@ -68,7 +68,9 @@ class WorkbenchApp(App):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
         except (NotImplementedError, RuntimeError, ValueError):
             pass
-        self.warm_spare()
+        # the spare trainer imports torch in a process of its own, but on two cores that still takes the
+        # first frame's CPU: it starts once the picker is on screen (a start before then starts a trainer)
+        self.call_after_refresh(self.warm_spare)
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
         if self.attach_to:
             from .screens.run import RunScreen

@@ -103,8 +103,10 @@ class PickScreen(Screen):
             # torch here) wait until the user comes back to the picker.
             self.call_after_refresh(self.action_start)
         else:
-            self.find_devices()
-            self.count_parameters()
+            # After the first frame: both workers import torch, and an import holds the GIL for seconds at
+            # a time, so started at mount they held the picker's first frame back with them.
+            self.call_after_refresh(self.find_devices)
+            self.call_after_refresh(self.count_parameters)
             self.say("↑↓/jk move, Enter chooses, / filters, Tab moves on, s starts, ? all keys.")
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
