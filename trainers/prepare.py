@@ -103,7 +103,7 @@ def loss_fn(kind: str):
 def make_optimizer(cfg: RunConfig, params):
     """The configured optimizer. SGD on a CPU takes its fused kernel, one pass over every parameter in
     C++ instead of a Python loop over them (a quarter of mlp-deep's step on two cores), and the same
-    numbers bit for bit (tests/test_speed_options.py). Adam's fused kernel rounds differently, so it is
+    numbers bit for bit (tests/trainers/test_speed_options.py). Adam's fused kernel rounds differently, so it is
     only taken with `fused_adam`; on a GPU, torch's own default (foreach) stays."""
     params = list(params)
     on_cpu = bool(params) and all(p.device.type == "cpu" and p.dtype in FUSED_DTYPES for p in params)
