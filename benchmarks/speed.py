@@ -281,6 +281,39 @@ def options_report(name: str, data, mean, std, seed: int, rounds: int, device="c
         print(f"    {label:<36} {statistics.median(rates):10,.0f} samples/s   x{statistics.median(rates) / base:5.2f}")
 
 
+def adam_report(data, mean, std, seed: int, rounds: int, steps: int = 300) -> None:
+    """Adam's three implementations on mlp-wide (its seed optimizer), interleaved: the loop (torch's
+    default on a CPU, and the workbench's), foreach (the same numbers) and fused (--fused-adam)."""
+    x = ((data.train_x[:steps * BATCH].float().div(255) - mean[0]) / std[0])
+    y = data.train_y[:steps * BATCH]
+
+    def make(**kind):
+        torch.manual_seed(seed)
+        model = MODELS["mlp-wide"].build()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, **kind)
+
+        def epoch() -> float:
+            start = time.perf_counter()
+            for i in range(0, len(y), BATCH):
+                loss = F.cross_entropy(model(x[i:i + BATCH]), y[i:i + BATCH])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            return len(y) / (time.perf_counter() - start)
+        return epoch
+
+    kinds = {"loop (torch's default on a CPU)": make(foreach=False), "foreach": make(foreach=True),
+             "fused (--fused-adam)": make(fused=True)}
+    rates = {k: [] for k in kinds}
+    for _ in range(rounds):
+        for label, epoch in kinds.items():
+            rates[label].append(epoch())
+    base = statistics.median(rates["loop (torch's default on a CPU)"])
+    print(f"\n  Adam on mlp-wide, {rounds} interleaved rounds of {steps} batches")
+    for label, r in rates.items():
+        print(f"    {label:<36} {statistics.median(r):10,.0f} samples/s   x{statistics.median(r) / base:5.2f}")
+
+
 def epoch_check(dataset: str, epochs: int = 3) -> None:
     """Every 1x28x28 seed model: each epoch's training seconds against the first."""
     import json
@@ -378,6 +411,8 @@ def main() -> int:
             if args.options:
                 options_report(name, data, mean, std, args.seed, max(3, args.repeat))
             rows.append((name, a, b, c, d, acc_a, acc_b, flops))
+        if args.options:
+            adam_report(data, mean, std, args.seed, max(3, args.repeat))
     print("\nsummary (ratios of samples/s; goals: b/a >= 3.5 for mlp-deep, >= 2.5 for cnn-pool; b/d >= 0.90; "
           "c/b >= 0.95)")
     print(f"{'model':<14}{'b/a':>8}{'b/d':>8}{'c/b':>8}{'util a':>9}{'util b':>9}{'util d':>9}   {'acc a':>7} {'acc b':>7}")

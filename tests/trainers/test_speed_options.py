@@ -40,8 +40,9 @@ def test_fused_sgd_is_the_default_on_a_cpu_and_changes_no_bit(model, extra, monk
     assert torch.equal(fast, slow)  # not close: the same floats
 
 
-def test_adam_is_fused_only_when_asked(monkeypatch):
-    cfg = tiny_config(model="mlp-wide", optimizer="adam", epochs=1, limit_batches=4)
+@pytest.mark.parametrize("extra", [{}, {"weight_decay": 1e-3}])
+def test_adam_is_fused_only_when_asked(extra, monkeypatch):
+    cfg = tiny_config(model="mlp-wide", optimizer="adam", epochs=2, limit_batches=4, **extra)
     default, opt = final_weights(cfg)
     assert not opt.param_groups[0]["fused"]
     slow, _ = final_weights(cfg, monkeypatch, plain=True)
