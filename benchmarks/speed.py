@@ -160,12 +160,15 @@ def floor(model_name: str, data, mean, std, epochs: int, seed: int, device="cpu"
 
 
 def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, amp: str = "off",
-              threads: int | None = None, precision: str | None = None, **optimizer_options):
+              threads: int | None = None, precision: str | None = None, channels_last: bool = False,
+              **optimizer_options):
     """One training step as the workbench's loop takes it, with the option asked for. torch.compile
     compiles the model, as `--compile` does (the loss and the optimizer step stay eager)."""
     model, opt = spec_setup(model_name, seed, device, **optimizer_options)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     net = model
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     if compile:
         torch._dynamo.reset()  # each candidate compiles its own model, not a cached graph of another's
         net = torch.compile(model)
@@ -174,6 +177,8 @@ def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, a
         if threads:
             torch.set_num_threads(threads)
         set_precision(precision)
+        if channels_last:
+            xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(str(device).split(":")[0], dtype=dtype) if dtype else contextlib.nullcontext():
             loss = F.cross_entropy(net(xb).float(), yb)
         opt.zero_grad(set_to_none=True)
@@ -264,6 +269,7 @@ def options_report(name: str, data, mean, std, seed: int, rounds: int, device="c
         "fused, bf16 autocast (--amp bf16)": {"amp": "bf16", "fused": True},
         "fused, torch.compile (--compile)": {"compile": True, "fused": True},
         "fused, float32 matmuls in bf16": {"precision": "bf16", "fused": True},
+        "fused, channels-last (--channels-last)": {"channels_last": True, "fused": True},
     }
     results: dict[str, list[float]] = {k: [] for k in candidates}
     compile_seconds = time.perf_counter()

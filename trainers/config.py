@@ -105,6 +105,9 @@ class RunConfig:
     fused_adam: bool = option(False, "Adam in one fused kernel instead of a loop over the parameters: 1.2-1.8x the "
                               "steps on a 2-core CPU for mlp-wide; its rounding differs in the last bits (SGD is "
                               "fused on a CPU anyway, with the same numbers)", flag="--fused-adam", kind=bool)
+    channels_last: bool = option(False, "convolutions on channels-last (NHWC) tensors on a CPU too (on a GPU they "
+                                 "always are): 1.7x the steps for cnn-pool on 2 cores, but the rounding differs and "
+                                 "the difference grows over training", flag="--channels-last", kind=bool)
     compile: bool = option(False, "torch.compile the model: the first batches wait for the compile (cached for "
                            "later runs); same numbers up to float rounding", flag="--compile", kind=bool)
     flush_denormal: bool = option(True, "on a CPU, treat denormal floats (below 1e-38) as zero: tiny gradients "

@@ -193,7 +193,7 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
         pass
     model = _build(cfg, spec, classes).to(device)
     conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    channels_last = device.type == "cuda" and conv  # Session.channels_last
+    channels_last = (device.type == "cuda" or bool(cfg.channels_last)) and conv  # Session.channels_last
     if channels_last:
         model.to(memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]

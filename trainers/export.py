@@ -273,6 +273,9 @@ def _notes(cfg: dict, run: dict, model_name: str) -> list[str]:
     if cfg.get("fused_adam") and cfg.get("optimizer") == "adam":
         notes.append("--fused-adam: the run used Adam's fused kernel; this script's plain Adam rounds a little "
                      "differently.")
+    if cfg.get("channels_last") and "Conv" in str(run.get("summary", "")):
+        notes.append("--channels-last: the run's convolutions ran channels-last on the CPU too, which rounds a "
+                     "little differently; this script keeps PyTorch's default layout.")
     if "Conv" in str(run.get("summary", "")):
         notes.append("on a CUDA GPU the workbench keeps convolutions' inputs channels-last (faster; same numbers up "
                      "to float rounding); this script keeps PyTorch's default layout.")

@@ -50,3 +50,26 @@ def test_adam_is_fused_only_when_asked(extra, monkeypatch):
     fused, opt = final_weights(dataclasses.replace(cfg, fused_adam=True))
     assert opt.param_groups[0]["fused"] is True
     assert torch.allclose(fused, slow, atol=1e-5) and not torch.equal(fused, slow)  # rounding, nothing more
+
+
+def test_channels_last_on_a_cpu_only_when_asked():
+    """NHWC convolutions (and pooling) are faster on a CPU too, but round differently: a switch."""
+    from trainers.events import EpochEnded
+
+    def train(cfg):
+        held = {}
+        events = list(run(cfg, adapt=lambda s: held.update(session=s)))
+        assert not any(isinstance(e, RunFailed) for e in events), events[-1]
+        s = held["session"]
+        weight = s.model.conv1.weight
+        ended = [e for e in events if isinstance(e, EpochEnded)]
+        return s, weight, torch.cat([p.detach().flatten() for p in s.model.parameters()]), ended[-1]
+
+    cfg = tiny_config(model="cnn-pool", epochs=1, limit_batches=3)
+    s, weight, plain, _ = train(cfg)
+    assert not s.channels_last and weight.is_contiguous()
+    s, weight, nhwc, ended = train(dataclasses.replace(cfg, channels_last=True))
+    assert s.channels_last and weight.is_contiguous(memory_format=torch.channels_last)
+    assert s.batches(False).x.is_contiguous(memory_format=torch.channels_last)  # the images are made NHWC once
+    assert ended.test_accuracy is not None and 0 <= ended.test_accuracy <= 1
+    assert torch.allclose(nhwc, plain, atol=1e-4)  # the same training, up to the convolutions' rounding
