@@ -106,7 +106,7 @@ class RunConfig:
                               "steps on a 2-core CPU for mlp-wide; its rounding differs in the last bits (SGD is "
                               "fused on a CPU anyway, with the same numbers)", flag="--fused-adam", kind=bool)
     channels_last: bool = option(False, "convolutions on channels-last (NHWC) tensors on a CPU too (on a GPU they "
-                                 "always are): 1.7x the steps for cnn-pool on 2 cores, but the rounding differs and "
+                                 "always are): 1.3x for cnn-pool's training on 2 cores, but the rounding differs and "
                                  "the difference grows over training", flag="--channels-last", kind=bool)
     compile: bool = option(False, "torch.compile the model: the first batches wait for the compile (cached for "
                            "later runs); same numbers up to float rounding", flag="--compile", kind=bool)

@@ -156,7 +156,7 @@ class Session:
 
     @property
     def channels_last(self) -> bool:
-        """Convolutions on a GPU run faster on NHWC tensors; on a CPU too (cnn-pool x1.7 on 2 cores, its max
+        """Convolutions on a GPU run faster on NHWC tensors; on a CPU too (cnn-pool x1.3 on 2 cores, its max
         pooling above all), but oneDNN's NHWC convolutions round differently there, so only with
         `--channels-last`."""
         wanted = self.device.type == "cuda" or bool(self.cfg.channels_last)
