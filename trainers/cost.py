@@ -177,7 +177,7 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     from torch.nn import functional as F
 
     from .devices import describe, resolve
-    from .prepare import _resolve, loss_fn, make_optimizer
+    from .prepare import _resolve, channels_last as wants_channels_last, loss_fn, make_optimizer
 
     cancelled = cancelled or (lambda: False)
     cfg, spec = _resolve(config)
@@ -192,8 +192,7 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     except WorkbenchError:
         pass
     model = _build(cfg, spec, classes).to(device)
-    conv = any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
-    channels_last = (device.type == "cuda" or bool(cfg.channels_last)) and conv  # Session.channels_last
+    channels_last = wants_channels_last(cfg, device, model)  # as the run will train it
     if channels_last:
         model.to(memory_format=torch.channels_last)
     trainable = [p for p in model.parameters() if p.requires_grad]

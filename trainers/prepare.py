@@ -118,6 +118,14 @@ def make_optimizer(cfg: RunConfig, params):
 FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
+def channels_last(cfg: RunConfig, device: torch.device, model: torch.nn.Module) -> bool:
+    """Whether a model trains on NHWC tensors. Convolutions on a GPU run faster that way; on a CPU too
+    (cnn-pool x1.3 on 2 cores, its max pooling above all), but oneDNN's NHWC convolutions round
+    differently there, so only with `--channels-last`."""
+    wanted = device.type == "cuda" or bool(cfg.channels_last)
+    return wanted and any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+
+
 @dataclass
 class Session:
     """Everything a run needs, built and checked before the first batch."""
@@ -156,11 +164,7 @@ class Session:
 
     @property
     def channels_last(self) -> bool:
-        """Convolutions on a GPU run faster on NHWC tensors; on a CPU too (cnn-pool x1.3 on 2 cores, its max
-        pooling above all), but oneDNN's NHWC convolutions round differently there, so only with
-        `--channels-last`."""
-        wanted = self.device.type == "cuda" or bool(self.cfg.channels_last)
-        return wanted and any(isinstance(m, torch.nn.Conv2d) for m in self.model.modules())
+        return channels_last(self.cfg, self.device, self.model)
 
     def sample_images(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The first few test images (uint8) and labels, the same ones every epoch: as many as fit in
