@@ -7,7 +7,8 @@ For each model, in this one process, on the same data, model, batch size (64) an
   (a) tutorial: torchvision dataset + ToTensor/Normalize + DataLoader(batch 64, shuffle) + loss.item() per batch
   (b) workbench: `workbench train`'s path headless (trainers.backends.train_here: loop + run folder)
   (c) app:       the same run started from the Textual app, charts on screen (Textual run_test)
-  (d) floor:     forward/backward/step over pre-made normalised tensors, no reporting
+  (d) floor:     the workbench's step (by hand for a plain MLP: trainers.mlpstep) over pre-made normalised
+                 tensors, no reporting
 (b), (c) and (d) run --repeat rounds, interleaved, and medians are compared. For (a), (b) and (d) it states
 the model FLOPs utilisation: the training step's FLOPs per sample (counted by torch's FlopCounterMode)
 times samples/s, over the peak of a large float32 matmul measured in the same run.
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from trainers import RunConfig  # noqa: E402
 from trainers.data import availability, load  # noqa: E402
 from trainers.events import EpochEnded, RunFailed  # noqa: E402
+from trainers.mlpstep import hand_step, linear_chain  # noqa: E402
 from trainers.models import MODELS  # noqa: E402
 from trainers.prepare import make_optimizer, resolve_config  # noqa: E402
 
@@ -161,10 +163,13 @@ def floor(model_name: str, data, mean, std, epochs: int, seed: int, device="cpu"
 
 def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, amp: str = "off",
               threads: int | None = None, precision: str | None = None, channels_last: bool = False,
-              **optimizer_options):
-    """One training step as the workbench's loop takes it, with the option asked for. torch.compile
-    compiles the model, as `--compile` does (the loss and the optimizer step stay eager)."""
+              hand: bool = True, **optimizer_options):
+    """One training step as the workbench's loop takes it, with the option asked for: by hand for a
+    plain MLP (trainers.mlpstep) unless `hand` is False or an option rules it out, else through autograd.
+    torch.compile compiles the model, as `--compile` does (the loss and the optimizer step stay eager)."""
     model, opt = spec_setup(model_name, seed, device, **optimizer_options)
+    by_hand = hand_step(model, opt, input_shape=tuple(MODELS[model_name].input_shape), loss=MODELS[model_name].loss,
+                        device=torch.device(device), fast=hand and not channels_last, amp=amp, compiled=compile)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     net = model
     if channels_last:
@@ -177,6 +182,9 @@ def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, a
         if threads:
             torch.set_num_threads(threads)
         set_precision(precision)
+        if by_hand is not None:
+            by_hand(xb, yb)
+            return
         if channels_last:
             xb = xb.contiguous(memory_format=torch.channels_last)
         with torch.autocast(str(device).split(":")[0], dtype=dtype) if dtype else contextlib.nullcontext():
@@ -262,18 +270,21 @@ def first_frame(marker: str = "mlp-deep", timeout: float = 20.0) -> float | None
 def options_report(name: str, data, mean, std, seed: int, rounds: int, device="cpu") -> None:
     """What each candidate gives against the eager floor, interleaved so that drift hits all alike."""
     candidates = {
-        "eager, loop optimizer": {"foreach": False},
-        "foreach optimizer": {"foreach": True},
-        "fused optimizer (default)": {"fused": True},
-        "fused, 1 intra-op thread": {"threads": 1, "fused": True},
-        "fused, bf16 autocast (--amp bf16)": {"amp": "bf16", "fused": True},
-        "fused, torch.compile (--compile)": {"compile": True, "fused": True},
-        "fused, float32 matmuls in bf16": {"precision": "bf16", "fused": True},
+        "eager, loop optimizer": {"foreach": False, "hand": False},
+        "foreach optimizer": {"foreach": True, "hand": False},
+        "fused optimizer (autograd's default)": {"fused": True, "hand": False},
+        "fused, 1 intra-op thread": {"threads": 1, "fused": True, "hand": False},
+        "fused, bf16 autocast (--amp bf16)": {"amp": "bf16", "fused": True, "hand": False},
+        "fused, torch.compile (--compile)": {"compile": True, "fused": True, "hand": False},
+        "fused, float32 matmuls in bf16": {"precision": "bf16", "fused": True, "hand": False},
         "fused, channels-last (--channels-last)": {"channels_last": True, "fused": True},
     }
+    spec = MODELS[name]
+    if linear_chain(spec.build(), tuple(spec.input_shape)) is not None:  # a plain MLP: its step by hand
+        candidates["hand step, fused SGD (default here)"] = {"fused": True}
     results: dict[str, list[float]] = {k: [] for k in candidates}
     compile_seconds = time.perf_counter()
-    floor(name, data, mean, std, 1, seed, device, {"compile": True, "fused": True})  # pays the compile (cached afterwards)
+    floor(name, data, mean, std, 1, seed, device, {"compile": True, "fused": True, "hand": False})  # pays the compile (cached afterwards)
     compile_seconds = time.perf_counter() - compile_seconds
     for _ in range(rounds):
         for label, opts in candidates.items():

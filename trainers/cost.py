@@ -216,7 +216,15 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
 
         return torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()
 
+    from .mlpstep import hand_step
+
+    hand = hand_step(model, opt, input_shape=tuple(cost.input_shape), loss=spec.loss, device=device,
+                     fast=cfg.fast_mlp, amp=cfg.amp, compiled=False)  # as the loop will take the step
+
     def train_step() -> None:
+        if hand is not None:
+            hand(x, y)
+            return
         with autocast():
             out = model(x)
             # a model that returns its input's shape is an autoencoder, trained on MSE (as prepare decides)

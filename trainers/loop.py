@@ -31,6 +31,7 @@ from .errors import ConfigError, WorkbenchError
 from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
 from .inspection import count_parameters, parameter_table
+from .mlpstep import hand_step
 from .probes.layers import probe_for
 from .probes.insight import Evaluation, epoch_events, walk_samples
 from .prepare import (Session, init_parameters, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
@@ -119,6 +120,9 @@ class Trainer:
         if s.compiled:
             _compile_cache()
             s.net = torch.compile(s.net if s.net is not None else s.model)
+        # a plain MLP on a CPU: its step taken by hand, the same floats (trainers.mlpstep); else None
+        self.hand = hand_step(s.model, s.optimizer, input_shape=s.input_shape, loss=s.loss, device=s.device,
+                              fast=s.cfg.fast_mlp, amp=s.cfg.amp, compiled=s.compiled, world=s.world)
 
     # -- where training stands ------------------------------------------------------------------------
 
@@ -213,23 +217,26 @@ class Trainer:
             due = probe is not None and probe.due(b, batches)
             if due:
                 probe.before_step()  # the weights before this step, to measure what the step did
-            with self.autocast():
-                out = model(xb)
-                loss = self.criterion(out.float(), yb if s.classify else xb)
-            opt.zero_grad(set_to_none=True)
-            # DDP averages gradients over processes; weighting by this slice's share of the global batch
-            # makes that average the gradient of the global batch's mean loss.
-            scaled = loss * (yb.shape[0] * s.world / size) if s.world > 1 else loss
-            if self.scaler is not None:
-                scale = self.scaler.get_scale() if due else None  # a sync, only when stats are due
-                self.scaler.scale(scaled).backward()
-                self.scaler.step(opt)
-                self.scaler.update()
-                if due and self.scaler.get_scale() < scale:
-                    due = False  # fp16 overflow: the step was skipped (routine while the scale settles)
+            if self.hand is not None:
+                loss, out = self.hand(xb, yb)  # forward, backward and step
             else:
-                scaled.backward()
-                opt.step()
+                with self.autocast():
+                    out = model(xb)
+                    loss = self.criterion(out.float(), yb if s.classify else xb)
+                opt.zero_grad(set_to_none=True)
+                # DDP averages gradients over processes; weighting by this slice's share of the global batch
+                # makes that average the gradient of the global batch's mean loss.
+                scaled = loss * (yb.shape[0] * s.world / size) if s.world > 1 else loss
+                if self.scaler is not None:
+                    scale = self.scaler.get_scale() if due else None  # a sync, only when stats are due
+                    self.scaler.scale(scaled).backward()
+                    self.scaler.step(opt)
+                    self.scaler.update()
+                    if due and self.scaler.get_scale() < scale:
+                        due = False  # fp16 overflow: the step was skipped (routine while the scale settles)
+                else:
+                    scaled.backward()
+                    opt.step()
             n = yb.shape[0]
             win_loss += loss.detach() * n
             if s.classify:
