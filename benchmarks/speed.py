@@ -107,6 +107,21 @@ def matmul_peak(device="cpu", n: int = 2048, rounds: int = 5) -> float:
     return best
 
 
+def cpu_times() -> tuple[int, int]:
+    """(all, steal) jiffies of this machine so far: steal is time the hypervisor gave our virtual CPUs'
+    turns to someone else, the noise a shared virtual machine adds to every figure here."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0, 0
+    return sum(fields[:8]), fields[7] if len(fields) > 7 else 0
+
+
+def steal_since(start: tuple[int, int]) -> float | None:
+    total, steal = cpu_times()
+    return (steal - start[1]) / (total - start[0]) if total > start[0] else None
+
+
 def sync(device) -> None:
     if str(device).startswith("cuda"):
         torch.cuda.synchronize()
@@ -405,6 +420,7 @@ def main() -> int:
             bs, cs, ds, uis = [], [], [], []
             acc_b = acc_c = None
             for r in range(args.repeat):
+                round_start = cpu_times()
                 b, acc_b = workbench_headless(name, dataset, args.epochs, args.seed)
                 bs.append(b)
                 c = None if args.skip_app else in_app(name, dataset, args.epochs, args.seed)
@@ -413,11 +429,16 @@ def main() -> int:
                     acc_c = c[1]
                     uis.append(c[2])
                 ds.append(floor(name, data, mean, std, args.epochs, args.seed))
+                stolen = steal_since(round_start)
                 print(f"      round {r + 1}: (b) {b:,.0f}  (c) {c[0] if c else float('nan'):,.0f}  "
-                      f"(d) {ds[-1]:,.0f} samples/s" + (f"  app process {c[2]:.1%} of a core" if c else ""),
-                      flush=True)
+                      f"(d) {ds[-1]:,.0f} samples/s" + (f"  app process {c[2]:.1%} of a core" if c else "")
+                      + (f"  steal {stolen:.1%}" if stolen is not None else ""), flush=True)
             b, d = statistics.median(bs), statistics.median(ds)
             c = statistics.median(cs) if cs else None
+            paired = [f"b/d {statistics.median(x / y for x, y in zip(bs, ds)):.2f}"]
+            if cs:
+                paired.append(f"c/b {statistics.median(x / y for x, y in zip(cs, bs)):.2f}")
+            print(f"  round by round, medians of the ratios: {', '.join(paired)} (drift between rounds cancels)")
             print(f"  (b) workbench       {b:10,.0f} samples/s   test acc {acc_b:.4f}   "
                   f"utilisation {b * flops / 1e9 / peak:5.1%}", flush=True)
             if c:
