@@ -113,10 +113,10 @@ class RunConfig:
     flush_denormal: bool = option(True, "on a CPU, treat denormal floats (below 1e-38) as zero: tiny gradients "
                                   "otherwise make later epochs up to 2x slower than the first; --no-flush-denormal "
                                   "keeps them", flag="--no-flush-denormal", kind=bool)
-    fast_mlp: bool = option(True, "on a CPU, take a plain MLP's training step (flatten, Linear and ReLU layers, "
-                            "cross-entropy) by hand: the kernels autograd would call, without its bookkeeping, "
-                            "1.3-1.4x mlp-deep's steps with the same numbers bit for bit; --no-fast-mlp leaves "
-                            "every step to autograd", flag="--no-fast-mlp", kind=bool)
+    fast_mlp: bool = option(True, "take every step through autograd. By default, on a CPU, a plain MLP's step "
+                            "(flatten, Linear and ReLU layers, cross-entropy) is taken by hand with the kernels "
+                            "autograd would call, minus its bookkeeping: 1.2-1.4x the training speed, the same "
+                            "numbers bit for bit", flag="--no-fast-mlp", kind=bool)
     nproc_per_node: int = option(1, "processes on this machine, under torchrun: one per GPU (or per CPU slot with "
                                  "gloo); --batch-size stays the global batch", flag="--nproc-per-node", kind=int,
                                  minimum=1, form="procs")
