@@ -299,7 +299,8 @@ def options_report(name: str, data, mean, std, seed: int, rounds: int, device="c
         candidates["hand step, fused SGD (default here)"] = {"fused": True}
     results: dict[str, list[float]] = {k: [] for k in candidates}
     compile_seconds = time.perf_counter()
-    floor(name, data, mean, std, 1, seed, device, {"compile": True, "fused": True, "hand": False})  # pays the compile (cached afterwards)
+    # pays the compile (cached afterwards)
+    floor(name, data, mean, std, 1, seed, device, {"compile": True, "fused": True, "hand": False})
     compile_seconds = time.perf_counter() - compile_seconds
     for _ in range(rounds):
         for label, opts in candidates.items():

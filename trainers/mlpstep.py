@@ -107,7 +107,8 @@ def _consistent(linears: list[nn.Linear]) -> bool:
 
 
 def hand_step(model: nn.Module, optimizer: torch.optim.Optimizer, *, input_shape: tuple[int, ...], loss: str,
-              device: torch.device, fast: bool = True, amp: str = "off", compiled: bool = False, world: int = 1) -> "MLPStep | None":
+              device: torch.device, fast: bool = True, amp: str = "off", compiled: bool = False,
+              world: int = 1) -> "MLPStep | None":
     """The hand-taken step for this model, or None where autograd must take it: another loss, a GPU,
     autocast, torch.compile, DDP, frozen or extra parameters, or a model that is not a plain chain."""
     if not fast or loss != "cross_entropy" or device.type != "cpu" or amp not in (None, "off") or compiled \
