@@ -69,8 +69,11 @@ class WorkbenchApp(App):
         except (NotImplementedError, RuntimeError, ValueError):
             pass
         # the spare trainer imports torch in a process of its own, but on two cores that still takes the
-        # first frame's CPU: it starts once the picker is on screen (a start before then starts a trainer)
-        self.call_after_refresh(self.warm_spare)
+        # first frame's CPU: it starts once the picker is on screen (a start before then starts a trainer).
+        # Opened to start at once, there is no choosing to hide the import behind: it would only take
+        # the CPU from the run's own start and first batches.
+        if not self.start_now:
+            self.call_after_refresh(self.warm_spare)
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
         if self.attach_to:
             from .screens.run import RunScreen

@@ -65,7 +65,8 @@ async def test_a_pair_that_does_not_fit_says_so():
 async def test_no_dry_run_is_timed_while_a_run_trains(monkeypatch):
     """The form's late Changed events and the device list arrive after `s`: none of them may start a dry
     run beside the training (it would take the run's CPU). Started at once (`start=True`), the picker does
-    not price at all: its first pricing imports torch in the app, seconds of CPU beside the new run."""
+    not price at all: its first pricing imports torch in the app, seconds of CPU beside the new run; nor
+    does it warm a spare trainer (another torch import, for a next run nobody is choosing yet)."""
     import time
 
     import trainers.cost
@@ -81,12 +82,16 @@ async def test_no_dry_run_is_timed_while_a_run_trains(monkeypatch):
     static = trainers.cost.static_cost
     monkeypatch.setattr(trainers.cost, "static_cost", lambda *a, **k: priced.append(1) or static(*a, **k))
     monkeypatch.setattr(CostPanel, "DEBOUNCE_S", 0.0)  # the widest window: pricing at once, before the start
-    app = WorkbenchApp(tiny(epochs=500), start=True)
+    import trainers.backends
+
+    spares = []
+    monkeypatch.setattr(trainers.backends, "Spare", lambda: spares.append(1) or None)
+    app = WorkbenchApp(tiny(epochs=500), start=True, prewarm=True)  # as `workbench --start` opens it
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None, 120)
         end = time.monotonic() + 8  # the devices and the form's events have arrived by then
         while time.monotonic() < end:
             await pilot.pause(0.2)
-        assert timed == [] and priced == [] and not app.screen.ended
+        assert timed == [] and priced == [] and spares == [] and not app.screen.ended
         send(app.screen.folder, "stop")
         await until(pilot, lambda: app.screen.ended, 60)
