@@ -184,7 +184,7 @@ class MLPStep:
             if i > 0:
                 dh = torch.mm(g, m.weight, out=dhs[i])
                 g = torch.ops.aten.threshold_backward.grad_input(dh, acts[i], 0, grad_input=gs[i])
-        if self.direct_sgd:
+        if self.direct_sgd and not _hooked(self.optimizer):
             self._sgd()
         else:
             self.optimizer.step()
@@ -207,3 +207,13 @@ class MLPStep:
         if momentum != 0:
             for p, buf in zip(self.params, bufs):
                 opt.state[p]["momentum_buffer"] = buf
+
+
+def _hooked(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether anything hooks optimizer steps (this one's or every optimizer's): then step() must run."""
+    from torch.optim import optimizer as module
+
+    return bool(getattr(optimizer, "_optimizer_step_pre_hooks", None) or
+                getattr(optimizer, "_optimizer_step_post_hooks", None) or
+                getattr(module, "_global_optimizer_pre_hooks", None) or
+                getattr(module, "_global_optimizer_post_hooks", None))

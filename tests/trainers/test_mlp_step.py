@@ -151,6 +151,19 @@ def test_the_hand_step_is_only_taken_where_it_is_exact():
     assert step(double) is None
 
 
+def test_a_hooked_optimizer_still_runs_its_step():
+    """SGD's kernel is called directly only while nothing hooks the optimizer's steps."""
+    model = MODELS["mlp-deep"].build()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.5, fused=True)
+    step = hand_step(model, opt, input_shape=(1, 28, 28), loss="cross_entropy", device=torch.device("cpu"))
+    seen = []
+    opt.register_step_post_hook(lambda *_: seen.append(1))
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    step(x, y)
+    step(x, y)
+    assert seen == [1, 1] and all(opt.state[p]["momentum_buffer"] is not None for p in model.parameters())
+
+
 def test_the_cost_dry_run_times_the_step_the_run_takes(monkeypatch):
     from trainers.cost import static_cost, timed_cost
 
