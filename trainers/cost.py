@@ -219,7 +219,8 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     from .mlpstep import hand_step
 
     hand = hand_step(model, opt, input_shape=tuple(cost.input_shape), loss=spec.loss, device=device,
-                     fast=cfg.fast_mlp, amp=cfg.amp, compiled=False)  # as the loop will take the step
+                     fast=cfg.fast_mlp, amp=cfg.amp, compiled=bool(cfg.compile),
+                     world=cfg.nproc_per_node * cfg.nnodes)  # the step the loop will take
 
     def train_step() -> None:
         if hand is not None:
