@@ -151,7 +151,7 @@ class MLPStep:
 
     def _grads(self) -> None:
         for p in self.params:  # kept between steps, as autograd's would be after backward
-            if p.grad is None or p.grad.shape != p.shape or p.grad.stride() != p.stride():
+            if p.grad is None:  # first step, or someone's zero_grad(set_to_none=True)
                 p.grad = torch.zeros_like(p)
 
     @torch.no_grad()
