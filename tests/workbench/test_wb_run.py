@@ -264,8 +264,8 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
-        text = screen_text(app)
-        assert "deep" in text and "wide" in text and "finished" in text
+        # the rows are in the table a frame before they are on the screen: wait for the screen to show them
+        await until(pilot, lambda: all(word in screen_text(app) for word in ("deep", "wide", "finished")), seconds=10)
         await pilot.press("c")
         assert "Mark two or more runs" in screen_text(app)
         await pilot.press("space", "space", "c")
@@ -298,7 +298,8 @@ async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlig
         app = WorkbenchApp()
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1)
-            assert "busy is training" in screen_text(app) and "Enter attaches" in screen_text(app)
+            await until(pilot, lambda: "busy is training" in screen_text(app) and "Enter attaches" in screen_text(app),
+                        seconds=10)
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None)
             assert app.screen.live
