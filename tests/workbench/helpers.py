@@ -26,3 +26,12 @@ async def until(pilot, condition, seconds: float = 60.0) -> None:
 def screen_text(app) -> str:
     """What the terminal shows, as plain text lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def shown(pilot, app, text: str, seconds: float = 30.0) -> None:
+    """Wait until `text` is on the terminal: a repaint needs a moment of the app's clock, not only its queue."""
+    for _ in range(int(seconds / 0.05)):
+        if text in screen_text(app):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"{text!r} never appeared on the screen:\n{screen_text(app)}")

@@ -6,7 +6,7 @@ from workbench.app import WorkbenchApp
 from workbench.widgets.cost import CostPanel
 from workbench.widgets.filter_list import FilterList
 
-from .helpers import TINY, screen_text, until
+from .helpers import TINY, screen_text, shown, until
 
 
 def app_for(**kw):
@@ -32,6 +32,7 @@ async def test_the_cost_of_the_highlighted_pair_then_its_time():
         await pilot.press("j")  # the highlight moves: the panel follows it
         assert app.screen.query_one("#models", FilterList).highlighted_key == "mlp-deep"
         await until(pilot, lambda: panel.cost is not None and panel.cost.model == "mlp-deep")
+        await shown(pilot, app, "575k mult-adds/sample")
         text = screen_text(app)
         assert "575k mult-adds/sample, batch 64" in text
         assert "204k" not in text

@@ -4,7 +4,7 @@ from workbench.app import WorkbenchApp
 from workbench.screens.lab import LabScreen
 from workbench.widgets.charts import LineChart
 
-from .helpers import screen_text, until
+from .helpers import screen_text, shown, until
 
 
 async def test_the_lab_shows_the_edge_detector_finds_vertical_edges_and_learns_the_kernel_back():
@@ -14,6 +14,7 @@ async def test_the_lab_shows_the_edge_detector_finds_vertical_edges_and_learns_t
         assert isinstance(app.screen, LabScreen)
         lab = app.screen
         await until(pilot, lambda: lab.current is not None, 120)
+        await shown(pilot, app, "output 6x7")
         text = screen_text(app)
         assert "input 6x8" in text and "kernel 1x2" in text and "output 6x7" in text
         assert " 0  1  0  0  0 -1  0" in text  # the notes' edge map

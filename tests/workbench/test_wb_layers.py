@@ -8,16 +8,7 @@ from workbench.app import WorkbenchApp
 from workbench.screens.run import RunScreen
 from workbench.widgets.layer_stats import BARS, LayerStatsView, sparkline
 
-from .helpers import screen_text, tiny, until
-
-
-async def shown(pilot, app, text: str, seconds: float = 30.0) -> None:
-    """Wait until `text` is on the terminal: a repaint needs a moment of the app's clock, not only its queue."""
-    for _ in range(int(seconds / 0.05)):
-        if text in screen_text(app):
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"{text!r} never appeared on the screen:\n{screen_text(app)}")
+from .helpers import screen_text, shown, tiny, until
 
 
 async def test_the_layers_tab_shows_a_row_per_layer_after_a_run_with_stats(tmp_path):

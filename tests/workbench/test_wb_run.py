@@ -20,7 +20,7 @@ from workbench.widgets.images import RAMP, ReconstructionView
 from workbench.widgets.predictions import PredictionView
 from workbench.widgets.progress import ProgressLine
 
-from .helpers import screen_text, tiny, until
+from .helpers import screen_text, shown, tiny, until
 
 
 async def test_a_run_started_in_the_app_trains_in_its_own_process_and_fills_the_view():
@@ -35,7 +35,7 @@ async def test_a_run_started_in_the_app_trains_in_its_own_process_and_fills_the_
         assert [len(s.ys) for s in view.query_one("#chart-loss", LineChart).series.values()] == [2, 2]
         assert view.query_one(EpochTable).row_count == 2
         assert view.query_one("#live-params").row_count == 4
-        assert "Finished: 2 epoch(s)" in screen_text(app)
+        await shown(pilot, app, "Finished: 2 epoch(s)")
         folder = Path(view.folder)
         assert folder.parent == Path(os.environ["WORKBENCH_RUNS"])  # the runs home, not the current directory
         trainer = app.children_started[0]
@@ -265,7 +265,8 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
         # the rows are in the table a frame before they are on the screen: wait for the screen to show them
-        await until(pilot, lambda: all(word in screen_text(app) for word in ("deep", "wide", "finished")), seconds=10)
+        for word in ("deep", "wide", "finished"):
+            await shown(pilot, app, word)
         await pilot.press("c")
         assert "Mark two or more runs" in screen_text(app)
         await pilot.press("space", "space", "c")
@@ -298,8 +299,8 @@ async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlig
         app = WorkbenchApp()
         async with app.run_test(size=(80, 24)) as pilot:
             await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1)
-            await until(pilot, lambda: "busy is training" in screen_text(app) and "Enter attaches" in screen_text(app),
-                        seconds=10)
+            await shown(pilot, app, "busy is training")
+            await shown(pilot, app, "Enter attaches")
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None)
             assert app.screen.live
