@@ -71,7 +71,8 @@ def test_train_piped_prints_plain_lines_and_writes_the_run(tmp_path):
     (["train", "--model", "mlp", *TINY, "--lr", "-1"], "learning rate"),
     (["train", "--model", "mlp", *TINY, "--batch-size", "0"], "batch-size"),
     (["train", "--model", "mlp", "--dataset", "mnist", "--no-download", "--data-dir", "{tmp}"], "MNIST"),
-    (["predict", "{tmp}/nothing", "--images", "{tmp}"], "no checkpoint"),
+    (["predict", "{tmp}/nothing", "--images", "{tmp}"], "no run named"),
+    (["predict", "{tmp}", "--images", "{tmp}"], "no checkpoint"),  # a folder, but no run's
     # the output is checked before the run is even looked at
     (["predict", "{tmp}/nothing", "--images", "{tmp}", "--out", "{tmp}/no/such/x.csv"], "does not exist"),
     (["predict", "{tmp}/nothing", "--images", "{tmp}", "--out", "{tmp}"], "is a folder"),
@@ -199,3 +200,80 @@ def test_inspect_bad_batch_size_is_one_line_before_any_output():
     out = wb("inspect", "mlp", "--dataset", "mnist", "--batch-size", "0", "--no-time")
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip() == "workbench: error: batch size must be at least 1, got 0."
+
+
+def test_the_app_without_a_terminal_is_one_line_not_escape_codes_and_a_hang(tmp_path):
+    from tests.conftest import recorded, tiny_config
+
+    one, _ = recorded(tiny_config(out=str(tmp_path / "one")))
+    two, _ = recorded(tiny_config(model="lenet5", out=str(tmp_path / "two")))
+    for args in ([], ["attach", one], ["compare", one, two]):
+        out = subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, timeout=120)  # as under cron, or `| head`
+        assert out.returncode == 2 and "\x1b" not in out.stdout, args
+        assert out.stderr.count("\n") == 1 and "the app needs a terminal" in out.stderr, out.stderr
+
+
+def test_train_resumes_from_a_checkpoint_file_outside_any_run(tmp_path):
+    from tests.conftest import recorded, tiny_config
+
+    folder, _ = recorded(tiny_config(out=str(tmp_path / "first")))
+    lone = tmp_path / "elsewhere" / "weights.pt"
+    lone.parent.mkdir()
+    lone.write_bytes((tmp_path / "first" / "checkpoint.pt").read_bytes())
+    home = tmp_path / "home"
+    out = wb("train", "--resume", str(lone), "--epochs", "2", env_extra={"WORKBENCH_RUNS": str(home)})
+    assert out.returncode == 0, out.stderr
+    assert "resumed after epoch 1, on to epoch 2" in out.stdout and "finished 2 epoch(s)" in out.stdout
+    (run,) = home.iterdir()  # a new run in the runs home, with the file's settings
+    assert [json.loads(r)["epoch"] for r in (run / "metrics.jsonl").read_text().splitlines()] == [2]
+    assert json.loads((run / "config.json").read_text())["model"] == "mlp"
+    out = wb("train", "--resume", str(lone), env_extra={"WORKBENCH_RUNS": str(home)})  # nothing left to train
+    assert out.returncode == 2 and "1 epoch(s) done" in out.stderr and out.stderr.count("\n") == 1
+    assert len(list(home.iterdir())) == 1  # and no failed run left behind
+
+
+def test_a_damaged_checkpoint_is_called_damaged_and_the_finished_run_stays_finished(tmp_path):
+    from tests.conftest import recorded, tiny_config
+    from trainers.runs import read_status
+
+    folder, _ = recorded(tiny_config(out=str(tmp_path / "run")))
+    path = tmp_path / "run" / "checkpoint.pt"
+    path.write_bytes(b"garbage, not a checkpoint")
+    (tmp_path / "run" / "checkpoint.json").unlink()  # no digest to check: torch.load meets the damage
+    before = {name: (tmp_path / "run" / name).read_bytes() for name in ("events.jsonl", "metrics.jsonl", "result.json")}
+    out = wb("train", "--resume", folder, "--epochs", "2")
+    assert out.returncode == 2 and out.stderr.count("\n") == 1
+    assert "is not a readable checkpoint" in out.stderr and "could run code" not in out.stderr
+    assert read_status(folder).state == "finished"
+    assert {name: (tmp_path / "run" / name).read_bytes() for name in before} == before
+
+
+def test_a_misspelt_name_leaves_no_run_and_a_run_that_fails_to_start_says_what_it_was(tmp_path):
+    home = tmp_path / "home"
+    env = {"WORKBENCH_RUNS": str(home)}
+    assert wb("train", "--model", "mpl", *TINY, env_extra=env).returncode == 2
+    assert not home.exists() or not list(home.iterdir())
+    out = wb("train", "--model", "lenet5", "--dataset", "mnist", "--no-download", "--data-dir", str(tmp_path),
+             env_extra=env)
+    assert out.returncode == 1 and "MNIST" in out.stderr
+    listing = wb("runs", env_extra=env).stdout.splitlines()
+    assert len(listing) == 2 and listing[1].split()[1:4] == ["lenet5", "mnist", "0/0"], listing
+
+
+def test_train_takes_the_default_dataset_when_none_is_given(tmp_path):
+    out = wb("train", "--model", "mlp", "--device", "cpu", "--limit-batches", "2", "--epochs", "1",
+             "--out", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("mlp on synthetic-digits")
+
+
+def test_predict_labels_one_image_file(tmp_path):
+    from tests.conftest import recorded, tiny_config
+
+    folder, _ = recorded(tiny_config(out=str(tmp_path / "run")))
+    Image.new("L", (28, 28), 200).save(tmp_path / "seven.png")
+    out = wb("predict", folder, "--images", str(tmp_path / "seven.png"), "--out", str(tmp_path / "res.csv"))
+    assert out.returncode == 0, out.stderr
+    rows = list(csv.DictReader(open(tmp_path / "res.csv")))
+    assert [r["file"] for r in rows] == ["seven.png"] and rows[0]["class"] in "0123456789"

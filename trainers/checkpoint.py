@@ -110,18 +110,24 @@ def verify(path: Path) -> None:
                               f"changed or damaged since, so it was not loaded.")
 
 
+def load_weights_only(path: Path, what: str = "checkpoint"):
+    """torch.load of tensors and plain containers only, its failures in one sentence: a file that holds
+    Python objects is refused as such; a damaged or foreign one is called that, not a risk."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch's own text is long; ours is one sentence
+        text = str(err)
+        if "Unsupported global" in text or "GLOBAL " in text:  # not "Unsupported operand": that is damage
+            raise CheckpointError(f"{path} is not a plain weights {what} and was not loaded: it holds Python "
+                                  f"objects, and loading those could run code.") from None
+        raise CheckpointError(f"{path} is not a readable {what} ({type(err).__name__}); it may be truncated "
+                              f"or not a PyTorch file.") from None
+
+
 def load(run: str | os.PathLike) -> dict:
     path = find(run)
     verify(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        text = str(err)
-        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
-            raise CheckpointError(f"{path} is not a plain weights checkpoint and was not loaded: it holds Python "
-                                  f"objects, and loading those could run code.") from err
-        raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); it may be truncated "
-                              f"or not a PyTorch file.") from err
+    payload = load_weights_only(path)
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a workbench checkpoint (no '{FORMAT}' marker).")
     return payload

@@ -274,8 +274,13 @@ def _load_idx(name: str, data_dir: str | None, download: bool, progress: Progres
         # frombuffer of bytes is read-only; the copy makes writable tensors torch accepts without a warning
         tensors += [torch.from_numpy(x.reshape(len(x), 1, 28, 28).copy()),
                     torch.from_numpy(y.astype(np.int64))]
+    warnings = []
+    asked = Path(data_dir).expanduser() if data_dir else None
+    if asked is not None and asked.resolve() not in (files[0].parent.resolve(), *files[0].parent.resolve().parents):
+        why = "does not exist" if not asked.exists() else f"has no {name} files"
+        warnings.append(f"--data-dir {asked} {why}; {name} was read from {files[0].parent} instead.")
     return LoadedData(*tensors, classes=info.classes, mean=info.mean, std=info.std,
-                      source=f"{name} from {files[0].parent}")
+                      source=f"{name} from {files[0].parent}", warnings=warnings)
 
 
 def _debian_hint(name: str) -> str:

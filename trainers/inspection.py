@@ -163,14 +163,9 @@ def load_file(path):
     path = Path(path).expanduser()
     if not path.is_file():
         raise CheckpointError(f"no file at {path}.")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - torch's own text is long; ours is one sentence
-        text = str(err)
-        if "weights_only" in text or "Unsupported global" in text or "GLOBAL" in text:
-            raise CheckpointError(f"{path} holds Python objects, not only tensors, and was not loaded: loading "
-                                  f"it could run code.") from None
-        raise CheckpointError(f"{path} is not a readable PyTorch file ({type(err).__name__}).") from None
+    from .checkpoint import load_weights_only
+
+    return load_weights_only(path, "file")
 
 
 def load_params(net: nn.Module, path, model: str) -> None:

@@ -44,17 +44,32 @@ def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     return int(a), int(b)
 
 
+def _said(value: int | tuple[int, int]) -> str:
+    """A stride or padding as the user gave it: 0, not (0, 0)."""
+    a, b = _pair(value, "")
+    return str(a) if a == b else f"{a}x{b}"
+
+
+def check_learning(steps: int, lr: float) -> None:
+    """Refuse, in one sentence, what gradient descent on a kernel cannot do: no steps, or an lr that is not
+    a positive number (a negative one climbs the loss)."""
+    if steps < 1:
+        raise ConfigError(f"steps must be at least 1, got {steps}.")
+    if not lr > 0 or lr == float("inf"):
+        raise ConfigError(f"lr must be a positive number, got {lr:g}.")
+
+
 def output_shape(height: int, width: int, kernel: tuple[int, int], padding: int | tuple[int, int] = 0,
                  stride: int | tuple[int, int] = 1) -> tuple[int, int]:
     """⌊(n − k + 2p) / s⌋ + 1 in each dimension; refuses, in one sentence, a kernel larger than the
     padded input or a stride below 1."""
     (kh, kw), (ph, pw), (sh, sw) = kernel, _pair(padding, "padding"), _pair(stride, "stride")
     if min(sh, sw) < 1:
-        raise ConfigError(f"stride must be at least 1, got {stride}.")
+        raise ConfigError(f"stride must be at least 1, got {_said(stride)}.")
     if min(ph, pw) < 0:
-        raise ConfigError(f"padding must be 0 or more, got {padding}.")
+        raise ConfigError(f"padding must be 0 or more, got {_said(padding)}.")
     if kh > height + 2 * ph or kw > width + 2 * pw:
-        raise ConfigError(f"a {kh}x{kw} kernel does not fit a {height}x{width} input with padding {padding}; "
+        raise ConfigError(f"a {kh}x{kw} kernel does not fit a {height}x{width} input with padding {_said(padding)}; "
                           f"use a smaller kernel or more padding.")
     return (height - kh + 2 * ph) // sh + 1, (width - kw + 2 * pw) // sw + 1
 
@@ -167,8 +182,7 @@ def learn_kernel(x: torch.Tensor, target: torch.Tensor, shape: tuple[int, int], 
     """Gradient descent on a fresh kernel until corr2d(x, kernel) matches `target`, as the notes do it: a
     randomly initialised kernel (nn.Conv2d's own initialisation, seeded), squared error summed, the weight
     moved by lr × its gradient. `start` continues from a kernel already learned."""
-    if steps < 1:
-        raise ConfigError(f"steps must be at least 1, got {steps}.")
+    check_learning(steps, lr)
     if start is None:
         torch.manual_seed(seed)
         start = torch.nn.Conv2d(1, 1, kernel_size=tuple(shape), bias=False).weight.detach()[0, 0]

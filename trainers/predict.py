@@ -43,11 +43,14 @@ def load_trained(run: str):
 def predict_folder(run: str, images: str, batch_size: int = 64) -> Iterator[Labelled | Skipped]:
     model, payload = load_trained(run)
     folder = Path(images).expanduser()
-    if not folder.is_dir():
-        raise WorkbenchError(f"{folder} is not a folder of images.")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
-    if not files:
-        raise WorkbenchError(f"{folder} has no image files ({', '.join(IMG_EXTENSIONS)}).")
+    if folder.is_file():  # one image
+        files = [folder]
+    elif not folder.is_dir():
+        raise WorkbenchError(f"{folder} does not exist: give a folder of images or one image file.")
+    else:
+        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMG_EXTENSIONS)
+        if not files:
+            raise WorkbenchError(f"{folder} has no image files ({', '.join(IMG_EXTENSIONS)}).")
     shape, classes = tuple(payload["input_shape"]), payload["classes"]
     for start in range(0, len(files), batch_size):
         good, tensors = [], []

@@ -182,7 +182,13 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
             compare: list[str] | None = None) -> None:
     """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
     run folder, or comparing run folders."""
+    import sys
+
     from .widgets.images import detect_pixels
 
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # escape codes into a pipe, and keys that never come
+        what = ("`workbench runs` lists the runs in plain lines" if attach or compare
+                else "`workbench train --model M --dataset D` trains without it")
+        raise WorkbenchError(f"the app needs a terminal (its input or output is redirected here); {what}.")
     detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
     WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True).run()

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="print the tensors in a file saved with torch.save (a tensor, a list or a dict), and stop")
     pred = sub.add_parser("predict", help="label every image in a folder with a trained run")
     pred.add_argument("run", help="a run (name or folder) or checkpoint file")
-    pred.add_argument("--images", required=True, help="folder of images")
+    pred.add_argument("--images", required=True, help="a folder of images, or one image file")
     pred.add_argument("--out", default="predictions.csv", help="CSV to write (default: predictions.csv)")
     lab = sub.add_parser("lab", help="the convolution lab: an image, a kernel, their cross-correlation; --learn "
                          "finds the kernel again by gradient descent")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import itertools
 import sys
+from pathlib import Path
 
 from trainers.errors import WorkbenchError
 
@@ -175,8 +176,6 @@ def _show_file(console, path: str) -> int:
 
 def _check_out(out: str) -> None:
     """The CSV's path can be written: checked before the model loads, so a typo costs no time."""
-    from pathlib import Path
-
     path = Path(out).expanduser()
     if path.is_dir():
         raise WorkbenchError(f"--out {out} is a folder; give a file name such as {path / 'predictions.csv'}.")
@@ -192,7 +191,9 @@ def predict(args) -> int:
     try:
         args.run = str(find_run(args.run))
     except WorkbenchError:
-        pass  # a checkpoint file elsewhere; predict_folder says what is wrong with it
+        if not Path(args.run).expanduser().exists():
+            raise  # neither a run nor a file: "no run named ..."
+        # a checkpoint file elsewhere; predict_folder says what is wrong with it
     written = skipped = 0
     try:
         rows = predict_folder(args.run, args.images)
@@ -242,6 +243,8 @@ def lab(args) -> int:
 
     from .grids import side_by_side, tensor_lines
 
+    if args.learn:
+        conv.check_learning(args.steps, args.lr)  # before anything is printed
     x, what = lab_input(args.image, args.data_dir, args.transpose)
     kernel = conv.kernel_named(args.kernel)
     out = conv.corr2d(x, kernel, args.padding, args.stride)
@@ -282,8 +285,6 @@ def lab(args) -> int:
 
 
 def export(args) -> int:
-    from pathlib import Path
-
     from trainers import export as ex
     from trainers.runs import find_run
 

@@ -49,23 +49,42 @@ class LoadProgress:
 def train_config(args):
     """The config `workbench train` runs: from the options, or from RUN's folder for `--resume RUN`."""
     from trainers.backends import resume_config
+    from trainers.backends.local import checkpoint_file_config
     from trainers.runs import find_run
+    from trainers.runs.home import is_run
 
     from .options import config_from_args, given
 
     options = given(args)
     resume = options.get("resume")
     if resume and not ("model" in options and Path(resume).expanduser().is_file()):
-        folder = find_run(resume)
         overrides = {k: v for k, v in options.items() if k != "resume"}
+        if Path(resume).expanduser().is_file() and not is_run(Path(resume).expanduser().parent):
+            config = checkpoint_file_config(resume, **overrides)  # a .pt on its own: a new run goes on from it
+            config.validate()
+            return config
+        folder = find_run(resume)
         config = resume_config(str(folder), **overrides)
         _check_left(folder, config.epochs)
+        _check_checkpoint(folder)
         return config
-    if not options.get("model") or not options.get("dataset"):
-        raise WorkbenchError("train needs --model and --dataset, or --resume RUN to continue a run.")
+    if not options.get("model"):
+        raise WorkbenchError("train needs --model (and --dataset, synthetic-digits when not given), or --resume RUN "
+                             "to continue a run.")
     config = config_from_args(args)
     config.validate()
+    from .cli import check_names
+
+    check_names(config)  # a misspelt name is one line here, not a failed run in the runs home
     return config
+
+
+def _check_checkpoint(folder: Path) -> None:
+    """A damaged checkpoint is refused before the run's folder is touched: a finished run stays finished."""
+    from trainers import checkpoint as ckpt
+
+    if (folder / ckpt.FILENAME).exists():
+        ckpt.load(folder)
 
 
 def _check_left(folder: Path, epochs: int | None) -> None:

@@ -107,6 +107,9 @@ def test_fashion_mnist_from_system_dir(tmp_path):
                        download=False)
     assert_matches(loaded, arrays)
     assert "sys-fm" in loaded.source
+    # the --data-dir asked for was not where the files came from: the run says so
+    assert loaded.warnings == [f"--data-dir {tmp_path / 'empty'} does not exist; fashion-mnist was read from "
+                               f"{tmp_path / 'sys-fm'} instead."]
 
 
 def test_data_dir_wins_over_system_dir(tmp_path):
@@ -114,7 +117,9 @@ def test_data_dir_wins_over_system_dir(tmp_path):
     mine = write_idx_set(tmp_path / "data" / "mnist", seed=2)
     assert data.search_paths("mnist", str(tmp_path / "data"))[:3] == [
         tmp_path / "data" / "MNIST" / "raw", tmp_path / "data" / "mnist", tmp_path / "data"]
-    assert_matches(data.load("mnist", input_shape=(1, 28, 28), data_dir=str(tmp_path / "data")), mine)
+    loaded = data.load("mnist", input_shape=(1, 28, 28), data_dir=str(tmp_path / "data"))
+    assert_matches(loaded, mine)
+    assert loaded.warnings == []  # found under the --data-dir given: nothing to warn of
 
 
 def test_data_dir_defaults_to_env_then_xdg_cache(tmp_path, monkeypatch):

@@ -137,6 +137,9 @@ def test_parameters_and_tensors_saved_and_loaded_as_the_notes_do(tmp_path):
     torch.save({"p": Path("/etc/passwd")}, tmp_path / "evil")
     evil = wb("inspect", "mlp", "--show-file", str(tmp_path / "evil"))
     assert evil.returncode == 2 and "could run code" in evil.stderr
+    (tmp_path / "junk.pt").write_bytes(b"garbage, not a torch file")  # damaged is not dangerous: say which
+    junk = wb("inspect", "mlp", "--load-params", str(tmp_path / "junk.pt"))
+    assert junk.returncode == 2 and "is not a readable file" in junk.stderr and "could run code" not in junk.stderr
 
 
 def test_the_lab_on_the_command_line_shows_input_kernel_output_and_learns_the_kernel():
@@ -169,3 +172,14 @@ def test_a_users_own_init_rule_survives_when_no_init_is_asked_for(tmp_path):
     assert first["fc.weight"].mean == pytest.approx(0.5) and first["fc.weight"].std == 0
     with pytest.raises(WorkbenchError):
         kernel_named("")
+
+
+@pytest.mark.parametrize("args,said", [
+    (["--learn", "--lr", "-1"], "lr must be a positive number, got -1."),
+    (["--learn", "--steps", "0"], "steps must be at least 1, got 0."),
+    (["--stride", "0"], "stride must be at least 1, got 0."),
+    (["--padding", "-1"], "padding must be 0 or more, got -1."),
+])
+def test_the_labs_bad_settings_are_one_line_before_anything_is_shown(args, said):
+    out = wb("lab", *args)
+    assert out.returncode == 2 and out.stdout == "" and out.stderr == f"workbench: error: {said}\n"

@@ -11,7 +11,7 @@ from typing import Callable, Iterator
 from ..config import RunConfig
 from ..errors import ConfigError
 from ..runs.control import FolderControl
-from ..runs.files import CONFIG, FolderLock, RunFolderError
+from ..runs.files import CONFIG, REQUEST, FolderLock, RunFolderError, write_json
 from ..runs.home import find_run, new_run_dir, run_folder
 from ..runs.writer import RunWriter, record
 
@@ -63,6 +63,28 @@ def resume_config(run: str, **overrides) -> RunConfig:
     return dataclasses.replace(config, **changes, resume=str(folder), out=str(folder))
 
 
+def checkpoint_file_config(path: str, **overrides) -> RunConfig:
+    """The config to continue from a checkpoint file that sits in no run folder (copied elsewhere, or
+    downloaded): the settings it carries, the `overrides` that are not None replacing them, in a new run
+    folder (or `out`). A damaged file is refused here, before any folder is made."""
+    from .. import checkpoint as ckpt
+
+    payload = ckpt.load(path)
+    saved = payload.get("config")
+    if not isinstance(saved, dict):
+        raise ConfigError(f"{path} carries no settings; give --model and --dataset to start from its weights.")
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    config = RunConfig(**{k: v for k, v in saved.items() if k in names})
+    changes = {k: v for k, v in overrides.items() if v is not None and k in names}
+    config = dataclasses.replace(config, **{"out": None, **changes}, resume=str(Path(path).expanduser()))
+    state = ckpt.training_state(payload)
+    done = int(state.get("epoch", 0))
+    if state.get("position") is None and config.epochs is not None and done >= config.epochs:
+        raise ConfigError(f"{Path(path).name} has {done} epoch(s) done, and --epochs ({config.epochs}) is the total "
+                          f"to reach; --epochs N (more than {done}) trains it further.")
+    return config
+
+
 def _checkpoint_config(folder: Path) -> dict | None:
     """The settings a checkpoint carries: what a resume falls back on when config.json is lost or damaged."""
     from .. import checkpoint as ckpt
@@ -86,6 +108,8 @@ def train_here(config: RunConfig, progress: Callable[[str, int, int], None] | No
     folder = Path(config.out)
     writer = RunWriter(folder)
     control = control or FolderControl(folder)
+    if not (folder / CONFIG).exists() and not (folder / REQUEST).exists():
+        write_json(folder / REQUEST, config.to_dict())  # what was asked: a run that fails to start still says it
     writer.starting()
 
     def loading(what: str, done: int, total: int) -> None:

@@ -68,7 +68,7 @@ def run_folder(out: str, resuming: str | None = None) -> Path:
     return _unused(path)
 
 
-def _is_run(path: Path) -> bool:
+def is_run(path: Path) -> bool:
     return path.is_dir() and any((path / name).exists() for name in RUN_FILES)
 
 
@@ -78,14 +78,14 @@ def find_run(run: str | os.PathLike) -> Path:
     given = Path(run).expanduser()
     if given.is_dir():
         return given
-    if given.is_file() and _is_run(given.parent):
+    if given.is_file() and is_run(given.parent):
         return given.parent
     home = runs_home()
     name = str(run)
     if os.sep not in name:
-        if _is_run(home / name):
+        if is_run(home / name):
             return home / name
-        names = sorted(p.name for p in home.iterdir() if _is_run(p)) if home.is_dir() else []
+        names = sorted(p.name for p in home.iterdir() if is_run(p)) if home.is_dir() else []
         starts = [n for n in names if n.startswith(name)]
         if len(starts) == 1:
             return home / starts[0]
@@ -162,7 +162,7 @@ def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:
         return []
     summaries = []
     for path in home.iterdir():
-        if not _is_run(path):
+        if not is_run(path):
             continue
         try:
             summaries.append(summarize(path))
