@@ -31,6 +31,7 @@ async def test_a_run_started_in_the_app_trains_in_its_own_process_and_fills_the_
         await until(pilot, lambda: view.ended, 120)
         await pilot.pause()
         assert view.query_one(ProgressLine).state == "finished"
+        assert view.query_one(ProgressLine).text.endswith("elapsed")  # no time "left" once it ended
         assert view.query_one("#chart-batch", LineChart).points == 6  # 3 batches logged per epoch, every point
         assert [len(s.ys) for s in view.query_one("#chart-loss", LineChart).series.values()] == [2, 2]
         assert view.query_one(EpochTable).row_count == 2
@@ -267,6 +268,11 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
         # the rows are in the table a frame before they are on the screen: wait for the screen to show them
         for word in ("deep", "wide", "finished"):
             await shown(pilot, app, word)
+        table = app.screen.table
+        await pilot.press("j")  # as in the picker
+        assert table.cursor_row == 1
+        await pilot.press("k")
+        assert table.cursor_row == 0
         await pilot.press("c")
         assert "Mark two or more runs" in screen_text(app)
         await pilot.press("space", "space", "c")
@@ -281,6 +287,7 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
         await pilot.pause()
         text = screen_text(app)
         assert "≠ model" in text and "≠ lr" in text and "  dataset" in text  # the differences marked
+        assert "limit_batches" not in text  # the same in both: only the usual settings are listed always
         await pilot.press("b", "b")
         assert isinstance(app.screen, PickScreen)
 
@@ -301,9 +308,25 @@ async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlig
             await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1)
             await shown(pilot, app, "busy is training")
             await shown(pilot, app, "Enter attaches")
+            await pilot.press("x")
+            await shown(pilot, app, "x again stops it")
+            await pilot.press("escape")  # answers the question: the run trains on, the list stays
+            await shown(pilot, app, "Kept training")
+            assert isinstance(app.screen, RunsScreen)
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None)
             assert app.screen.live
     finally:
         writer.close()
         lock.release()
+
+
+def test_compared_settings_list_any_other_setting_in_which_the_runs_differ():
+    from workbench.screens.compare import differing
+
+    rows = {key: (values, differs) for key, values, differs in differing([
+        {"model": "lenet5", "lr": 0.1, "limit_batches": 50, "freeze": [], "out": "/a", "amp": "off"},
+        {"model": "mlp", "lr": 0.1, "limit_batches": None, "freeze": [], "out": "/b", "amp": "off"}])}
+    assert rows["model"] == (["lenet5", "mlp"], True) and rows["lr"] == (["0.1", "0.1"], False)
+    assert rows["limit_batches"] == (["50", "-"], True)  # it explains why one curve is short
+    assert "amp" not in rows and "freeze" not in rows and "out" not in rows  # the same, or where it was written

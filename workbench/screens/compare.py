@@ -25,7 +25,7 @@ from ..widgets.charts import LineChart
 COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")  # plotext's names
 RICH = {"orange": "dark_orange"}  # the same colours as rich names them, where they differ
 MARKERS = ("braille", "hd", "dot", "fhd", "braille", "hd", "dot", "fhd")
-# The settings worth lining up; the rest (paths, limits) rarely explain a difference in curves.
+# The settings always lined up; any other is shown where the runs differ in it.
 SETTINGS = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "init", "seed",
             "device", "normalize")
 TABS = ("tab-curves", "tab-batches", "tab-settings")
@@ -50,13 +50,25 @@ def short_names(folders: list[str]) -> list[str]:
     return labels
 
 
+NOT_SETTINGS = ("out", "resume", "run")  # where a run lives and how it started, not how it trains
+
+
+def _shown(value) -> str:
+    if value is None or value == [] or value == {}:
+        return "-"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def differing(configs: list[dict]) -> list[tuple[str, list[str], bool]]:
-    """(setting, the value in each run, whether they differ) for the settings compared."""
+    """(setting, the value in each run, whether they differ): the usual settings always, and any other
+    setting where the runs differ (a --limit-batches, a frozen layer, mixed precision)."""
+    others = [k for c in configs for k in c if k not in SETTINGS and k not in NOT_SETTINGS]
     rows = []
-    for key in SETTINGS:
-        values = ["-" if c.get(key) is None else (f"{c[key]:g}" if isinstance(c.get(key), float) else str(c[key]))
-                  for c in configs]
-        rows.append((key, values, len(set(values)) > 1))
+    for key in list(SETTINGS) + list(dict.fromkeys(others)):
+        values = [_shown(c.get(key)) for c in configs]
+        differs = len(set(values)) > 1
+        if key in SETTINGS or differs:
+            rows.append((key, values, differs))
     return rows
 
 
@@ -97,7 +109,7 @@ class CompareScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#compare-title", Static).update(Text(
-            f"Comparing {len(self.folders)} runs · 1 epochs · 2 batches · 3 settings", no_wrap=True))
+            f"Comparing {len(self.folders)} runs · 1 per epoch · 2 per batch · 3 settings side by side", no_wrap=True))
         legend = Text()
         for i, label in enumerate(self.labels):
             legend.append("■ ", style=_rich(i))

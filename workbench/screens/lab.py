@@ -57,7 +57,7 @@ class LabScreen(Screen):
         yield Static(id="lab-title")
         with Horizontal(classes="lab-row"):
             yield Label("image", classes="field-label")
-            choices = [("stripes (6x8)", "stripes")] + [(f"digit #{i}", f"synthetic-digits:{i}") for i in range(IMAGES)]
+            choices = [("stripes", "stripes")] + [(f"digit #{i}", f"synthetic-digits:{i}") for i in range(IMAGES)]
             if self.dataset:
                 choices += [(f"{self.dataset} #{i}", f"{self.dataset}:{i}") for i in range(IMAGES)]
             yield Select(choices, value="stripes", allow_blank=False, compact=True, id="lab-image")
@@ -87,7 +87,7 @@ class LabScreen(Screen):
 
     def on_mount(self) -> None:
         self.query_one("#lab-title", Static).update(Text(
-            "Convolution lab · what nn.Conv2d computes, by hand (d2l) · t transposes · l learns",
+            "Convolution lab · nn.Conv2d by hand (d2l) · t transposes · l learns",
             no_wrap=True, overflow="ellipsis"))
         self.query_one("#lab-learned", Static).update(Text("l learns a fresh kernel of the kernel's shape from the "
                                                           "input and the output shown on tab 1."))

@@ -282,8 +282,15 @@ class RunScreen(InsightTabs, Screen):
         if self.live:
             self.progress.state = "paused" if e.paused else "running"
 
+    def _no_time_left(self) -> None:
+        """An ended run has no time left: the progress line keeps where it got to and how long it took."""
+        text = self.progress.text
+        if text.endswith(" left"):
+            self.progress.text = text.rsplit("  ", 1)[0]
+
     def on_finished(self, e: ev.RunFinished) -> None:
         self.ended, self.live = True, False
+        self._no_time_left()
         self.progress.state = "stopped" if e.stopped else "finished"
         parts = [f"{'Stopped' if e.stopped else 'Finished'}: {e.epochs_completed} epoch(s) in {e.seconds:.1f}s"]
         if e.final_test_accuracy is not None:
@@ -299,6 +306,7 @@ class RunScreen(InsightTabs, Screen):
     def on_failed(self, e: ev.RunFailed) -> None:
         self.ended, self.live = True, False
         self.progress.state = "failed"
+        self._no_time_left()
         if self.started is None:  # the text still says what was loading
             self.progress.text = "the run could not start"
         saved = f" The last good weights are in {e.checkpoint}." if e.checkpoint else ""
@@ -307,6 +315,7 @@ class RunScreen(InsightTabs, Screen):
     def on_gone(self, e: TrainerGone) -> None:
         self.ended, self.live = True, False
         self.progress.state = "interrupted"
+        self._no_time_left()
         self.say(f"Interrupted: {e.reason}. workbench train --resume {self.name_text} continues from the last "
                  f"checkpoint.", error=True)
 

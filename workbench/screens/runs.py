@@ -29,6 +29,8 @@ class RunsScreen(Screen):
         Binding("x", "stop", "Stop", tooltip="stop the highlighted run after its current batch (asks first)"),
         Binding("slash", "filter", "Filter", tooltip="filter the runs by name, model, dataset or status"),
         Binding("b,escape", "back", "Back", tooltip="back (Esc clears a filter first)"),
+        Binding("j", "cursor(1)", "Down", show=False, tooltip="the next run (as in the picker)"),
+        Binding("k", "cursor(-1)", "Up", show=False, tooltip="the previous run"),
     ]
 
     def __init__(self, highlight: str | None = None, note: str = "") -> None:
@@ -168,6 +170,14 @@ class RunsScreen(Screen):
         if self.confirm_stop is not None and event.key != "x":
             self.confirm_stop = None
             self.say("Kept training.")
+            if event.key == "escape":
+                event.stop()  # Esc answers the question; it does not also leave the screen
+
+    def action_cursor(self, step: int) -> None:
+        if step > 0:
+            self.table.action_cursor_down()
+        else:
+            self.table.action_cursor_up()
 
     def action_filter(self) -> None:
         box = self.query_one("#runs-filter", Input)
