@@ -269,10 +269,11 @@ def flags(layers: Sequence[LayerStat], previous_gradient: float | None = None) -
     high = [(n, r) for n, r in ratios if r > RATIO_HIGH]
     low = [(n, r) for n, r in ratios if r < RATIO_LOW]
     if high:
-        said.append(f"Large updates: a step changes the weights by {_names(high, lambda v: f'{v:.0e}')} of "
-                    f"their size, above the rule of thumb of about 1e-3; if the loss jumps about, lower the "
-                    f"learning rate.")
+        said.append(f"Large updates: a step changes these weights by this share of their size: "
+                    f"{_names(high, lambda v: f'{v:.0e}')}, above the rule of thumb of about 1e-3; if the loss "
+                    f"jumps about, lower the learning rate.")
     if low:
-        said.append(f"Tiny updates: a step changes the weights by {_names(low, lambda v: f'{v:.0e}')} of their "
-                    f"size, far below the rule of thumb of about 1e-3; the learning rate is likely too low.")
+        said.append(f"Tiny updates: a step changes these weights by this share of their size: "
+                    f"{_names(low, lambda v: f'{v:.0e}')}, far below the rule of thumb of about 1e-3; the "
+                    f"learning rate is likely too low.")
     return tuple(said)
