@@ -330,3 +330,22 @@ def test_compared_settings_list_any_other_setting_in_which_the_runs_differ():
     assert rows["model"] == (["lenet5", "mlp"], True) and rows["lr"] == (["0.1", "0.1"], False)
     assert rows["limit_batches"] == (["50", "-"], True)  # it explains why one curve is short
     assert "amp" not in rows and "freeze" not in rows and "out" not in rows  # the same, or where it was written
+
+
+async def test_a_finished_run_on_screen_follows_its_resume_from_another_terminal(tmp_path, monkeypatch):
+    import asyncio
+
+    from trainers.backends import resume_config
+    from workbench.screens import run as run_screen
+
+    monkeypatch.setattr(run_screen, "RESUME_WATCH_SECONDS", 0.1)
+    folder, _ = recorded(tiny(epochs=1, out=str(tmp_path / "run")))
+    app = WorkbenchApp(attach=folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.ended)
+        view = app.screen
+        assert view.query_one(EpochTable).row_count == 1 and not view.live
+        await asyncio.to_thread(recorded, resume_config(folder, epochs=2))  # `workbench train --resume` elsewhere
+        await until(pilot, lambda: view.ended and view.query_one(EpochTable).row_count == 2)
+        assert view.query_one(ProgressLine).state == "finished" and app.screen is view
+        await shown(pilot, app, "Finished: 2 epoch(s)")

@@ -22,7 +22,8 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS
-from trainers.runs import LogRestarted, TrainerGone, send
+from trainers.runs import LogRestarted, TrainerGone, lock_holder, send
+from trainers.runs.files import EVENTS
 from trainers.runs.control import WATCH_EVERY, WATCH_SECONDS
 
 from .. import follow
@@ -38,6 +39,7 @@ from ..widgets.progress import ProgressLine, loading_text, progress_text, remain
 from .insight import INSIGHT_TABS, InsightTabs
 
 TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model", "tab-layers", *INSIGHT_TABS)
+RESUME_WATCH_SECONDS = 2.0  # an ended run may be resumed from another terminal: a lock test and a stat
 
 
 class RunScreen(InsightTabs, Screen):
@@ -136,6 +138,33 @@ class RunScreen(InsightTabs, Screen):
             follow.follow(self, self.folder, self.stop_following)
         except Exception as err:  # noqa: BLE001 - a log that cannot be read is said, not crashed on
             self.post_message(RunEvents(self.folder, (ev.RunFailed(f"cannot read {self.folder}: {err}"),)))
+            return
+        if not self.stop_following.is_set():
+            self.app.call_from_thread(self.watch_for_resume)
+
+    def _log_stamp(self) -> tuple | None:
+        try:
+            st = (Path(self.folder) / EVENTS).stat()
+        except OSError:
+            return None
+        return st.st_ino, st.st_size, st.st_mtime_ns
+
+    def watch_for_resume(self) -> None:
+        """The run ended and its reader returned. `workbench train --resume` from another terminal takes
+        the folder again: then this view starts over from the log and follows the run live, as
+        `workbench attach` would."""
+        stamp = self._log_stamp()
+
+        def check() -> None:
+            if lock_holder(self.folder) is None and self._log_stamp() == stamp:
+                return
+            timer.stop()
+            self.reset()
+            self.live = True
+            self.refresh_bindings()
+            self.follow_run()
+
+        timer = self.set_interval(RESUME_WATCH_SECONDS, check)
 
     def on_unmount(self) -> None:
         self.stop_following.set()
