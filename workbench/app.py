@@ -24,6 +24,20 @@ from .screens.pick import PickScreen
 from .widgets.images import default_rendering, pixel_protocol, renderings
 
 
+def attached_pair(folder: str) -> RunConfig:
+    """The picker under an attached run starts on that run's model and dataset (b from the run lands on
+    them), when they are the zoo's; its other settings stay the model's defaults."""
+    from trainers.data import DATASETS
+    from trainers.models.registry import MODELS
+    from trainers.runs import RunReader
+
+    saved = RunReader(folder).config()
+    model, dataset = saved.get("model"), saved.get("dataset")
+    if model in MODELS and dataset in DATASETS:
+        return RunConfig(model=model, dataset=dataset)
+    return RunConfig()
+
+
 class WorkbenchApp(App):
     """Pick → watch a run → back to pick; runs, compare, help and inspection on top."""
 
@@ -39,7 +53,7 @@ class WorkbenchApp(App):
     def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
                  compare: list[str] | None = None, prewarm: bool = False) -> None:
         super().__init__()
-        self.run_config = config or RunConfig()
+        self.run_config = config or (attached_pair(attach) if attach else RunConfig())
         self.start_now = start
         self.attach_to = attach
         self.compare_runs = compare

@@ -349,3 +349,16 @@ async def test_a_finished_run_on_screen_follows_its_resume_from_another_terminal
         await until(pilot, lambda: view.ended and view.query_one(EpochTable).row_count == 2)
         assert view.query_one(ProgressLine).state == "finished" and app.screen is view
         await shown(pilot, app, "Finished: 2 epoch(s)")
+
+
+async def test_back_from_an_attached_run_the_picker_is_on_its_model_and_dataset(tmp_path):
+    from workbench.widgets.filter_list import FilterList
+
+    folder, _ = recorded(tiny(model="lenet5", epochs=1, out=str(tmp_path / "run")))
+    app = WorkbenchApp(attach=folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.ended)
+        await pilot.press("b")
+        assert isinstance(app.screen, PickScreen)
+        await until(pilot, lambda: app.screen.query_one("#models", FilterList).highlighted_key == "lenet5")
+        assert app.screen.query_one("#datasets", FilterList).highlighted_key == "synthetic-digits"
