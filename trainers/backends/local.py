@@ -57,10 +57,15 @@ def resume_config(run: str, **overrides) -> RunConfig:
         raise ConfigError(f"{folder}'s {CONFIG} is damaged and no checkpoint holds the settings, so there is nothing "
                           f"to resume from." if damaged else
                           f"{folder} has no {CONFIG}, so there is nothing to resume from; it never started.")
+    return _saved_config(saved, overrides, resume=str(folder), out=str(folder))
+
+
+def _saved_config(saved: dict, overrides: dict, **fixed) -> RunConfig:
+    """Saved settings (unknown keys dropped), the `overrides` that are not None on top, then `fixed`."""
     names = {f.name for f in dataclasses.fields(RunConfig)}
     config = RunConfig(**{k: v for k, v in saved.items() if k in names})
     changes = {k: v for k, v in overrides.items() if v is not None and k in names}
-    return dataclasses.replace(config, **changes, resume=str(folder), out=str(folder))
+    return dataclasses.replace(config, **{**changes, **fixed})
 
 
 def checkpoint_file_config(path: str, **overrides) -> RunConfig:
@@ -73,10 +78,8 @@ def checkpoint_file_config(path: str, **overrides) -> RunConfig:
     saved = payload.get("config")
     if not isinstance(saved, dict):
         raise ConfigError(f"{path} carries no settings; give --model and --dataset to start from its weights.")
-    names = {f.name for f in dataclasses.fields(RunConfig)}
-    config = RunConfig(**{k: v for k, v in saved.items() if k in names})
-    changes = {k: v for k, v in overrides.items() if v is not None and k in names}
-    config = dataclasses.replace(config, **{"out": None, **changes}, resume=str(Path(path).expanduser()))
+    config = _saved_config(saved, overrides, resume=str(Path(path).expanduser()),
+                           out=overrides.get("out"))  # a new run folder, not the one the file came from
     state = ckpt.training_state(payload)
     done = int(state.get("epoch", 0))
     if state.get("position") is None and config.epochs is not None and done >= config.epochs:
