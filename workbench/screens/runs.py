@@ -56,7 +56,7 @@ class RunsScreen(Screen):
         self.refresh_runs()
         self.set_interval(REFRESH_SECONDS, self.refresh_runs)
         table.focus()
-        self.say(self.note or "Enter opens · Space marks · c compares the marked · x stops a live run · / filters")
+        self.say(self.note or "Enter opens · Space marks · c compares the marked · x stops a live run")  # / is in the footer
 
     @property
     def table(self) -> DataTable:
