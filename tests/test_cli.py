@@ -253,6 +253,7 @@ def test_a_misspelt_name_leaves_no_run_and_a_run_that_fails_to_start_says_what_i
     home = tmp_path / "home"
     env = {"WORKBENCH_RUNS": str(home)}
     assert wb("train", "--model", "mpl", *TINY, env_extra=env).returncode == 2
+    assert wb("train", "--model", "catdog-cnn", *TINY, env_extra=env).returncode == 2  # 3x128x128 on 1x28x28
     assert not home.exists() or not list(home.iterdir())
     out = wb("train", "--model", "lenet5", "--dataset", "mnist", "--no-download", "--data-dir", str(tmp_path),
              env_extra=env)

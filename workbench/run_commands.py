@@ -76,6 +76,11 @@ def train_config(args):
     from .cli import check_names
 
     check_names(config)  # a misspelt name is one line here, not a failed run in the runs home
+    from trainers.compat import check_pair
+
+    problem = check_pair(config.model, config.dataset)  # so is a pair whose shapes do not fit
+    if problem:
+        raise WorkbenchError(problem)
     return config
 
 
