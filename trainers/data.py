@@ -276,7 +276,8 @@ def _load_idx(name: str, data_dir: str | None, download: bool, progress: Progres
                     torch.from_numpy(y.astype(np.int64))]
     warnings = []
     asked = Path(data_dir).expanduser() if data_dir else None
-    if asked is not None and asked.resolve() not in (files[0].parent.resolve(), *files[0].parent.resolve().parents):
+    used = files[0].parent.resolve()
+    if asked is not None and asked.resolve() not in (used, *used.parents):
         why = "does not exist" if not asked.exists() else f"has no {name} files"
         warnings.append(f"--data-dir {asked} {why}; {name} was read from {files[0].parent} instead.")
     return LoadedData(*tensors, classes=info.classes, mean=info.mean, std=info.std,

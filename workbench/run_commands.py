@@ -57,9 +57,10 @@ def train_config(args):
 
     options = given(args)
     resume = options.get("resume")
-    if resume and not ("model" in options and Path(resume).expanduser().is_file()):
+    given_file = bool(resume) and Path(resume).expanduser().is_file()
+    if resume and not ("model" in options and given_file):
         overrides = {k: v for k, v in options.items() if k != "resume"}
-        if Path(resume).expanduser().is_file() and not is_run(Path(resume).expanduser().parent):
+        if given_file and not is_run(Path(resume).expanduser().parent):
             config = checkpoint_file_config(resume, **overrides)  # a .pt on its own: a new run goes on from it
             config.validate()
             return config
