@@ -3,7 +3,10 @@
 `send(RUN, "stop" | "pause" | "resume" | "save")` records a request; the trainer's FolderControl looks at
 the file between batches (a stat, a few times a second) and takes what is new since it started. Requests
 are counted, not just flagged, so a later trainer on the same folder does not obey the one before's, and
-two saves asked for before the trainer looks are one save.
+two saves asked for before the trainer looks are one save. Senders take turns through RUN/.control.lock (an
+flock around the read-modify-write), so two terminals sending at the same instant both count; the trainer
+never takes it: control.json is replaced whole (files.write_json), so a plain read is always one request
+count or the next.
 
 "watch-layers" is a lease, not a request: it asks for layer statistics (trainers.probes.layers) for the
 next WATCH_SECONDS, and a viewer renews it while its Layers tab is shown. Several viewers share one lease;
@@ -12,46 +15,77 @@ one that goes away (or crashes) leaves the trainer computing them at most WATCH_
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import time
 from pathlib import Path
 
 from ..control import RunControl
-from .files import CONTROL, read_json, write_json
+from .files import CONTROL, disk_error, read_json, write_json
 
 ACTIONS = ("stop", "pause", "resume", "save", "watch-layers")
 CHECK_SECONDS = 0.2  # how often a trainer looks at control.json: cheap, and a key press feels immediate
 WATCH = "watch.json"  # the viewers' lease on layer statistics, apart from control.json's requests
 WATCH_SECONDS = 30.0  # how long one "watch-layers" keeps layer statistics on
 WATCH_EVERY = 50  # batches between layer statistics while a viewer's lease runs (and the run did not ask)
+SENDERS_LOCK = ".control.lock"  # held by a sender for its read-modify-write of control.json or watch.json
+SENDERS_WAIT = 2.0  # seconds a sender waits for its turn before it goes ahead anyway
+
+
+@contextlib.contextmanager
+def _senders_turn(folder: Path):
+    """One sender at a time: without it, two sends read the same counts and one request is lost."""
+    path = folder / SENDERS_LOCK
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # not inherited by exec'd children (PEP 446)
+    except OSError as err:
+        raise disk_error(path, err) from err
+    try:
+        # Held for one small write, so a turn comes within milliseconds. A sender that never lets go (stopped
+        # with ^Z mid-send, or a signal handler's send interrupting this process's own) is waited for a
+        # while, not forever: a request that might be lost beats a terminal that hangs.
+        deadline = time.monotonic() + SENDERS_WAIT
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.001)
+        yield
+    finally:
+        os.close(fd)  # closing lets the flock go
 
 
 def send(folder: str | os.PathLike, action: str) -> None:
     """Ask the trainer of `folder` to stop (after its batch, saving), pause, resume or save now."""
     if action not in ACTIONS:
         raise ValueError(f"unknown control action {action!r}; one of {', '.join(ACTIONS)}")
-    if action == "watch-layers":
-        # its own file: a viewer renews it every few seconds, and a read-modify-write of control.json
-        # that often could overwrite a stop or pause sent at the same moment from elsewhere
-        watch = Path(folder) / WATCH
-        until = float((read_json(watch) or {}).get("layers_until", 0) or 0)
-        write_json(watch, {"layers_until": max(until, time.time() + WATCH_SECONDS), "time": time.time()})
-        return
-    path = Path(folder) / CONTROL
-    state = read_json(path) or {}
-    state.setdefault("stop", False)
-    state.setdefault("paused", False)
-    state.setdefault("save", 0)
-    if action == "stop":
-        state["stop"] = True
-        state["stops"] = int(state.get("stops", 0)) + 1
-    elif action in ("pause", "resume"):
-        state["paused"] = action == "pause"
-        state["pauses"] = int(state.get("pauses", 0)) + 1
-    else:
-        state["save"] = int(state.get("save", 0)) + 1
-    state["time"] = time.time()
-    write_json(path, state)
+    with _senders_turn(Path(folder)):
+        if action == "watch-layers":
+            # its own file: a viewer renews it every few seconds, and the trainer reads it apart from the
+            # requests
+            watch = Path(folder) / WATCH
+            until = float((read_json(watch) or {}).get("layers_until", 0) or 0)
+            write_json(watch, {"layers_until": max(until, time.time() + WATCH_SECONDS), "time": time.time()})
+            return
+        path = Path(folder) / CONTROL
+        state = read_json(path) or {}
+        state.setdefault("stop", False)
+        state.setdefault("paused", False)
+        state.setdefault("save", 0)
+        if action == "stop":
+            state["stop"] = True
+            state["stops"] = int(state.get("stops", 0)) + 1
+        elif action in ("pause", "resume"):
+            state["paused"] = action == "pause"
+            state["pauses"] = int(state.get("pauses", 0)) + 1
+        else:
+            state["save"] = int(state.get("save", 0)) + 1
+        state["time"] = time.time()
+        write_json(path, state)
 
 
 def _counts(state: dict | None) -> tuple[int, int, int]:
