@@ -105,7 +105,7 @@ def test_sigkill_mid_epoch_then_resume_records_every_epoch_and_batch_once(tmp_pa
         wait_for(lambda: lock_holder(folder) is None)
         assert read_status(folder).state == "interrupted"
         assert [s.state for s in list_runs() if s.name == folder.name] == ["interrupted"]
-        again = wb("train", "--resume", folder.name, "--detach")
+        again = wb("train", "--resume", folder.name, "--model", f"{tmp_path}/slow.py:Slow", "--detach")
         assert again.returncode == 0, again.stderr
     done = list(RunReader(folder).events(follow=True, poll=0.05))
     assert isinstance(done[-1], ev.RunFinished) and not done[-1].stopped
@@ -255,10 +255,10 @@ def test_stopped_by_sigterm_and_by_workbench_stop_the_resumed_run_is_the_run_nev
     assert read_status(folder).state == "stopped"
     first_stop = json.loads((folder / "checkpoint.json").read_text())["position"]
     assert first_stop is not None and first_stop[0] == 1
-    assert wb("train", "--resume", folder.name, "--detach").returncode == 0
+    assert wb("train", "--resume", folder.name, "--model", model, "--detach").returncode == 0
     wait_for(lambda: lock_holder(folder) is not None and batch_lines(folder) >= 40, step=0.02)
     assert wb("stop", folder.name).returncode == 0
-    assert wb("train", "--resume", folder.name).returncode == 0
+    assert wb("train", "--resume", folder.name, "--model", model).returncode == 0
     mine = torch.load(folder / "checkpoint.pt", weights_only=True)["model_state"]
     theirs = torch.load(Path(whole) / "checkpoint.pt", weights_only=True)["model_state"]
     assert all(torch.equal(mine[k], theirs[k]) for k in theirs)

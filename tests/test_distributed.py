@@ -97,7 +97,7 @@ def test_a_rank_that_dies_stops_the_others_and_the_folder_says_which(tmp_path):
     assert lock_holder(folder) is None
     status = read_status(folder)
     assert status.state == "failed" and "rank 1 of 2 was killed by SIGKILL" in status.reason
-    assert "--resume ddp" in status.reason
+    assert f"--resume ddp --model {tmp_path}/slow.py:Slow" in status.reason  # a resume names the model's file
     assert _rank_pid(folder, 0) is None  # the other rank did not hang on
     payload = torch.load(folder / "checkpoint.pt", weights_only=True)
     assert payload["epoch"] >= 1

@@ -55,6 +55,8 @@ class RunConfig:
 
     model: str = option("mlp", "model name (see `workbench models`) or path/to/file.py:ClassName", flag="--model",
                         short="-m")
+    model_sha256: str | None = option(None, "a model from the user's own file: the SHA-256 of the bytes that ran when "
+                                      "the run started (set by the trainer; a run folder names code only with it)")
     dataset: str = option("synthetic-digits", "dataset name (see `workbench datasets`)", flag="--dataset", short="-d")
     epochs: int | None = option(None, "epochs to reach in all (a resumed run continues up to it)", flag="--epochs",
                                 kind=int, form="epochs", minimum=1)

@@ -19,3 +19,7 @@ class ModelLoadError(WorkbenchError):
 
 class CheckpointError(WorkbenchError):
     """A checkpoint that is missing, corrupt or from another model."""
+
+
+class UntrustedCode(WorkbenchError):
+    """A run folder or checkpoint that names code to run (a model file) which this user has not named."""

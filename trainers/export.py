@@ -104,7 +104,7 @@ def script_source(config: dict, folder: Path | None = None) -> str:
     task = run.get("task") or "classify"
     classes = list(run.get("classes") or DATASETS[dataset].classes or [])
     classify = task == "classify"
-    model_code, build, loss = _model_code(model_name, task, len(classes))
+    model_code, build, loss = _model_code(model_name, task, len(classes), cfg.get("model_sha256"))
     normalize = classify and bool(cfg.get("normalize", True))
     notes = _notes(cfg, run, model_name)
     name = folder.name if folder is not None else "?"
@@ -286,8 +286,10 @@ def _notes(cfg: dict, run: dict, model_name: str) -> list[str]:
         notes.append("the run was resumed from a checkpoint; this script trains from scratch, which a resumed "
                      "workbench run matches.")
     if ":" in model_name and model_name.split(":", 1)[0].endswith(".py"):
-        notes.append(f"your model's file {model_name.rsplit(':', 1)[0]} is copied in below as it is now; code it "
-                     "imports from beside it must be importable where this script runs.")
+        notes.append(f"the model's file {model_name.rsplit(':', 1)[0]} is copied in below as it is now (the SHA-256 "
+                     f"the run recorded: {cfg.get('model_sha256') or 'none'}); code it imports from beside it must be "
+                     "importable where this script runs. It came with the run, not with the workbench: read it before "
+                     "you run this script.")
     return notes
 
 
@@ -304,17 +306,26 @@ def _model_origin(model_name: str) -> str:
     return f"{model_name}, from the workbench's {module.replace('.', '/')}.py"
 
 
-def _model_code(model_name: str, task: str, num_classes: int) -> tuple[str, str, str]:
-    """(source defining the model, the expression that builds it, the loss)."""
+def _model_code(model_name: str, task: str, num_classes: int, sha256: str | None = None) -> tuple[str, str, str]:
+    """(source defining the model, the expression that builds it, the loss). A user's file is read, never
+    run, and copied only while it still has the SHA-256 the run recorded."""
+    import hashlib
+
     from .models.registry import MODELS, is_user_model
 
     if is_user_model(model_name):
         path_text, attr = model_name.rsplit(":", 1)
         path = Path(path_text).expanduser()
         try:
-            source = path.read_text(encoding="utf-8")
-        except OSError as err:
-            raise ExportError(f"cannot read the run's model file {path} to copy it: {err.strerror or err}.") from None
+            data = path.read_bytes()
+            source = data.decode("utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ExportError(f"cannot read the run's model file {path} to copy it: "
+                              f"{getattr(err, 'strerror', None) or err}.") from None
+        digest = hashlib.sha256(data).hexdigest()
+        if isinstance(sha256, str) and sha256 and digest != sha256:
+            raise ExportError(f"{path} has SHA-256 {digest[:16]}…, not the {sha256[:16]}… the run recorded: the file "
+                              f"changed since it trained, so the script would not train the same model.")
         return _user_source(source, path), f"{attr}()", LOSSES["mse" if task == "reconstruct" else "cross_entropy"]
     if model_name not in MODELS:
         raise ExportError(f"unknown model {model_name!r} in the run's config.")

@@ -12,7 +12,7 @@ from . import checkpoint as ckpt
 from .batches import to_float
 from .data import IMG_EXTENSIONS, load_image
 from .errors import CheckpointError, WorkbenchError
-from .models import get_spec
+from .models import get_spec, trusted_model
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,22 @@ class Skipped:
     reason: str
 
 
-def load_trained(run: str):
-    """(model in eval mode, checkpoint payload) for a run folder or checkpoint file."""
+def load_trained(run: str, model: str | None = None):
+    """(model in eval mode, checkpoint payload) for a run folder or checkpoint file. A model from a user's
+    file is built only when `model` names that file (`trusted_model`): the folder may be someone else's."""
     payload = ckpt.load(run)
     if payload.get("task") != "classify":
         raise CheckpointError(f"{run} holds a {payload.get('task')} model; predict needs a classifier.")
-    spec = get_spec(payload["model_name"])
-    model = spec.build(num_classes=len(payload["classes"]))
-    ckpt.restore_model(model, payload, payload["model_name"])
-    return model.eval(), payload
+    saved = payload.get("config") if isinstance(payload.get("config"), dict) else {}
+    name = trusted_model(payload.get("model_name"), saved.get("model_sha256"), model, Path(str(run)).name)
+    spec = get_spec(name, sha256=saved.get("model_sha256"))  # the bytes trusted_model checked, or none
+    net = spec.build(num_classes=len(payload["classes"]))
+    ckpt.restore_model(net, payload, payload.get("model_name"))
+    return net.eval(), payload
 
 
-def predict_folder(run: str, images: str, batch_size: int = 64) -> Iterator[Labelled | Skipped]:
-    model, payload = load_trained(run)
+def predict_folder(run: str, images: str, batch_size: int = 64, model: str | None = None) -> Iterator[Labelled | Skipped]:
+    model, payload = load_trained(run, model)
     folder = Path(images).expanduser()
     if folder.is_file():  # one image
         files = [folder]

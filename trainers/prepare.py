@@ -4,6 +4,7 @@ Every problem a user can cause raises a WorkbenchError with one sentence."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,8 +25,10 @@ SAMPLE_BYTES = 256 * 1024  # test images recorded per epoch for the image views:
 
 def _resolve(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
     config.validate()
-    spec = get_spec(config.model)  # a user's file runs here, once per run
+    spec = get_spec(config.model, sha256=config.model_sha256)  # a user's file runs here, once per run
     resolved = config.with_defaults(spec.defaults)
+    if spec.sha256:
+        resolved = dataclasses.replace(resolved, model_sha256=spec.sha256)
     resolved.validate()
     return resolved, spec
 
@@ -222,7 +225,9 @@ def prepare(config: RunConfig, progress=None) -> Session:
         session.compiled = True
     if payload is not None:
         ckpt.restore_model(model, payload, cfg.model)
-        if payload.get("optimizer_state"):
+        saved = payload.get("config")
+        saved_optimizer = saved.get("optimizer") if isinstance(saved, dict) else None
+        if payload.get("optimizer_state") and saved_optimizer in (None, cfg.optimizer):
             try:
                 optimizer.load_state_dict(payload["optimizer_state"])
             except (ValueError, KeyError) as err:

@@ -64,6 +64,9 @@ class WorkbenchApp(App):
         # No animations: over SSH every animated frame is bytes on a slow link and CPU taken from training.
         self.animation_level = "none"
         self.layer_settings: dict[str, dict] = {}
+        # model files this app's user named (on the command line, or yes in TrustScreen): a folder naming
+        # any other file asks first
+        self.trusted_models: set[str] = {self.run_config.model}
         """Per model, the layers' initialisation and freezing chosen in the inspect view for the next run."""
         # Textual drops colour under NO_COLOR (set at all) and on terminals without it: half blocks would be
         # one solid "▀" there, so they are not offered.

@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("run", help="a run (name or folder) or checkpoint file")
     pred.add_argument("--images", required=True, help="a folder of images, or one image file")
     pred.add_argument("--out", default="predictions.csv", help="CSV to write (default: predictions.csv)")
+    pred.add_argument("--model", "-m", metavar="FILE.py:NAME",
+                      help="the run's model, when it is your own file: a run folder never chooses code to run, so "
+                      "its file runs only when you name it here (and it still has the SHA-256 the run recorded)")
     lab = sub.add_parser("lab", help="the convolution lab: an image, a kernel, their cross-correlation; --learn "
                          "finds the kernel again by gradient descent")
     lab.add_argument("--image", default="stripes",

@@ -196,7 +196,7 @@ def predict(args) -> int:
         # a checkpoint file elsewhere; predict_folder says what is wrong with it
     written = skipped = 0
     try:
-        rows = predict_folder(args.run, args.images)
+        rows = predict_folder(args.run, args.images, model=args.model)
         first = next(rows)  # raises early for a bad run or folder, before the CSV is created
     except StopIteration:
         first = None

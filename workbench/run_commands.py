@@ -158,14 +158,17 @@ def show_events(events, run_dir: str) -> int:
     """Print a run's events for a person: a progress bar on a terminal, one plain line per epoch in a log.
     Returns the exit code: 0 finished, 130 stopped, 1 failed."""
     from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+    from trainers.models import resume_command
     from trainers.runs import TrainerGone
 
     tty = sys.stdout.isatty()
     progress = task = None
     code = 0
     stop_note: list[str] = []
+    model = None
     for event in events:
         if isinstance(event, RunStarted):
+            model = event.config.get("model")
             if event.resumed_at:
                 e, b = event.resumed_at
                 where = f"after epoch {e}" if b >= 1 << 30 else f"at epoch {e}, batch {b}/{event.batches_per_epoch}"
@@ -211,7 +214,7 @@ def show_events(events, run_dir: str) -> int:
                 progress.stop()
             if event.stopped:
                 where = stop_note[0] if stop_note else f"epoch {event.epochs_completed}"
-                print(f"stopped at {where}; saved in {run_dir}; `workbench train --resume {Path(run_dir).name}` "
+                print(f"stopped at {where}; saved in {run_dir}; `{resume_command(Path(run_dir).name, model)}` "
                       f"continues it exactly there", flush=True)
             else:
                 print(f"finished {event.epochs_completed} epoch(s) in {event.seconds:.1f}s; run saved in "
@@ -323,5 +326,9 @@ def stop(args) -> int:
         print(f"{folder.name} has not stopped within 2 minutes (still {status.state}); it stops after its current "
               f"batch, which may be slow.", file=sys.stderr)
         return 1
-    print(f"{folder.name} {status.state}; saved in {folder}. `workbench train --resume {folder.name}` continues it.")
+    from trainers.models import resume_command
+    from trainers.runs import RunReader
+
+    command = resume_command(folder.name, RunReader(folder).config().get("model"))
+    print(f"{folder.name} {status.state}; saved in {folder}. `{command}` continues it.")
     return 0

@@ -105,6 +105,7 @@ def launch(folder: Path) -> int:
     try:
         elastic_launch(launch_config, entrypoint)(*args)
     except ChildFailedError as err:
+        from ..models import resume_command
         from ..runs.status import read_status
 
         if read_status(folder).state in ("finished", "stopped"):
@@ -116,7 +117,7 @@ def launch(folder: Path) -> int:
         how = (f"was killed by {signal.Signals(-code).name}" if code < 0 and -code in signal.Signals._value2member_map_
                else f"exited with code {code}")
         reason = (f"rank {rank} of {config.nproc_per_node * config.nnodes} {how}; the other ranks were stopped. "
-                  f"The last checkpoint stays loadable: workbench train --resume {folder.name} continues it.")
+                  f"The last checkpoint stays loadable: {resume_command(folder.name, config.model)} continues it.")
         _record_failure(folder, reason)
         return 1
     except Exception as err:  # noqa: BLE001 - a launcher that cannot start says so in the folder

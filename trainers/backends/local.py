@@ -57,15 +57,33 @@ def resume_config(run: str, **overrides) -> RunConfig:
         raise ConfigError(f"{folder}'s {CONFIG} is damaged and no checkpoint holds the settings, so there is nothing "
                           f"to resume from." if damaged else
                           f"{folder} has no {CONFIG}, so there is nothing to resume from; it never started.")
-    return _saved_config(saved, overrides, resume=str(folder), out=str(folder))
+    return _saved_config(saved, overrides, folder.name, resume=str(folder), out=str(folder))
 
 
-def _saved_config(saved: dict, overrides: dict, **fixed) -> RunConfig:
-    """Saved settings (unknown keys dropped), the `overrides` that are not None on top, then `fixed`."""
+def _saved_config(saved: dict, overrides: dict, source: str, **fixed) -> RunConfig:
+    """Saved settings (unknown keys dropped), the `overrides` that are not None on top, then `fixed`. The
+    saved settings are someone's data: the model they name is built only as `trusted_model` allows."""
+    from ..models import trusted_model
+
     names = {f.name for f in dataclasses.fields(RunConfig)}
-    config = RunConfig(**{k: v for k, v in saved.items() if k in names})
+    model = trusted_model(saved.get("model"), saved.get("model_sha256"), overrides.get("model"), source)
+    config = RunConfig.from_dict({**saved, "model": model})
     changes = {k: v for k, v in overrides.items() if v is not None and k in names}
-    return dataclasses.replace(config, **{**changes, **fixed})
+    _check_optimizer(config, changes.get("optimizer"), source, fixed.get("resume"))
+    return dataclasses.replace(config, **{**changes, **fixed, "model": model})
+
+
+def _check_optimizer(saved: RunConfig, wanted: str | None, source: str, resume: str | None) -> None:
+    """A resume continues the optimizer's state too: Adam's moments are no SGD momentum. Refused before
+    anything is written, with the way that works: a new run from the weights alone."""
+    if not wanted or not saved.optimizer or wanted == saved.optimizer:
+        return
+    from .. import checkpoint as ckpt
+
+    weights = Path(resume) / ckpt.FILENAME if resume and Path(resume).is_dir() else resume
+    raise ConfigError(f"{source} trained with {saved.optimizer}, whose state cannot go on as {wanted}; a new run from "
+                      f"its weights can: workbench train --model {saved.model} --dataset {saved.dataset} --optimizer "
+                      f"{wanted} --resume {weights}")
 
 
 def checkpoint_file_config(path: str, **overrides) -> RunConfig:
@@ -78,7 +96,7 @@ def checkpoint_file_config(path: str, **overrides) -> RunConfig:
     saved = payload.get("config")
     if not isinstance(saved, dict):
         raise ConfigError(f"{path} carries no settings; give --model and --dataset to start from its weights.")
-    config = _saved_config(saved, overrides, resume=str(Path(path).expanduser()),
+    config = _saved_config(saved, overrides, Path(path).name, resume=str(Path(path).expanduser()),
                            out=overrides.get("out"))  # a new run folder, not the one the file came from
     state = ckpt.training_state(payload)
     done = int(state.get("epoch", 0))

@@ -22,6 +22,7 @@ class ModelSpec:
     builder: str | Callable[..., Any]  # "module:attr" (imported on build) or a callable
     num_classes: int | None = 10  # outputs of a classifier; None for reconstruction
     defaults: dict = field(default_factory=dict)  # the seed's own hyperparameters
+    sha256: str | None = None  # a user's file: the SHA-256 of the bytes that were run
 
     def build(self, num_classes: int | None = None):
         """Instantiate the network (imports torch). A classifier may be built for another class count."""

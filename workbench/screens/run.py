@@ -21,7 +21,7 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from trainers import events as ev
 from trainers.errors import WorkbenchError
-from trainers.models.registry import MODELS
+from trainers.models.registry import MODELS, is_user_model
 from trainers.runs import LogRestarted, TrainerGone, lock_holder, send
 from trainers.runs.files import EVENTS
 from trainers.runs.control import WATCH_EVERY, WATCH_SECONDS
@@ -218,6 +218,12 @@ class RunScreen(InsightTabs, Screen):
         self.say("")
         self.title_line(self.name_text)
 
+    @property
+    def resume_command(self) -> str:
+        from trainers.models import resume_command
+
+        return resume_command(self.name_text, self.app_config_model())
+
     def app_config_model(self) -> str | None:
         from trainers.runs import RunReader
 
@@ -327,7 +333,7 @@ class RunScreen(InsightTabs, Screen):
         elif e.final_test_loss is not None:
             parts.append(f"test loss {e.final_test_loss:.4f}")
         if e.stopped:
-            parts.append(f"workbench train --resume {self.name_text} continues it")
+            parts.append(f"{self.resume_command} continues it")
         if self.warnings:
             parts.append(f"{len(self.warnings)} data warning(s) on tab 4")
         self.say(" · ".join(parts) + " · s again · b back")
@@ -345,7 +351,7 @@ class RunScreen(InsightTabs, Screen):
         self.ended, self.live = True, False
         self.progress.state = "interrupted"
         self._no_time_left()
-        self.say(f"Interrupted: {e.reason}. workbench train --resume {self.name_text} continues from the last "
+        self.say(f"Interrupted: {e.reason}. {self.resume_command} continues from the last "
                  f"checkpoint.", error=True)
 
     def on_restarted(self, _e: LogRestarted) -> None:
@@ -494,5 +500,21 @@ class RunScreen(InsightTabs, Screen):
         from .inspect import InspectScreen
 
         config = RunReader(self.folder).config()
-        if config.get("model"):
-            self.app.push_screen(InspectScreen(config["model"], config.get("dataset"), config.get("data_dir")))
+        model = config.get("model")
+        if not isinstance(model, str) or not model:
+            return
+
+        def inspect(allowed: bool | None = True) -> None:
+            if allowed:
+                self.app.trusted_models.add(model)
+                self.app.push_screen(InspectScreen(model, config.get("dataset"), config.get("data_dir")))
+
+        if model in MODELS or model in self.app.trusted_models:
+            inspect()
+        elif is_user_model(model):  # the folder names code: its user sees the file and says yes first
+            from .trust import TrustScreen
+
+            self.app.push_screen(TrustScreen(model, config.get("model_sha256"), self.name_text), inspect)
+        else:
+            self.say(f"{self.name_text} names the model {model[:80]!r}, which is not one of the workbench's; "
+                     f"nothing was run.")
