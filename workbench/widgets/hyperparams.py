@@ -156,15 +156,19 @@ class HyperparameterForm(Grid):
 
     def values(self) -> dict:
         """The form as RunConfig fields; ValueError (one sentence) for a value that is not a number."""
+        def selected(name: str, blank=None):
+            value = self.query_one(f"#hp-{name}", Select).value
+            return blank if value is Select.NULL else value  # a list whose options are still coming
+
         out: dict = {}
         for name, label, kind in FIELDS:
             if isinstance(kind, tuple):
-                out[name] = self.query_one(f"#hp-{name}", Select).value
+                out[name] = selected(name)
             else:
                 out[name] = parse_value(label, kind, self.query_one(f"#hp-{name}", Input).value)
         if out.get("seed") is None:
             out["seed"] = 0
-        out["device"] = self.query_one("#hp-device", Select).value
+        out["device"] = selected("device", "auto")
         out["data_dir"] = self.query_one("#hp-data_dir", Input).value.strip() or None
-        out["nproc_per_node"] = self.query_one("#hp-nproc_per_node", Select).value
+        out["nproc_per_node"] = selected("nproc_per_node", 1)
         return out
