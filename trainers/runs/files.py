@@ -7,6 +7,12 @@ or a full disk leaves the old file whole or the new one whole, never half of eit
 The lock is `RUN/.lock`, taken with flock(2): the kernel drops it when its holder dies however it dies, so
 a dead trainer's lock is never stale. The file also names the holder's pid, for messages and for a lock
 being handed to a process that is about to take it.
+
+An flock belongs to the open file, not the process, so every copy of its descriptor holds it. Only the
+holder has one: a forked child (a DataLoader worker, torch's compile workers) closes its copy at once
+(os.register_at_fork), so a killed trainer's lingering workers never keep its folder looking busy; an
+exec'd child gets none (close-on-exec) unless it is handed the lock on purpose (subprocess pass_fds, which
+runs no fork handlers: trainers.backends.detached, distributed).
 """
 
 from __future__ import annotations
@@ -136,6 +142,24 @@ def _named_pid(fd: int) -> int | None:
     return _named(fd)[0]
 
 
+_HELD: dict[int, "FolderLock"] = {}  # this process's held locks, by descriptor
+
+
+def _drop_inherited_locks() -> None:
+    """In a forked child: close the descriptors of the parent's held locks. Closing a copy leaves the parent's
+    flock alone (flock(LOCK_UN) would release it for the parent too)."""
+    for fd, lock in list(_HELD.items()):
+        lock.fd = None  # so nothing in the child releases, names or closes a descriptor number reused later
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 class FolderLock:
     """The one-writer lock of a run folder. `acquire()` refuses, in one sentence, a folder whose lock a
     live process holds; `hand_over(pid)` passes it to a child that holds the same open descriptor (a
@@ -174,8 +198,17 @@ class FolderLock:
                                  f"choose another --out, or stop that run first (workbench stop "
                                  f"{self.folder.name}).")
         self._name(fd, os.getpid())
-        self.fd = fd
+        self._hold(fd)
         return self
+
+    def _hold(self, fd: int) -> None:
+        self.fd = fd
+        _HELD[fd] = self
+
+    def _let_go(self) -> int | None:
+        fd, self.fd = self.fd, None
+        _HELD.pop(fd, None)
+        return fd
 
     @staticmethod
     def _name(fd: int, pid: int | None, handed: bool = False) -> None:
@@ -188,7 +221,11 @@ class FolderLock:
 
     def adopt(self, fd: int) -> "FolderLock":
         """Take over a locked descriptor inherited from the process that claimed the folder."""
-        self.fd = fd
+        try:
+            os.set_inheritable(fd, False)  # handed to this process alone: its exec'd children get no copy
+        except OSError:
+            pass
+        self._hold(fd)
         self._name(fd, os.getpid())  # held by this process now, not handed over any more
         return self
 
@@ -198,18 +235,16 @@ class FolderLock:
         if self.fd is None:
             return
         self._name(self.fd, pid, handed=True)
-        os.close(self.fd)
-        self.fd = None
+        os.close(self._let_go())
 
     def release(self) -> None:
         if self.fd is None:
             return
         self._name(self.fd, None)
         try:
-            os.close(self.fd)
+            os.close(self._let_go())
         except OSError:
             pass
-        self.fd = None
 
     @property
     def held(self) -> bool:
