@@ -1,16 +1,24 @@
 """Faults of the run folder found under load: concurrent control requests, a lock inherited by forked
 children, and a resume that fails before it starts."""
 
+import json
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from pathlib import Path
 
+import pytest
 import torch
 
+from tests.conftest import recorded, tiny_config
+from trainers import events as ev
+from trainers.backends import claim, resume_config, start_detached, train_here
 from trainers.batches import LoaderBatches
-from trainers.runs import FolderLock, lock_holder, send
+from trainers.runs import FolderLock, RunReader, lock_holder, read_events, read_status, send, write_status
 from trainers.runs.control import seen_now
+from trainers.runs.writer import last_word
 
 SENDERS, SENDS = 8, 25
 
@@ -97,3 +105,92 @@ def test_a_killed_trainers_lingering_workers_do_not_keep_its_folder_locked(tmp_p
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+
+
+def _finished_run_with_a_damaged_checkpoint(tmp_path):
+    folder = Path(recorded(tiny_config(out=str(tmp_path / "run")))[0])
+    checkpoint = folder / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    checkpoint.write_bytes(bytes(data))
+    return folder
+
+
+def _follow(folder) -> tuple[threading.Thread, list]:
+    """A follower, as `workbench attach` and the app follow a run, in a thread: (thread, what it saw)."""
+    seen: list = []
+    thread = threading.Thread(target=lambda: seen.extend(RunReader(folder).events(follow=True, poll=0.05)),
+                              daemon=True)
+    thread.start()
+    return thread, seen
+
+
+@pytest.mark.parametrize("starter", ["in this process", "detached (status.json says starting)"])
+def test_a_resume_that_fails_before_it_starts_leaves_a_finished_run_finished(tmp_path, starter):
+    folder = _finished_run_with_a_damaged_checkpoint(tmp_path)
+    status_before = json.loads((folder / "status.json").read_text())
+    result_before = (folder / "result.json").read_bytes()
+    config, lock = claim(resume_config(str(folder), epochs=2))  # the in-process API: no up-front check
+    follower, seen = _follow(folder)  # follows the resume from the moment the folder is claimed
+    if starter.startswith("detached"):
+        write_status(folder, "starting")  # what start_detached writes before its trainer runs
+    events = list(train_here(config, lock=lock))
+
+    assert isinstance(events[-1], ev.RunFailed) and "checkpoint" in events[-1].reason
+    assert not any(isinstance(e, ev.RunStarted) for e in events)
+    assert (folder / "result.json").read_bytes() == result_before  # the run's ending, as it was
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "finished" and read_status(folder).state == "finished"
+    assert status["last_resume_failed"] == events[-1].reason  # for `workbench runs` to say
+    if starter == "in this process":
+        assert {k: v for k, v in status.items() if not k.startswith("last_resume_failed")} == status_before
+    logged = list(read_events(folder))
+    assert isinstance(logged[-1], ev.RunFailed) and logged[-1].reason == events[-1].reason
+    assert sum(isinstance(e, ev.RunFinished) for e in logged) == 1  # the earlier ending stays in the log
+    assert {last_word(folder, block) for block in (5, 97, 1 << 16)} == {"RunFailed"}  # lines across blocks
+
+    follower.join(20)
+    assert not follower.is_alive(), "the follower of the failed resume is still waiting"
+    assert isinstance(seen[-1], ev.RunFailed) and seen[-1].reason == events[-1].reason
+
+
+def test_a_failed_resume_after_a_resume_that_was_cut_off_is_the_runs_failure(tmp_path):
+    """A finished run resumed for more epochs and cut off there has no ending to keep: result.json still
+    holds the first ending, but that pass started after it, so a resume that then fails is the run failing."""
+    folder = Path(recorded(tiny_config(out=str(tmp_path / "run")))[0])
+    config, lock = claim(resume_config(str(folder), epochs=2))
+    resumed = train_here(config, lock=lock)
+    for event in resumed:
+        if isinstance(event, ev.BatchEnded):
+            break
+    resumed.close()  # cut off mid-epoch, no last word: the run reads as interrupted
+    assert read_status(folder).state == "interrupted"
+    assert {last_word(folder, block) for block in (5, 97, 1 << 16)} == {"RunStarted"}
+    checkpoint = folder / "checkpoint.pt"
+    data = bytearray(checkpoint.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    checkpoint.write_bytes(bytes(data))
+    config, lock = claim(resume_config(str(folder), epochs=2))
+    failed = list(train_here(config, lock=lock))[-1]
+    assert isinstance(failed, ev.RunFailed)
+    assert read_status(folder).state == "failed" and read_status(folder).reason == failed.reason
+    assert json.loads((folder / "result.json").read_text())["status"] == "RunFailed"
+
+
+def test_a_detached_resume_that_fails_before_it_starts_is_followed_to_its_end_and_the_run_stays_finished(tmp_path):
+    from workbench.run_commands import show_events
+
+    folder = _finished_run_with_a_damaged_checkpoint(tmp_path)
+    result_before = (folder / "result.json").read_bytes()
+    started, child = start_detached(resume_config(str(folder), epochs=2))
+    try:
+        code = show_events(RunReader(started).events(follow=True, poll=0.05), str(started))  # what --detach's
+        assert code == 1  # follower (the app, attach) prints and returns: the failure, not a hang
+        assert child.wait(60) == 1
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert (folder / "result.json").read_bytes() == result_before
+    status = json.loads((folder / "status.json").read_text())
+    assert status["state"] == "finished" and "checkpoint" in status["last_resume_failed"]
+    assert isinstance(list(read_events(folder))[-1], ev.RunFailed)

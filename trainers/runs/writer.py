@@ -9,6 +9,11 @@ terminal sees what the trainer's own caller sees, at the same moment.
     metrics.jsonl            one object per finished epoch, for people and scripts
     status.json              starting/loading/running/paused/finished/stopped/failed (trainers.runs.status)
     result.json              how it ended: RunFinished or RunFailed
+
+A resume of a run that had ended (finished, stopped, failed) and fails before its RunStarted (a damaged
+checkpoint, data that will not load) leaves the run as it ended: result.json untouched, status.json back
+to its earlier ending with the failure under "last_resume_failed" (and when, "last_resume_failed_time").
+The RunFailed is in events.jsonl as always, so a follower of the resume sees it and ends.
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .. import events as ev
-from .files import CONFIG, METRICS, RESULT, RunFolderError, _plain, disk_error, write_json
-from .log import END, EventLog
+from .files import CONFIG, EVENTS, METRICS, RESULT, STATUS, RunFolderError, _plain, disk_error, read_json, write_json
+from .log import END, EventLog, parse_line
 from .status import write_status
 
 LOADING_SECONDS = 0.25  # download and decode progress: a few lines a second is plenty for any viewer
+ENDED = ("finished", "stopped", "failed")
+RESUME_FAILED = "last_resume_failed"  # in status.json: why the latest resume of an ended run failed to start
 
 
 class RunWriter:
@@ -34,10 +41,14 @@ class RunWriter:
         self.log = EventLog(self.folder)
         self._metrics = None
         self._last_loading = (None, 0.0)
+        self._run_started = False  # this writer has recorded a RunStarted
+        self._status_before: dict | None = None  # status.json as this writer found it, when it told an ending
 
     def starting(self) -> None:
         """A trainer begins (or resumes) work here: the log is opened, the status says it is loading."""
         self.log.open()
+        before = read_json(self.folder / STATUS)
+        self._status_before = before if before and before.get("state") in ENDED else None
         write_status(self.folder, "loading")
 
     def write(self, event) -> None:
@@ -49,6 +60,8 @@ class RunWriter:
             self._last_loading = (event.what, now)
         elif isinstance(event, ev.RunStarted):
             self._started(event)
+            self._run_started = True
+        earlier = self._ending_before() if isinstance(event, ev.RunFailed) else None  # before this line is in
         self.log.append(event, durable=isinstance(event, (ev.EpochEnded, ev.RunFinished, ev.RunFailed)))
         if isinstance(event, ev.RunStarted):
             write_status(self.folder, "running")
@@ -60,8 +73,39 @@ class RunWriter:
             self._result(event)
             write_status(self.folder, "stopped" if event.stopped else "finished")
         elif isinstance(event, ev.RunFailed):
+            self._failed(event.reason, event, earlier)
+
+    def failed(self, reason: str) -> None:
+        """Say in status.json that the run failed, without an event (the folder could not take one)."""
+        self._failed(reason, None, self._ending_before())
+
+    def _failed(self, reason: str, event: ev.RunFailed | None, earlier: dict | None) -> None:
+        if earlier is not None:  # a resume that never started: the run keeps how it ended
+            write_json(self.folder / STATUS, {**earlier, RESUME_FAILED: reason, f"{RESUME_FAILED}_time": time.time()})
+            return
+        if event is not None:
             self._result(event)
-            write_status(self.folder, "failed", event.reason)
+        write_status(self.folder, "failed", reason)
+
+    def _ending_before(self) -> dict | None:
+        """The status of the ending this run had before this trainer came, when this trainer has not started
+        the run again (no RunStarted since that ending); else None."""
+        if self._run_started:
+            return None
+        result = read_json(self.folder / RESULT) or {}
+        kind = result.get("status")
+        if kind not in ("RunFinished", "RunFailed") or last_word(self.folder) not in ("RunFinished", "RunFailed"):
+            return None  # never ended, or a later pass started and was cut off: that one has no ending to keep
+        state = "failed" if kind == "RunFailed" else "stopped" if result.get("stopped") else "finished"
+        before = self._status_before
+        if before is not None and before.get("state") == state:
+            return {k: v for k, v in before.items() if not k.startswith(RESUME_FAILED)}
+        try:  # status.json was rewritten since (a detached trainer's "starting"): say it again from result.json
+            when = os.stat(self.folder / RESULT).st_mtime
+        except OSError:
+            when = time.time()
+        return {"state": state, "reason": str(result.get("reason") or "") if kind == "RunFailed" else "",
+                "pid": None, "host": "", "time": when}
 
     def _started(self, event: ev.RunStarted) -> None:
         """A run's start: a resumed one first cuts its record back to the checkpoint it continues from; one
@@ -119,6 +163,31 @@ class RunWriter:
             self._metrics = None
 
 
+def last_word(folder: str | os.PathLike, block: int = 1 << 16) -> str | None:
+    """The type of the log's last RunStarted, RunFinished or RunFailed line (None: none there). Read from the
+    end backwards, so a long log costs only the lines after it."""
+    names = ("RunStarted", "RunFinished", "RunFailed")
+    try:
+        f = open(Path(folder) / EVENTS, "rb")
+    except OSError:
+        return None
+    with f:
+        end = f.seek(0, os.SEEK_END)
+        rest = b""
+        while end > 0:
+            start = max(0, end - block)
+            f.seek(start)
+            lines = (f.read(end - start) + rest).split(b"\n")
+            rest = lines.pop(0) if start > 0 else b""  # the first may be cut: it ends the next block read
+            for line in reversed(lines):
+                if b'"type": "Run' in line:
+                    kind = (parse_line(line) or {}).get("type")
+                    if kind in names:
+                        return kind
+            end = start
+    return None
+
+
 def record(events: Iterable, writer: RunWriter) -> Iterator:
     """Write each event to the folder, then hand it on. A folder that cannot be written (a full disk) ends
     the run with its RunFolderError after a best-effort word in status.json."""
@@ -128,7 +197,7 @@ def record(events: Iterable, writer: RunWriter) -> Iterator:
                 writer.write(event)
             except RunFolderError as err:
                 try:
-                    write_status(writer.folder, "failed", str(err))
+                    writer.failed(str(err))
                 except RunFolderError:
                     pass
                 raise
