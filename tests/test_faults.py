@@ -236,3 +236,58 @@ def test_resuming_a_run_that_is_training_names_its_trainer(tmp_path):
             resume_config(folder, epochs=2)
     finally:
         lock.release()
+
+
+def test_a_seed_out_of_range_is_one_sentence_before_anything_starts(capsys):
+    from workbench.cli import main
+
+    for seed in ("100000000000000000000000", "-1"):
+        assert main(["train", *LONG, "--seed", seed]) == 2
+        line = one_line(capsys.readouterr().err)
+        assert "seed must be a whole number from 0 to 4294967295" in line, line
+    runs = Path(os.environ["WORKBENCH_RUNS"])
+    assert not runs.exists() or not any(runs.iterdir())  # refused before a run folder was made
+
+
+EXITS = """
+import sys
+from torch import nn
+
+class Quits(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(784, 10)
+
+    def forward(self, x):
+        if self.training:
+            sys.exit(4)
+        return self.fc(x.flatten(1))
+"""
+
+
+def test_sys_exit_in_a_models_forward_fails_the_run_in_words(tmp_path, capsys):
+    from workbench.cli import main
+
+    (tmp_path / "quits.py").write_text(EXITS)
+    folder = tmp_path / "quits"
+    assert main(["train", *LONG, "--model", f"{tmp_path}/quits.py:Quits", "--out", str(folder), "--epochs", "1"]) == 1
+    status = read_status(folder)
+    assert status.state == "failed"
+    assert "the model's forward called sys.exit(4) (at quits.py:12)" in status.reason
+    assert "the model's forward called sys.exit(4)" in capsys.readouterr().err
+
+
+def test_resuming_an_adam_run_as_sgd_is_refused_before_anything_changes_and_the_way_it_names_works(tmp_path, capsys):
+    from workbench.cli import main
+
+    folder, _ = recorded(tiny_config(optimizer="adam", out=str(tmp_path / "adam")))
+    before = {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()}
+    assert main(["train", "--resume", folder, "--optimizer", "sgd", "--epochs", "2"]) == 2
+    line = one_line(capsys.readouterr().err)
+    assert "trained with adam, whose state cannot go on as sgd; a new run from its weights can" in line
+    assert {p.name: p.read_bytes() for p in Path(folder).iterdir() if p.is_file()} == before
+    way = line.split("can: ", 1)[1].split()
+    assert way[:2] == ["workbench", "train"]
+    extra = ["--device", "cpu", "--limit-batches", "2", "--out", str(tmp_path / "sgd")]
+    assert main(way[1:] + ["--epochs", "2"] + extra) == 0  # the command it names trains
+    assert json.loads((tmp_path / "sgd" / "config.json").read_text())["optimizer"] == "sgd"

@@ -35,6 +35,9 @@ def parse_layer_init(item: str) -> tuple[str, str, float | None]:
         raise ConfigError(f"--layer-init {item!r}: only constant takes a value (constant:VALUE).")
     return name, how, None
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# torch seeds take 64 bits, but the loop derives each epoch's data order from seed + 1_000_003 * epoch; 32 bits
+# (Lightning's seed_everything range) leaves that far from overflow, and numpy's generators take it as it is
+MAX_SEED = 2**32 - 1
 
 
 def option(default=None, help: str = "", *, flag: str | None = None, short: str | None = None,
@@ -174,6 +177,8 @@ class RunConfig:
         if self.weight_decay is not None:
             need(math.isfinite(self.weight_decay) and self.weight_decay >= 0,
                  f"weight decay must be zero or positive, got {self.weight_decay}.")
+        need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED,
+             f"seed must be a whole number from 0 to {MAX_SEED}, got {str(self.seed)[:40]}.")
         need(self.init is None or self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}.")
         need(self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
              f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}.")

@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Callable, Iterator
 
 import numpy as np
@@ -438,5 +439,22 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
     except Exception as err:  # a model or dataset that raises mid-run: report it, keep the caller alive
         where = traceback.extract_tb(err.__traceback__)[-1]
         reason = f"{type(err).__name__}: {err} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+    except SystemExit as err:  # sys.exit() in a user's forward would end the trainer without a word
+        reason = _exit_reason(err, config.model)
     done = trainer.done if trainer else 0
     yield RunFailed(reason, done, trainer.checkpoint if trainer else None)
+
+
+def _exit_reason(err: SystemExit, model: str) -> str:
+    """sys.exit(N) called by code the loop ran, as a sentence naming who called it and where."""
+    where = traceback.extract_tb(err.__traceback__)[-1]
+    place = f"{where.filename.rsplit('/', 1)[-1]}:{where.lineno}"
+    code = err.code if err.code is None or isinstance(err.code, int) else repr(str(err.code)[:80])
+    user_file = model.rsplit(":", 1)[0] if ":" in model else None
+    if user_file and Path(where.filename).resolve() == Path(user_file).expanduser().resolve():
+        who = "the model's forward" if where.name == "forward" else f"the model's {where.name}()"
+    else:
+        who = f"{where.name}()"
+    return f"{who} called sys.exit({code}) (at {place}), which would have ended the trainer; a model reports a " \
+           f"problem by raising an exception."
+

@@ -133,15 +133,29 @@ def train(args) -> int:
         # The first Ctrl-C (or SIGTERM) stops after the current batch and saves the run; a second aborts.
         if stopping:
             raise KeyboardInterrupt
+        stop_after_batch()
+        print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
+
+    def hung_up(signum, frame):
+        # The terminal went away (an SSH drop without tmux): its writes would fail, and the shell may hang up
+        # again. Stop and save as for Ctrl-C, once, and say so in the run's trainer.log.
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        _leave_terminal(run_dir)
+        # to the descriptor itself: a progress display holds sys.stderr, and its console wrote to the terminal
+        os.write(2, b"workbench: the terminal hung up (SIGHUP); stopping after this batch and saving the run\n")
+        if not stopping:
+            stop_after_batch()
+
+    def stop_after_batch() -> None:
         stopping.append(True)
         if control is not None:
             control.request_stop()
         else:
             send(run_dir, "stop")
-        print("\nstopping after this batch and saving the run (Ctrl-C again to abort)", file=sys.stderr, flush=True)
 
     stopping: list = []
     previous = {s: signal.signal(s, interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, hung_up)
     try:
         return show_events(events, run_dir)
     except KeyboardInterrupt:
@@ -152,6 +166,22 @@ def train(args) -> int:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def _leave_terminal(run_dir: str) -> None:
+    """From now on standard output goes nowhere and errors go to RUN/trainer.log: a hung-up terminal fails
+    every write with EIO, and the run must still save and say how it ended."""
+    from trainers.runs.files import TRAINER_LOG
+
+    try:
+        log = os.open(Path(run_dir) / TRAINER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        log = os.open(os.devnull, os.O_WRONLY)
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd, target in ((0, null), (1, null), (2, log)):
+        os.dup2(target, fd)
+    os.close(null)
+    os.close(log)
 
 
 def show_events(events, run_dir: str) -> int:
