@@ -98,8 +98,8 @@ def attached_pair(folder: str) -> RunConfig:
 
     saved = RunReader(folder).config()
     model, dataset = saved.get("model"), saved.get("dataset")
-    if model in MODELS and dataset in DATASETS:
-        return RunConfig(model=model, dataset=dataset)
+    if isinstance(model, str) and isinstance(dataset, str) and model in MODELS and dataset in DATASETS:
+        return RunConfig(model=model, dataset=dataset)  # a damaged config may hold a list there: unhashable
     return RunConfig()
 
 

@@ -96,10 +96,10 @@ def _check_checkpoint(folder: Path) -> None:
 def _check_left(folder: Path, epochs: int | None) -> None:
     """A finished run has nothing left to train unless --epochs asks for more: say so before starting."""
     from trainers.checkpoint import INFO
-    from trainers.runs.files import read_json
+    from trainers.runs.files import read_json, whole
 
     info = read_json(folder / INFO) or {}
-    done = int(info.get("epoch", 0))
+    done = whole(info.get("epoch"), 0)  # a damaged record says nothing; loading the checkpoint then checks it
     if epochs is not None and info.get("position") is None and done >= epochs:
         raise WorkbenchError(f"{folder.name} has finished all {done} epoch(s) it was asked for; --epochs N "
                              f"(more than {done}) trains it further.")

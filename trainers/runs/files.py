@@ -20,6 +20,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -88,11 +89,73 @@ def write_json(path: str | os.PathLike, value) -> None:
 def read_json(path: str | os.PathLike) -> dict | None:
     """The JSON object in `path`, or None when it is missing, unreadable or not an object."""
     try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except (OSError, ValueError):
+        return load_json(path)
+    except Damaged:
         return None
-    return value if isinstance(value, dict) else None
+
+
+class Damaged(ValueError):
+    """A run file that is there but holds no readable JSON object."""
+
+
+def load_json(path: str | os.PathLike) -> dict | None:
+    """The JSON object in `path`; None when there is no such file; Damaged when there is one that cannot be
+    read, or holds something else than a JSON object (a listing says so, where read_json only falls back)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            value = loads(f.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as err:
+        raise Damaged(f"{Path(path).name}: {err}") from None
+    if not isinstance(value, dict):
+        raise Damaged(f"{Path(path).name} holds a JSON {type(value).__name__}, not an object")
+    return value
+
+
+# ------------------------------------------------------------------------------- reading damaged files
+
+MAX_DEPTH = 64  # what the workbench writes nests 6 deep at most
+INT_LIMIT = 1 << 63
+
+
+def loads(text: str | bytes):
+    """json.loads for files anyone may have damaged: ValueError for what is not JSON (bytes that are not
+    UTF-8 included) and for values nested deeper than MAX_DEPTH. json itself raises RecursionError on
+    nesting about 1000 deep, and anything that walks a value nested a little less deep (repr, json.dumps,
+    a reader's own recursion) would raise it later, far from the file."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ValueError(f"nested more than {MAX_DEPTH} deep")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
+
+
+def whole(value, default=None):
+    """`value` when it is a JSON integer that fits in 64 bits (not a bool, a float, a string or 10**400),
+    else `default`."""
+    if isinstance(value, int) and not isinstance(value, bool) and -INT_LIMIT < value < INT_LIMIT:
+        return value
+    return default
+
+
+def number(value, default=None):
+    """`value` as a float when it is a finite JSON number (not a bool, a string, NaN, 1e400 or 10**400), else
+    `default`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return default
+    try:
+        value = float(value)
+    except OverflowError:
+        return default
+    return value if math.isfinite(value) else default
 
 
 def _plain(value):

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import STATUS, TRAINER_LOG, lock_holder, read_json, write_json
+from .files import STATUS, TRAINER_LOG, lock_holder, number, read_json, whole, write_json
 
 LIVE = ("starting", "loading", "running", "paused")
 
@@ -55,9 +55,9 @@ def read_status(folder: str | os.PathLike) -> Status:
     data = read_json(folder / STATUS) or {}
     holder = lock_holder(folder)
     state = str(data.get("state") or "")
-    pid = data.get("pid")
-    common = dict(pid=pid if isinstance(pid, int) else None, host=str(data.get("host") or ""),
-                  time=float(data.get("time") or 0.0))
+    # a damaged file may hold "x", 1e400 or 10**400 in any of these
+    common = dict(pid=whole(data.get("pid")), host=str(data.get("host") or ""),
+                  time=number(data.get("time"), 0.0))
     if not state:
         return Status("starting" if holder is not None else "empty", pid=holder or None)
     if state in LIVE and holder is None:
