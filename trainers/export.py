@@ -542,26 +542,29 @@ CSV_HELP = ("one row per logged batch (kind=batch: loss and accuracy over the ba
             "time the row was recorded. Accuracies are fractions; empty cells: not measured.")
 
 
-def _records(folder: Path):
-    """(unix time, event) for each readable event of the run's log."""
+def _records(folder: Path, skipped=None):
+    """(unix time, event) for each readable event of the run's log; damaged lines count in `skipped`
+    (trainers.runs.log.Skipped)."""
+    from .runs.files import number
     from .runs.log import decode, read_records
 
     if not (folder / EVENTS).exists():
+        run_config(folder)  # a run that never started says so
         raise ExportError(f"{folder.name} has no {EVENTS}: it has not recorded anything yet.")
-    for _start, _end, record in read_records(folder):
-        event = decode(record, folder)
+    for _start, _end, record in read_records(folder, skipped):
+        event = decode(record, folder, skipped)
         if event is not None:
-            yield record.get("t"), event
+            yield number(record.get("t")), event
 
 
-def metric_rows(folder: str | os.PathLike) -> list[dict]:
-    """The CSV's rows, as dicts keyed by CSV_COLUMNS (None: an empty cell)."""
+def metric_rows(folder: str | os.PathLike, skipped=None) -> list[dict]:
+    """The CSV's rows, as dicts keyed by CSV_COLUMNS (None: an empty cell), from the event log alone (a
+    damaged config.json costs nothing here); damaged lines are skipped and counted in `skipped`."""
     from . import events as ev
 
     folder = Path(folder)
-    run_config(folder)
     rows, last_step, batches = [], {}, 0
-    for t, event in _records(folder):
+    for t, event in _records(folder, skipped):
         if isinstance(event, ev.RunStarted):
             batches = event.batches_per_epoch
         elif isinstance(event, ev.BatchEnded):
@@ -578,9 +581,10 @@ def metric_rows(folder: str | os.PathLike) -> list[dict]:
     return [{c: row.get(c) for c in CSV_COLUMNS} for row in rows]
 
 
-def write_csv(folder: str | os.PathLike, out: str | os.PathLike | TextIO) -> int:
-    """Write the run's metrics as CSV to a path or an open text stream; returns the number of rows."""
-    rows = metric_rows(folder)
+def write_csv(folder: str | os.PathLike, out: str | os.PathLike | TextIO, skipped=None) -> int:
+    """Write the run's metrics as CSV to a path or an open text stream; returns the number of rows. Damaged
+    lines of the log are skipped, and counted in `skipped` (trainers.runs.log.Skipped) when one is given."""
+    rows = metric_rows(folder, skipped)
     if isinstance(out, (str, os.PathLike)):
         check_output_file(out)
         buffer = io.StringIO()

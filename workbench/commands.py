@@ -297,7 +297,7 @@ def export(args) -> int:
         # `export --csv RUN`: argparse took the run for --csv's optional FILE; the metrics go to stdout
         args.run, args.csv = args.csv, "-"
     folder = find_run(args.run)
-    config = ex.run_config(folder)
+    config = ex.run_config(folder) if args.script or args.tensorboard else None  # the CSV needs only the log
     to_stdout = args.csv == "-"
     # every output is checked before anything is written: a typo in the last one costs nothing
     if args.script:
@@ -313,9 +313,14 @@ def export(args) -> int:
         print(f"wrote {path}: `python {path}` trains {config['model']} on {config['dataset']} as {folder.name} did, "
               f"with torch and torchvision alone", file=say)
     if args.csv:
-        rows = ex.write_csv(folder, sys.stdout if to_stdout else Path(args.csv))
+        from trainers.runs.log import Skipped
+
+        skipped = Skipped()
+        rows = ex.write_csv(folder, sys.stdout if to_stdout else Path(args.csv), skipped)
         if not to_stdout:
             print(f"wrote {rows} row(s) of metrics to {args.csv}", file=say)
+        if skipped.lines:
+            print(f"workbench: warning: {skipped.sentence(folder)}", file=sys.stderr)
     if args.tensorboard:
         target, counts = ex.write_tensorboard(folder, args.tensorboard)
         print(f"wrote TensorBoard files to {target} ({sum(counts.values())} points in {len(counts)} scalar tags); "

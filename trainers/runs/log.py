@@ -19,6 +19,8 @@ import dataclasses
 import json
 import os
 import time
+import types
+import typing
 from pathlib import Path
 from typing import Iterator
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from .. import events as ev
 from ..errors import WorkbenchError
-from .files import ARRAYS, EVENTS, _plain, disk_error
+from .files import ARRAYS, EVENTS, _plain, disk_error, loads, lock_holder, whole
 
 FORMAT = "workbench-events"
 VERSION = 1
@@ -42,6 +44,24 @@ FINAL = (ev.RunFinished, ev.RunFailed)
 
 class LogError(WorkbenchError):
     """An event log this workbench cannot read."""
+
+
+@dataclasses.dataclass
+class Skipped:
+    """What a reading of the log passed over: whole lines that hold no event (not JSON, not an object, a
+    header out of place, an event whose fields are missing or of the wrong type), and a torn last line once
+    nobody writes the log any more. Blank lines and events of a type this version does not know (a newer
+    workbench wrote them) are not counted."""
+
+    lines: int = 0
+
+    def line(self, text: bytes = b"x") -> None:
+        if text.strip():
+            self.lines += 1
+
+    def sentence(self, folder: str | os.PathLike) -> str:
+        """"RUN/events.jsonl: 3 damaged line(s) skipped", for a warning."""
+        return f"{Path(folder).name}/{EVENTS}: {self.lines} damaged line(s) skipped"
 
 
 # ------------------------------------------------------------------------------------------- encoding
@@ -70,15 +90,52 @@ def encode(event) -> tuple[dict, dict[str, np.ndarray]]:
 
 def _build(cls, values: dict, arrays):
     fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = _hints(cls)
     kwargs = {}
     for name, value in values.items():
         if name not in fields:
             continue  # written by a newer workbench: ignored
         value = _restore(value, arrays)
+        if not _fits(value, hints[name]):
+            raise ValueError(f"{cls.__name__}.{name} is not {hints[name]}")
         if isinstance(value, list) and "tuple" in str(fields[name].type):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+_HINTS: dict[type, dict] = {}
+
+
+def _hints(cls) -> dict:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _fits(value, hint) -> bool:
+    """`value`, as read back from JSON, is what the field's annotation says: a damaged line may hold a string
+    for a number, a list for a dict, null, 10**400. Lists stand for tuples; a lost array reads as None
+    (the event counts, without its pictures); any int that fits 64 bits is a float too; NaN and infinities
+    are floats (a diverged run's loss)."""
+    if hint is float:
+        return isinstance(value, float) or whole(value) is not None
+    if hint is int:
+        return whole(value) is not None
+    if hint is np.ndarray:
+        return value is None or isinstance(value, np.ndarray)
+    if hint is type(None):
+        return value is None
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_fits(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_fits(v, a) for v, a in zip(value, args))
+    return isinstance(value, origin or hint)
 
 
 def _restore(value, arrays):
@@ -93,22 +150,32 @@ def _restore(value, arrays):
     return value
 
 
-def decode(record: dict, folder: Path):
-    """The event a log line holds, or None for a line of a type this version does not know."""
-    cls = EVENT_TYPES.get(record.get("type"))
-    data = record.get("data")
-    if cls is None or not isinstance(data, dict):
+def decode(record: dict, folder: Path, skipped: Skipped | None = None):
+    """The event a log line holds, or None for a line of a type this version does not know, or for a damaged
+    one (counted in `skipped`)."""
+    kind, data = record.get("type"), record.get("data")
+    if not isinstance(kind, str) or not isinstance(data, dict):
+        if skipped is not None:
+            skipped.line()  # a header out of place, or no event at all
+        return None
+    cls = EVENT_TYPES.get(kind)
+    if cls is None:
         return None
     arrays = None
-    if record.get("arrays"):
+    name = record.get("arrays")
+    if name:
         try:
-            with np.load(folder / record["arrays"], allow_pickle=False) as npz:
+            if not isinstance(name, str) or os.path.dirname(name) != ARRAYS:
+                raise ValueError(f"{name!r} is not a file in {ARRAYS}/")
+            with np.load(folder / name, allow_pickle=False) as npz:
                 arrays = {k: npz[k] for k in npz.files}
         except Exception:  # noqa: BLE001 - lost or torn (BadZipFile, EOFError...): the event counts, without pictures
             arrays = {}
     try:
         return _build(cls, data, arrays)
     except (TypeError, ValueError):
+        if skipped is not None:
+            skipped.line()
         return None
 
 
@@ -119,11 +186,13 @@ AFTER_EPOCH = ("EpochEnded", "Reconstructions", "Predictions", "ParametersSnapsh
 def position(record: dict) -> tuple[int, int] | None:
     """Where in training a log line belongs: (epoch, batch) for a logged batch, (epoch, END) for what
     follows an epoch's training. Starts, saves, pauses and ends are not placed."""
-    data = record.get("data") or {}
+    data = record.get("data")
+    if not isinstance(data, dict):
+        return None
     if record.get("type") in ("BatchEnded", "LayerStats"):  # LayerStats: after its batch's step
-        place = (data.get("epoch"), data.get("batch"))
+        place = (whole(data.get("epoch")), whole(data.get("batch")))
     elif record.get("type") in AFTER_EPOCH:
-        place = (data.get("epoch"), END)
+        place = (whole(data.get("epoch")), END)
     else:
         return None
     return place if None not in place else None
@@ -131,7 +200,7 @@ def position(record: dict) -> tuple[int, int] | None:
 
 def _header_version(record: dict) -> int | None:
     if record.get("format") == FORMAT:
-        return int(record.get("version", 1))
+        return whole(record.get("version", 1), 0)  # 0: a damaged version, read as this one's
     return None
 
 
@@ -148,7 +217,7 @@ def _check_header(record: dict, path: Path) -> bool:
 
 def parse_line(line: bytes) -> dict | None:
     try:
-        record = json.loads(line)
+        record = loads(line)
     except ValueError:
         return None
     return record if isinstance(record, dict) else None
@@ -157,8 +226,10 @@ def parse_line(line: bytes) -> dict | None:
 # -------------------------------------------------------------------------------------------- reading
 
 
-def read_records(folder: str | os.PathLike) -> Iterator[tuple[int, int, dict]]:
-    """(start offset, end offset, record) of each whole, readable line; the header is checked, not given."""
+def read_records(folder: str | os.PathLike, skipped: Skipped | None = None) -> Iterator[tuple[int, int, dict]]:
+    """(start offset, end offset, record) of each whole, readable line; the header is checked, not given.
+    Lines that are not JSON objects, and a torn last line that no trainer is still writing, count in
+    `skipped`."""
     path = Path(folder) / EVENTS
     try:
         f = open(path, "rb")
@@ -169,20 +240,25 @@ def read_records(folder: str | os.PathLike) -> Iterator[tuple[int, int, dict]]:
         for line in f:
             start, offset = offset, offset + len(line)
             if not line.endswith(b"\n"):
-                return  # torn: a write cut off by a kill
+                if skipped is not None and lock_holder(folder) is None:
+                    skipped.line(line)  # torn: a write cut off by a kill (not one under way)
+                return
             record = parse_line(line)
             if record is None:
+                if skipped is not None:
+                    skipped.line(line)
                 continue
             if start == 0 and _check_header(record, path):
                 continue
             yield start, offset, record
 
 
-def read_events(folder: str | os.PathLike) -> Iterator:
-    """Every event in RUN/events.jsonl, in order (damaged lines skipped), as the trainer yielded it."""
+def read_events(folder: str | os.PathLike, skipped: Skipped | None = None) -> Iterator:
+    """Every event in RUN/events.jsonl, in order (damaged lines skipped, and counted in `skipped`), as the
+    trainer yielded it."""
     folder = Path(folder)
-    for _start, _end, record in read_records(folder):
-        event = decode(record, folder)
+    for _start, _end, record in read_records(folder, skipped):
+        event = decode(record, folder, skipped)
         if event is not None:
             yield event
 
@@ -284,7 +360,7 @@ class EventLog:
         for _start, end, record in read_records(self.folder):
             earlier_start = earlier_start or record.get("type") == "RunStarted"
             place = position(record)
-            if record.get("arrays"):
+            if isinstance(record.get("arrays"), str):
                 pending.add(record["arrays"])
             if place is not None and where is not None and tuple(place) <= tuple(where):
                 keep_end = end

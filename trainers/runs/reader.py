@@ -18,7 +18,7 @@ from typing import Iterator
 
 from .. import events as ev
 from .files import CONFIG, EVENTS, REQUEST, lock_holder, read_json
-from .log import FINAL, _check_header, decode, parse_line
+from .log import FINAL, Skipped, _check_header, decode, parse_line
 from .status import Status, read_status
 
 POLL_SECONDS = 0.5
@@ -55,6 +55,7 @@ class _Tail:
         self.offset = 0
         self.partial = b""
         self.first = True
+        self.skipped = Skipped()
 
     def open(self) -> bool:
         try:
@@ -63,6 +64,7 @@ class _Tail:
             return False
         self.inode = os.fstat(self.file.fileno()).st_ino
         self.offset, self.partial, self.first = 0, b"", True
+        self.skipped = Skipped()  # a rewritten log is read again from its start
         return True
 
     def close(self) -> None:
@@ -93,26 +95,48 @@ class _Tail:
         for line in lines:
             record = parse_line(line)
             first, self.first = self.first, False
-            if record is None or (first and _check_header(record, self.path)):
+            if record is None:
+                self.skipped.line(line)
                 continue
-            event = decode(record, self.folder)
+            if first and _check_header(record, self.path):
+                continue
+            event = decode(record, self.folder, self.skipped)
             if event is not None:
                 events.append(event)
         return events
+
+    def torn(self) -> None:
+        """Nobody writes the log any more: a partial last line is a torn one (a write cut off by a kill)."""
+        self.skipped.line(self.partial)
+        self.partial = b""
 
 
 class RunReader:
     def __init__(self, folder: str | os.PathLike) -> None:
         self.folder = Path(folder)
+        self._tail: _Tail | None = None
+
+    @property
+    def skipped(self) -> int:
+        """Damaged lines of events.jsonl the latest `events()` passed over (since the log's last rewrite):
+        lines that are not JSON objects or not whole events, and a torn last line once nobody writes the
+        log. `warning()` says it in words."""
+        return self._tail.skipped.lines if self._tail is not None else 0
+
+    def warning(self) -> str:
+        """"RUN/events.jsonl: 3 damaged line(s) skipped", or "" when nothing was."""
+        return self._tail.skipped.sentence(self.folder) if self.skipped else ""
 
     def events(self, follow: bool = False, poll: float = POLL_SECONDS,
                stop: threading.Event | None = None) -> Iterator:
         """Every event recorded so far; with `follow`, then each new one as it is written, until the run
         ends (its last word read and its trainer gone), the trainer is found gone, or `stop` is set."""
-        tail = _Tail(self.folder)
+        tail = self._tail = _Tail(self.folder)
         try:
             if not follow:
                 yield from tail.read()
+                if lock_holder(self.folder) is None:
+                    tail.torn()
                 return
             yield from self._follow(tail, poll, stop)
         finally:
@@ -142,9 +166,11 @@ class RunReader:
                     yield event
                     ended = ended or isinstance(event, FINAL)
                 if ended:
+                    tail.torn()
                     return
                 status = read_status(self.folder)
                 if not status.live:
+                    tail.torn()
                     yield self._gone(status)
                     return
             if (new or not told) and not ended:  # after the last word, only the trainer's exit is awaited
