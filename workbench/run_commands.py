@@ -290,6 +290,9 @@ def runs(args) -> int:
     if not summaries:
         print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one.")
         return 0
+    for s in summaries:
+        for what in s.damaged:
+            print(f"workbench: warning: {s.name}/{what}", file=sys.stderr)
     header = ["name", "model", "dataset", "epochs", "best", "status", "started"]
     rows = runs_table(summaries)
     if sys.stdout.isatty():

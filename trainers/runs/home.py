@@ -7,14 +7,14 @@ run never lands in whatever directory its terminal happened to be in.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError, WorkbenchError
-from .files import CONFIG, EVENTS, LOCK, METRICS, REQUEST, STATUS, TRAINER_LOG, lock_holder, read_json
+from .files import (CONFIG, EVENTS, LOCK, METRICS, REQUEST, STATUS, TRAINER_LOG, Damaged, load_json, loads, lock_holder,
+                    number, whole)
 from .status import read_status
 
 RUN_FILES = (EVENTS, CONFIG, REQUEST, STATUS)  # a folder holding one of these is a run
@@ -109,15 +109,20 @@ class RunSummary:
     reason: str
     started: float  # seconds since the epoch
     live: bool
+    damaged: tuple[str, ...] = ()  # what was skipped, one phrase per file: "config.json: damaged, skipped"
+
+
+LATEST = 1e11  # a start time past this (the year 5138) is damage: time.localtime() cannot show it
 
 
 def _started(folder: Path) -> float:
     try:
         with open(folder / EVENTS, "rb") as f:
-            header = json.loads(f.readline())
-        if isinstance(header, dict) and header.get("created"):
-            return float(header["created"])
-    except (OSError, ValueError, TypeError):
+            header = loads(f.readline())
+        created = number(header.get("created")) if isinstance(header, dict) else None
+        if created is not None and 0 < created < LATEST:
+            return created
+    except (OSError, ValueError):
         pass
     for name in (CONFIG, REQUEST, STATUS):
         try:
@@ -127,32 +132,56 @@ def _started(folder: Path) -> float:
     return folder.stat().st_mtime
 
 
+def _name(*values) -> str:
+    return next((v for v in values if isinstance(v, str) and v), "?")
+
+
 def summarize(folder: str | os.PathLike) -> RunSummary:
-    """What a listing shows of one run, from its small files (the event log is not read)."""
+    """What a listing shows of one run, from its small files (the event log is not read). A file that is
+    there but cannot be read, and metrics lines that are not whole rows, are skipped and named in
+    `damaged`."""
     folder = Path(folder)
-    config = read_json(folder / CONFIG) or read_json(folder / REQUEST) or {}
+    damaged = []
+
+    def small(name: str) -> dict | None:
+        try:
+            return load_json(folder / name)
+        except Damaged:
+            damaged.append(f"{name}: damaged, skipped")
+            return None
+
+    config = small(CONFIG) or small(REQUEST) or {}
     run = config.get("run") if isinstance(config.get("run"), dict) else {}
-    rows = []
+    rows, bad = [], 0
     try:
-        for line in (folder / METRICS).read_text(encoding="utf-8").splitlines():
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                continue
+        with open(folder / METRICS, "rb") as f:
+            for line in f:
+                try:
+                    row = loads(line)
+                except ValueError:
+                    row = None
+                if isinstance(row, dict) and whole(row.get("epoch")) is not None:
+                    rows.append(row)
+                elif line.strip():
+                    bad += 1
     except OSError:
         pass
-    accuracies = [r["test_accuracy"] for r in rows if isinstance(r.get("test_accuracy"), (int, float))]
-    losses = [r["test_loss"] for r in rows if isinstance(r.get("test_loss"), (int, float))]
+    if bad:
+        damaged.append(f"{METRICS}: {bad} damaged line(s) skipped")
+    accuracies = [a for a in (number(r.get("test_accuracy")) for r in rows) if a is not None]
+    losses = [v for v in (number(r.get("test_loss")) for r in rows) if v is not None]
+    small(STATUS)  # only to say so when it is damaged: read_status reads it as no status at all
     status = read_status(folder)
-    model = str(config.get("model") or run.get("model") or "?")
+    model = _name(config.get("model"), run.get("model"))
     model = Path(model.split(":")[0]).stem if ":" in model else model
     return RunSummary(name=folder.name, folder=str(folder), model=model,
-                      dataset=str(config.get("dataset") or run.get("dataset") or "?"),
-                      epochs_done=max((int(r.get("epoch", 0)) for r in rows), default=0),
-                      epochs=int(run.get("epochs") or config.get("epochs") or 0),
+                      dataset=_name(config.get("dataset"), run.get("dataset")),
+                      epochs_done=max((r["epoch"] for r in rows), default=0),
+                      epochs=whole(run.get("epochs")) or whole(config.get("epochs")) or 0,
                       best_accuracy=max(accuracies) if accuracies else None,
                       best_loss=min(losses) if losses else None,
-                      state=status.state, reason=status.reason, started=_started(folder), live=status.live)
+                      state=status.state, reason=status.reason, started=_started(folder), live=status.live,
+                      damaged=tuple(damaged))
 
 
 def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:
