@@ -272,12 +272,15 @@ def _age(seconds: float) -> str:
 
 
 def runs_table(summaries) -> list[list[str]]:
+    from trainers.runs.status import quiet_words
+
     rows = []
     now = time.time()
     for s in summaries:
         best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
                 else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
-        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, s.state,
+        state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
+        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
                      time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({_age(now - s.started)})"])
     return rows
 

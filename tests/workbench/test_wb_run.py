@@ -362,3 +362,27 @@ async def test_back_from_an_attached_run_the_picker_is_on_its_model_and_dataset(
         assert isinstance(app.screen, PickScreen)
         await until(pilot, lambda: app.screen.query_one("#models", FilterList).highlighted_key == "lenet5")
         assert app.screen.query_one("#datasets", FilterList).highlighted_key == "synthetic-digits"
+
+
+async def test_the_runs_screen_at_80_columns_shows_status_and_start_whole():
+    import json
+    import time as clock
+
+    from workbench.screens.runs import RunsScreen
+
+    home = Path(os.environ["WORKBENCH_RUNS"])
+    for name, model in (("a-folder-someone-named-at-great-length-for-their-own-reasons", "resnet-small"),
+                        ("resnet-small-synthetic-digits-20261207-101500", "resnet-small")):
+        folder = home / name
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text(json.dumps({"model": model, "dataset": "synthetic-digits", "epochs": 10}))
+        (folder / "status.json").write_text(json.dumps({"state": "running", "pid": 999999, "time": clock.time()}))
+    app = WorkbenchApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
+        await shown(pilot, app, "interrupted")
+        rows = [line for line in screen_text(app).splitlines() if "synthetic-digits" in line]
+        assert len(rows) == 2
+        for row in rows:  # the trainer is gone: the whole word, and the start time whole at the end
+            assert " interrupted " in row and row.rstrip().endswith(" ago"), row

@@ -110,6 +110,7 @@ class RunSummary:
     started: float  # seconds since the epoch
     live: bool
     damaged: tuple[str, ...] = ()  # what was skipped, one phrase per file: "config.json: damaged, skipped"
+    quiet: float = 0.0  # seconds a live run's trainer has said nothing, once that is minutes (status.QUIET_SECONDS)
 
 
 LATEST = 1e11  # a start time past this (the year 5138) is damage: time.localtime() cannot show it
@@ -181,7 +182,7 @@ def summarize(folder: str | os.PathLike) -> RunSummary:
                       best_accuracy=max(accuracies) if accuracies else None,
                       best_loss=min(losses) if losses else None,
                       state=status.state, reason=status.reason, started=_started(folder), live=status.live,
-                      damaged=tuple(damaged))
+                      damaged=tuple(damaged), quiet=status.quiet())
 
 
 def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:

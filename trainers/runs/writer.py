@@ -28,7 +28,7 @@ from typing import Iterable, Iterator
 from .. import events as ev
 from .files import CONFIG, EVENTS, METRICS, RESULT, STATUS, RunFolderError, _plain, disk_error, read_json, write_json
 from .log import END, EventLog, parse_line
-from .status import write_status
+from .status import Heartbeat, write_record, write_status
 
 LOADING_SECONDS = 0.25  # download and decode progress: a few lines a second is plenty for any viewer
 ENDED = ("finished", "stopped", "failed")
@@ -43,6 +43,7 @@ class RunWriter:
         self._last_loading = (None, 0.0)
         self._run_started = False  # this writer has recorded a RunStarted
         self._status_before: dict | None = None  # status.json as this writer found it, when it told an ending
+        self._heartbeat: Heartbeat | None = None
 
     def starting(self) -> None:
         """A trainer begins (or resumes) work here: the log is opened, the status says it is loading."""
@@ -50,6 +51,8 @@ class RunWriter:
         before = read_json(self.folder / STATUS)
         self._status_before = before if before and before.get("state") in ENDED else None
         write_status(self.folder, "loading")
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self.folder).start()  # a stopped or hung trainer's beat ages
 
     def write(self, event) -> None:
         if isinstance(event, ev.Loading):
@@ -81,7 +84,7 @@ class RunWriter:
 
     def _failed(self, reason: str, event: ev.RunFailed | None, earlier: dict | None) -> None:
         if earlier is not None:  # a resume that never started: the run keeps how it ended
-            write_json(self.folder / STATUS, {**earlier, RESUME_FAILED: reason, f"{RESUME_FAILED}_time": time.time()})
+            write_record(self.folder, {**earlier, RESUME_FAILED: reason, f"{RESUME_FAILED}_time": time.time()})
             return
         if event is not None:
             self._result(event)
@@ -154,6 +157,9 @@ class RunWriter:
 
     def close(self) -> None:
         """Close the files; never raises (it runs on the way out of failures too)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
         self.log.close()
         if self._metrics is not None:
             try:

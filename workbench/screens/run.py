@@ -22,9 +22,10 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
-from trainers.runs import LogRestarted, TrainerGone, lock_holder, send
+from trainers.runs import LogRestarted, TrainerGone, lock_holder, read_status, send
 from trainers.runs.files import EVENTS
 from trainers.runs.control import WATCH_EVERY, WATCH_SECONDS
+from trainers.runs.status import BEAT_SECONDS
 
 from .. import follow
 from ..messages import RunEvents, StartRun
@@ -43,6 +44,7 @@ RESUME_WATCH_SECONDS = 2.0  # an ended run may be resumed from another terminal:
 
 
 class RunScreen(InsightTabs, Screen):
+    QUIET_CHECK_SECONDS = BEAT_SECONDS  # how often a live run's heartbeat is looked at
     BINDINGS = [
         Binding("p", "pause", "Pause/resume", tooltip="pause or resume training"),
         Binding("x", "stop", "Stop", tooltip="stop after the current batch; the run is saved and can be resumed"),
@@ -87,6 +89,7 @@ class RunScreen(InsightTabs, Screen):
         self.started: ev.RunStarted | None = None
         self.ended = False
         self.save_asked = False
+        self.quiet_said = False  # the message line says the trainer is quiet
         self.layer_lease = None  # the timer renewing the trainer's "watch-layers" lease while tab 5 is shown
         self.handlers = {
             ev.Loading: self.on_loading, ev.RunStarted: self.on_started, ev.BatchEnded: self.on_batch,
@@ -131,6 +134,23 @@ class RunScreen(InsightTabs, Screen):
         self.reset()
         self.live = True  # until the folder says otherwise
         self.follow_run()
+        self.set_interval(self.QUIET_CHECK_SECONDS, self.check_quiet)
+
+    def check_quiet(self) -> None:
+        """A live run whose trainer has said nothing for minutes (stopped with ^Z or SIGSTOP, stuck on a
+        network file system, hung) is said to be quiet: it still holds the run, so it is not interrupted."""
+        if not self.live:
+            return
+        status = read_status(self.folder)
+        words = status.quiet_words() if status.live else ""
+        if words:
+            who = f"process {status.pid}" if status.pid else "the trainer"
+            self.say(f"{words.capitalize()} from {who}: stopped (^Z, SIGSTOP), stuck on a slow file system, or hung. "
+                     f"It still holds the run; workbench stop {self.name_text} asks it to stop.", warning=True)
+            self.quiet_said = True
+        elif self.quiet_said:
+            self.quiet_said = False
+            self.say("The trainer is back.")
 
     @work(thread=True, exclusive=True, group="follow", exit_on_error=False)
     def follow_run(self) -> None:

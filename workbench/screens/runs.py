@@ -15,9 +15,11 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from trainers.errors import WorkbenchError
 from trainers.runs import RunSummary, list_runs, runs_home, send
+from trainers.runs.status import quiet_words
 
 from ..widgets.filter_list import matches
 
+HINT = "Enter opens · Space marks · c compares the marked · x stops a live run"
 REFRESH_SECONDS = 2.0  # statuses and epochs of live runs change; a listing is a few small file reads
 
 
@@ -40,6 +42,7 @@ class RunsScreen(Screen):
         self.highlight = highlight
         self.note = note
         self.confirm_stop: str | None = None
+        self.said_quiet = False  # the message line speaks of a quiet run
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -51,12 +54,12 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns(" ", "run", "model", "dataset", "epochs", "best", "status", "started")
+        table.add_columns(*HEADERS)
         self.query_one("#runs-filter").display = False
         self.refresh_runs()
         self.set_interval(REFRESH_SECONDS, self.refresh_runs)
         table.focus()
-        self.say(self.note or "Enter opens · Space marks · c compares the marked · x stops a live run")  # / is in the footer
+        self.say(self.note or HINT)  # / is in the footer
 
     @property
     def table(self) -> DataTable:
@@ -79,18 +82,22 @@ class RunsScreen(Screen):
         query = self.query_one("#runs-filter", Input).value
         table.clear()
         now = time.time()
-        shown = 0
+        rows = []
         for s in summaries:
-            text = f"{s.name} {s.model} {s.dataset} {s.state}"
-            if query and not matches(query, text):
+            state = status_word(s)
+            if query and not matches(query, f"{s.name} {s.model} {s.dataset} {state}"):
                 continue
             best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
                     else f"{s.best_loss:.4f}" if s.best_loss is not None else "-")
             mark = "✓" if s.folder in self.marked else ("●" if s.live else " ")
-            style = "bold" if s.live else ("red" if s.state in ("failed", "interrupted") else "")
-            table.add_row(mark, Text(short_name(s), style=style), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}",
-                          best, Text(s.state, style=style), _age(now - s.started), key=s.folder)
-            shown += 1
+            rows.append((s, [mark, short_name(s), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
+                             _age(now - s.started)]))
+        for (s, _), cells in zip(rows, fit_columns([cells for _, cells in rows], self.size.width or 80)):
+            style = ("bold yellow" if s.quiet else "bold") if s.live else (
+                "red" if s.state in ("failed", "interrupted") else "")
+            cells[1], cells[6] = Text(cells[1], style=style), Text(cells[6], style=style)
+            table.add_row(*cells, key=s.folder)
+        shown = len(rows)
         if current is not None and current in [s.folder for s in summaries]:
             try:
                 table.move_cursor(row=table.get_row_index(current))
@@ -103,6 +110,14 @@ class RunsScreen(Screen):
             no_wrap=True, overflow="ellipsis"))
         if not summaries:
             self.say("No runs yet: b goes back to the picker, where s starts one.")
+        quiet = [s for s in summaries if s.quiet]
+        if quiet and self.confirm_stop is None:
+            self.say(f"{quiet[0].name}: {quiet_words(quiet[0].quiet)} from its trainer: stopped (^Z, SIGSTOP), stuck "
+                     f"on a slow file system, or hung. x asks it to stop.", error=True)
+            self.said_quiet = True
+        elif self.said_quiet:
+            self.said_quiet = False
+            self.say(HINT)
 
     def current_key(self) -> str | None:
         table = self.table
@@ -200,6 +215,35 @@ class RunsScreen(Screen):
             self.table.focus()
             return
         self.app.pop_screen()
+
+
+SHRINKS = (1, 3, 2)  # columns that give up width when a row would not fit: run, dataset, model
+
+
+def fit_columns(rows: list[list[str]], width: int) -> list[list[str]]:
+    """The rows with the run, dataset and model columns cut (with …) so that a table of `width` cells shows
+    every column whole: status and start time are never what a narrow terminal loses."""
+    if not rows:
+        return rows
+    widths = [max(len(HEADERS[i]), *(len(r[i]) for r in rows)) for i in range(len(HEADERS))]
+    over = sum(widths) + 2 * len(widths) + 2 - width  # DataTable pads each cell by one on both sides; a scrollbar
+    for i in SHRINKS:
+        if over <= 0:
+            break
+        floor = len(HEADERS[i]) + 1
+        cut = min(over, widths[i] - floor)
+        if cut > 0:
+            widths[i] -= cut
+            over -= cut
+    return [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths)] for r in rows]
+
+
+HEADERS = (" ", "run", "model", "dataset", "epochs", "best", "status", "started")
+
+
+def status_word(s: RunSummary) -> str:
+    """The status column: the state, or how long a live run's trainer has said nothing."""
+    return f"no word {s.quiet / 60:.0f}m" if s.quiet else s.state  # the message line says it in full
 
 
 def _age(seconds: float) -> str:
