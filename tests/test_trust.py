@@ -4,6 +4,7 @@ the file never runs, and each says in one sentence what it refused and how to al
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -145,7 +146,15 @@ async def test_attach_and_compare_run_nothing_and_inspect_asks_first(handed):
         assert not isinstance(app.screen, InspectScreen)
         await pilot.press("4")  # the Model tab: the printed architecture comes from the log, not the file
         await pilot.pause()
+        await pilot.press("s")  # again, with the run's settings: a new run would build the file too
+        await until(pilot, lambda: isinstance(app.screen, TrustScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "RunScreen")
+        await pilot.pause(0.5)
+        assert app.screen.name_text == "handed"  # no new run was started
     assert not marker.exists()
+    home = Path(os.environ["WORKBENCH_RUNS"])
+    assert not home.exists() or not any(home.iterdir())  # no new run was started from the folder's settings
     app = WorkbenchApp(compare=[str(folder), str(own)])
     async with app.run_test(size=(100, 30)) as pilot:
         await shown(pilot, app, "Comparing 2 runs")

@@ -461,7 +461,7 @@ class RunScreen(InsightTabs, Screen):
             self.say("This run never started, so there are no settings to repeat.", error=True)
             return
         config = RunConfig.from_dict({**saved, "out": None, "resume": None})
-        self.app.post_message(StartRun(config))
+        self.with_trusted_model(saved, lambda _model: self.app.post_message(StartRun(config)))
 
     def action_back(self) -> None:
         if self.live:
@@ -520,21 +520,27 @@ class RunScreen(InsightTabs, Screen):
         from .inspect import InspectScreen
 
         config = RunReader(self.folder).config()
+        self.with_trusted_model(config, lambda model: self.app.push_screen(
+            InspectScreen(model, config.get("dataset"), config.get("data_dir"))))
+
+    def with_trusted_model(self, config: dict, then) -> None:
+        """then(model) for the model the run's config names, once it may be built here: a zoo model at once; a
+        file (the folder may be someone else's, and building the model runs it) after the user has seen its
+        path and digest and said yes (TrustScreen), or named it when starting the app."""
         model = config.get("model")
         if not isinstance(model, str) or not model:
             return
-
-        def inspect(allowed: bool | None = True) -> None:
-            if allowed:
-                self.app.trusted_models.add(model)
-                self.app.push_screen(InspectScreen(model, config.get("dataset"), config.get("data_dir")))
-
         if model in MODELS or model in self.app.trusted_models:
-            inspect()
-        elif is_user_model(model):  # the folder names code: its user sees the file and says yes first
+            then(model)
+        elif is_user_model(model):
             from .trust import TrustScreen
 
-            self.app.push_screen(TrustScreen(model, config.get("model_sha256"), self.name_text), inspect)
+            def answered(allowed: bool | None) -> None:
+                if allowed:
+                    self.app.trusted_models.add(model)
+                    then(model)
+
+            self.app.push_screen(TrustScreen(model, config.get("model_sha256"), self.name_text), answered)
         else:
             self.say(f"{self.name_text} names the model {model[:80]!r}, which is not one of the workbench's; "
-                     f"nothing was run.")
+                     f"nothing was run.", error=True)
