@@ -44,9 +44,11 @@ class RunWriter:
         self._run_started = False  # this writer has recorded a RunStarted
         self._status_before: dict | None = None  # status.json as this writer found it, when it told an ending
         self._heartbeat: Heartbeat | None = None
+        self._began = False  # starting() was called: this writer is a trainer's, beginning (or resuming) work
 
     def starting(self) -> None:
         """A trainer begins (or resumes) work here: the log is opened, the status says it is loading."""
+        self._began = True
         self.log.open()
         before = read_json(self.folder / STATUS)
         self._status_before = before if before and before.get("state") in ENDED else None
@@ -93,8 +95,8 @@ class RunWriter:
     def _ending_before(self) -> dict | None:
         """The status of the ending this run had before this trainer came, when this trainer has not started
         the run again (no RunStarted since that ending); else None."""
-        if self._run_started:
-            return None
+        if self._run_started or not self._began:
+            return None  # this writer started the run again, or is no trainer's (a launcher's word after its ranks)
         result = read_json(self.folder / RESULT) or {}
         kind = result.get("status")
         if kind not in ("RunFinished", "RunFailed") or last_word(self.folder) not in ("RunFinished", "RunFailed"):
