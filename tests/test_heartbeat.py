@@ -59,14 +59,14 @@ async def test_the_runs_screen_and_the_run_screen_say_a_trainer_is_quiet(stopped
     from tests.workbench.helpers import shown
     from workbench.app import WorkbenchApp
     from workbench.screens.run import RunScreen
-    from workbench.screens.runs import RunsScreen
+    from workbench.screens.run_list import RunListScreen
 
     folder, _ = stopped_trainer
     monkeypatch.setattr(RunScreen, "QUIET_CHECK_SECONDS", 0.3)
     app = WorkbenchApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
-        app.push_screen(RunsScreen())
+        app.push_screen(RunListScreen())
         await shown(pilot, app, "no word ")  # the status column
         await shown(pilot, app, f"{folder.name}: no word for")  # the message line says what it may mean
     app = WorkbenchApp(attach=str(folder))

@@ -21,10 +21,10 @@ from textual.binding import Binding
 from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
 
-from .messages import StartRun
-from .screens.help import HelpScreen
-from .screens.pick import PickScreen
-from .widgets.images import default_rendering, pixel_protocol, renderings
+from workbench.messages import StartRun
+from workbench.render.images import default_rendering, pixel_protocol, renderings
+from workbench.screens.help import HelpScreen
+from workbench.screens.pick import PickScreen
 
 HANGUP_GRACE = 1.0
 """Seconds an orderly exit gets once the terminal is gone, before the watchdog kills the app: a viewer with no
@@ -139,7 +139,7 @@ class WorkbenchApp(App):
         self.renderings = renderings(self.colour, pixel_protocol())
         """The image renderings that show something in this terminal, best first; r cycles through them."""
         self.rendering = default_rendering(colour=self.colour, pixels=pixel_protocol())
-        """How images are drawn (workbench.widgets.images.RENDERINGS); kept across runs, switched with r."""
+        """How images are drawn (workbench.render.images.RENDERINGS); kept across runs, switched with r."""
         self.terminal_gone = False
         """The terminal went away (SIGHUP, or it stopped answering): the app is leaving, for certain."""
         self.watchdog: subprocess.Popen | None = None  # ends the app if a lost terminal does not (WATCHDOG)
@@ -157,11 +157,11 @@ class WorkbenchApp(App):
             self.call_after_refresh(self.warm_spare)
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
         if self.attach_to:
-            from .screens.run import RunScreen
+            from workbench.screens.run import RunScreen
 
             self.push_screen(RunScreen(self.attach_to))
         elif self.compare_runs:
-            from .screens.compare import CompareScreen
+            from workbench.screens.compare import CompareScreen
 
             self.push_screen(CompareScreen(self.compare_runs))
         elif not self.start_now:
@@ -265,7 +265,7 @@ class WorkbenchApp(App):
 
     def check_size(self) -> None:
         """Below the size screens are laid out for, say so instead of drawing a broken screen."""
-        from .screens.too_small import TooSmallScreen, too_small
+        from workbench.screens.too_small import TooSmallScreen, too_small
 
         small = too_small(*self.size)
         if small and not isinstance(self.screen, TooSmallScreen):
@@ -274,7 +274,7 @@ class WorkbenchApp(App):
             self.screen.dismiss()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        from .screens.pick import filtering
+        from workbench.screens.pick import filtering
 
         if action in ("runs", "help") and filtering(self.screen):
             return None  # R and ? are text in a list's filter (ctrl+q still quits)
@@ -282,11 +282,11 @@ class WorkbenchApp(App):
 
     def show_live_run(self) -> None:
         """Relaunched while a run trains: the runs first, that one highlighted, Enter away."""
-        from .screens.runs import RunsScreen, newest_live
+        from workbench.screens.run_list import RunListScreen, newest_live
 
         live = newest_live()
         if live is not None:
-            self.push_screen(RunsScreen(highlight=live.folder, note=f"{live.name} is training (epoch "
+            self.push_screen(RunListScreen(highlight=live.folder, note=f"{live.name} is training (epoch "
                                         f"{live.epochs_done}/{live.epochs}): Enter attaches; b goes to the picker."))
 
     def warm_spare(self) -> None:
@@ -303,7 +303,7 @@ class WorkbenchApp(App):
     def on_start_run(self, message: StartRun) -> None:
         from trainers.backends import start
 
-        from .screens.run import RunScreen
+        from workbench.screens.run import RunScreen
 
         self.children_started = [c for c in self.children_started if c.poll() is None]  # reap ended trainers
         try:
@@ -318,22 +318,22 @@ class WorkbenchApp(App):
         self.call_after_refresh(self.check_size)
 
     def action_runs(self) -> None:
-        from .screens.runs import RunsScreen
+        from workbench.screens.run_list import RunListScreen
 
-        self.push_screen(RunsScreen())
+        self.push_screen(RunListScreen())
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
         screen = self.screen
         bindings = [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
-        name = {"PickScreen": "picker", "RunScreen": "a run", "InspectScreen": "inspect", "RunsScreen": "runs",
+        name = {"PickScreen": "picker", "RunScreen": "a run", "InspectScreen": "inspect", "RunListScreen": "runs",
                 "CompareScreen": "compare", "LabScreen": "the convolution lab"}
         self.push_screen(HelpScreen(name.get(type(screen).__name__, "workbench"), bindings,
                                     lists=isinstance(screen, PickScreen)))
 
     def live_runs_on_screen(self) -> list[str]:
-        from .screens.run import RunScreen
+        from workbench.screens.run import RunScreen
 
         return [s.folder for s in self.screen_stack if isinstance(s, RunScreen) and s.live]
 
@@ -357,7 +357,7 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
     run folder, or comparing run folders."""
     import sys
 
-    from .widgets.images import detect_pixels
+    from workbench.render.images import detect_pixels
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):  # escape codes into a pipe, and keys that never come
         what = ("`workbench runs` lists the runs in plain lines" if attach or compare

@@ -16,8 +16,8 @@ def run_in_app(config: RunConfig, size: tuple[int, int] = (100, 30)) -> tuple[li
     """Train `config` from WorkbenchApp under Textual's headless driver, the charts tab showing. Returns
     metrics.jsonl's rows and the share of one core the app's own process used while the run trained
     (the trainer is its own process; this is what watching costs)."""
-    from .app import WorkbenchApp
-    from .screens.run import RunScreen
+    from workbench.app import WorkbenchApp
+    from workbench.screens.run import RunScreen
 
     used = []
 

@@ -1,7 +1,7 @@
 """The `workbench` command: the interactive app by default, subcommands for headless use.
 
 Imports stay light here (no torch, no textual) so `workbench --help` and the app's first frame are quick;
-each subcommand imports what it needs (workbench.commands).
+each subcommand imports what it needs (workbench.commands, whose COMMANDS table names each one's function).
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ import sys
 
 from trainers.errors import WorkbenchError
 
-from .options import add_run_options
+from workbench.commands import COMMANDS
+from workbench.commands.train import check_names
+from workbench.options import add_run_options
 
-SUBCOMMANDS = ("train", "runs", "attach", "stop", "compare", "models", "datasets", "inspect", "predict", "lab",
-               "export")
+SUBCOMMANDS = tuple(COMMANDS)
 KERNEL_NAMES = "edge, edge-transposed, blur, sharpen, sobel-x, sobel-y, identity"  # trainers.lab.KERNELS
 
 
@@ -47,20 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     ds.add_argument("--data-dir")
     insp = sub.add_parser("inspect", help="print a model's architecture, parameters and layer shapes")
     insp.add_argument("model")
-    insp.add_argument("--dataset", "-d")
-    insp.add_argument("--init", choices=("default", "normal", "xavier", "kaiming", "constant"), default="default",
-                      help="initialise every layer this way first (as train's --init)")
-    insp.add_argument("--layer-init", action="append", default=[], metavar="NAME=HOW",
-                      help="one layer's initialisation, as train's --layer-init (repeatable)")
-    insp.add_argument("--freeze", action="append", default=[], metavar="NAME", help="mark a layer as frozen")
+    # the run's own options, from RunConfig's declarations; here they say what the cost is for
+    add_run_options(insp, only=("dataset", "init", "layer_init", "freeze", "batch_size", "epochs", "device",
+                                "data_dir"), bounds=False, helps={
+        "init": "initialise every layer this way first (as train's --init)",
+        "layer_init": "one layer's initialisation, as train's --layer-init (repeatable)",
+        "freeze": "mark a layer as frozen",
+        "batch_size": "batch size the cost is for (default: the model's)",
+        "epochs": "epochs the run's time is estimated for (default: the model's)",
+        "device": "where the dry run is timed: auto, cpu, cuda, cuda:N or mps",
+        "data_dir": "where the dataset's files are (for its size)"})
+    insp.set_defaults(init="default", layer_init=[], freeze=[], device="auto")
     insp.add_argument("--load-params", metavar="FILE",
                       help="load parameters saved with torch.save(net.state_dict(), FILE), or a run's checkpoint")
     insp.add_argument("--save-params", metavar="FILE", help="save the parameters shown: torch.save(state_dict)")
     insp.add_argument("--save-tensor", nargs=2, metavar=("NAME", "FILE"), help="save one named parameter tensor")
-    insp.add_argument("--batch-size", type=int, metavar="N", help="batch size the cost is for (default: the model's)")
-    insp.add_argument("--epochs", type=int, metavar="N", help="epochs the run's time is estimated for (default: the model's)")
-    insp.add_argument("--device", default="auto", help="where the dry run is timed: auto, cpu, cuda, cuda:N or mps")
-    insp.add_argument("--data-dir", metavar="DIR", help="where the dataset's files are (for its size)")
     insp.add_argument("--no-time", action="store_true",
                       help="skip the timed dry run: the cost section shows only parameters, mult-adds and memory")
     insp.add_argument("--show-file", metavar="FILE",
@@ -121,41 +123,19 @@ def build_app_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_names(config) -> None:
-    """Unknown model or dataset names are a one-line error before the app opens. A user's file.py:Name
-    is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
-    the picker marks it and says what does fit."""
-    from pathlib import Path
-
-    from trainers.compat import check_pair
-    from trainers.data import DATASETS
-    from trainers.models import get_spec, is_user_model
-
-    if is_user_model(config.model):
-        path = Path(config.model.rsplit(":", 1)[0]).expanduser()
-        if not path.is_file():
-            raise WorkbenchError(f"model file {path} does not exist.")
-    else:
-        get_spec(config.model)  # ConfigError naming the models, for an unknown name
-    if config.dataset not in DATASETS:
-        raise WorkbenchError(check_pair(config.model, config.dataset) or f"unknown dataset {config.dataset!r}.")
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
             args = build_parser().parse_args(argv)
-            from . import commands
-
-            return getattr(commands, args.command)(args)
-        from .options import config_from_args
+            return COMMANDS[args.command](args)
+        from workbench.options import config_from_args
 
         args = build_app_parser().parse_args(argv)
         config = config_from_args(args)
         config.validate()
         check_names(config)
-        from .app import run_app
+        from workbench.app import run_app
 
         return run_app(config, start=args.start) or 0
     except WorkbenchError as err:

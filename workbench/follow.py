@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from textual.widget import Widget
 
 from trainers.events import RunFailed, RunFinished
 from trainers.runs import CaughtUp, RunReader
+from trainers.runs.files import EVENTS
 
-from .messages import RunEvents
+from workbench.messages import RunEvents
 
 BUNDLE_SECONDS = 0.25
 FINAL = (RunFinished, RunFailed)
@@ -36,3 +38,13 @@ def follow(target: Widget, folder: str, stop: threading.Event, live: bool = True
             last = time.monotonic()
     if pending and not stop.is_set():
         target.post_message(RunEvents(folder, tuple(pending)))
+
+
+def log_stamp(folder: str) -> tuple | None:
+    """What changes when a trainer takes the folder again (`train --resume` from another terminal): the
+    event log's inode, size and modification time; None when there is no log."""
+    try:
+        st = (Path(folder) / EVENTS).stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns

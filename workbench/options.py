@@ -7,6 +7,7 @@ import argparse
 from dataclasses import dataclass
 
 from trainers.config import RunConfig
+from trainers.errors import WorkbenchError
 
 
 def _whole(minimum: float | None):
@@ -29,11 +30,16 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, skip: tuple[str, ...] = ()) -> None:
-    """One flag per RunConfig option, every default None so that unset means "the model's own"."""
+def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, skip: tuple[str, ...] = (),
+                    only: tuple[str, ...] | None = None, helps: dict[str, str] | None = None,
+                    bounds: bool = True) -> None:
+    """One flag per RunConfig option, every default None so that unset means "the model's own". `only`: just
+    these options (another command's flags for the same settings); `helps`: what an option means there;
+    `bounds` False leaves minimums to RunConfig.validate (a one-line error of the command's own)."""
     for name, meta in RunConfig.options():
-        if not meta.get("flag") or name in skip:
+        if not meta.get("flag") or name in skip or (only is not None and name not in only):
             continue
+        meta = {**meta, "help": (helps or {}).get(name, meta["help"])}
         names = [meta["flag"]] + ([meta["short"]] if meta.get("short") else [])
         kind = meta.get("kind")
         if kind is bool:  # --no-x turns a default-on switch off; --x turns a default-off one on
@@ -48,7 +54,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, 
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
         elif kind is int:
-            kwargs["type"] = _whole(meta.get("minimum"))
+            kwargs["type"] = _whole(meta.get("minimum") if bounds else None)
         elif kind is float:
             kwargs["type"] = _number
         if meta.get("metavar"):
@@ -68,6 +74,17 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(**given(args))
 
 
+def model_defaulted() -> tuple[str, ...]:
+    """The form's options a model sets when they are left unset: those RunConfig leaves None and
+    `with_defaults` fills (epochs, batch size, optimizer, learning rate, momentum, weight decay, init)."""
+    unset, filled = RunConfig(), RunConfig().with_defaults({})
+    return tuple(name for name, meta in RunConfig.options()
+                 if meta.get("form") and getattr(unset, name) is None and getattr(filled, name) is not None)
+
+
+HYPERPARAMETERS = model_defaulted()
+
+
 @dataclass(frozen=True)
 class FormField:
     name: str  # the RunConfig field
@@ -84,3 +101,22 @@ def form_fields() -> list[FormField]:
             kind = tuple(meta["choices"]) if meta.get("choices") else (meta.get("kind") or str)
             fields.append(FormField(name, meta["form"], kind, meta["help"]))
     return fields
+
+
+def lab_input(image: str, data_dir: str | None = None, transpose: bool = False):
+    """(2-D tensor, description) for --image: "stripes", or DATASET[:N] (test image N, default 0)."""
+    from trainers import lab
+
+    if image == "stripes":
+        x, what = lab.stripes(), "stripes"
+    else:
+        name, _, index = image.partition(":")
+        try:
+            n = int(index) if index else 0
+        except ValueError:
+            raise WorkbenchError(f"--image {image}: the part after ':' is a test image's number.") from None
+        x, label = lab.test_image(name, n, data_dir)
+        what = f"{name} #{n}, {label}"
+    if transpose:
+        x, what = x.t().contiguous(), what + ", transposed"
+    return x, what

@@ -325,14 +325,14 @@ def summary_is_plain(s) -> None:
 @given(name=st.sampled_from(["config.json", "status.json", "checkpoint.json", "metrics.jsonl"]), data=st.data())
 def test_a_damaged_small_file_costs_only_what_it_held_and_is_said(pristine, name, data):
     from trainers.checkpoint import verify
-    from workbench.run_commands import _check_left
+    from workbench.commands.train import check_left
 
     original = (pristine.folder / name).read_bytes()
     text = damage_file(original, data, lines=name.endswith(".jsonl"))
     with copy_of(pristine) as folder:
         (folder / name).write_bytes(text)
         seen = read_everything(folder)
-        for check in (lambda: _check_left(folder, 2), lambda: _check_left(folder, None),
+        for check in (lambda: check_left(folder, 2), lambda: check_left(folder, None),
                       lambda: verify(folder / "checkpoint.pt")):
             try:
                 check()

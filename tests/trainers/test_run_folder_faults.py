@@ -178,7 +178,7 @@ def test_a_failed_resume_after_a_resume_that_was_cut_off_is_the_runs_failure(tmp
 
 
 def test_a_detached_resume_that_fails_before_it_starts_is_followed_to_its_end_and_the_run_stays_finished(tmp_path):
-    from workbench.run_commands import show_events
+    from workbench.commands.train import show_events
 
     folder = _finished_run_with_a_damaged_checkpoint(tmp_path)
     result_before = (folder / "result.json").read_bytes()

@@ -6,7 +6,7 @@ import math
 
 from workbench.app import WorkbenchApp
 from workbench.screens.run import RunScreen
-from workbench.widgets.charts import LineChart, ema, log_ticks, nice_ticks, tick_label
+from workbench.widgets.shared.charts import LineChart, ema, log_ticks, nice_ticks, tick_label
 
 from ..conftest import recorded
 from .helpers import screen_text, tiny, until

@@ -3,8 +3,8 @@
 from trainers import RunConfig
 from trainers.cost import format_cost
 from workbench.app import WorkbenchApp
-from workbench.widgets.cost import CostPanel
-from workbench.widgets.filter_list import FilterList
+from workbench.widgets.pick.cost import CostPanel
+from workbench.widgets.shared.filter_list import FilterList
 
 from .helpers import TINY, screen_text, shown, until
 

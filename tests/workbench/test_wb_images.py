@@ -12,11 +12,12 @@ from trainers import events as ev
 from trainers.runs import RunWriter
 from trainers.runs.files import FolderLock
 from workbench.app import WorkbenchApp
+from workbench.render import images
+from workbench.render.images import RAMP, SHADES, detect_pixels, next_rendering, renderings
+from workbench.render.tiling import tile, wrap_label
 from workbench.screens.run import RunScreen
-from workbench.widgets import images
-from workbench.widgets.images import (RAMP, SHADES, ReconstructionView, detect_pixels, next_rendering,
-                                      renderings, tile, wrap_label)
-from workbench.widgets.predictions import PredictionView, image_labels
+from workbench.widgets.run.predictions import PredictionView, image_labels
+from workbench.widgets.run.reconstructions import ReconstructionView
 
 from .helpers import screen_text, until
 

@@ -7,10 +7,10 @@ from tests.conftest import recorded
 from trainers import events as ev
 from trainers.data import FASHION_CLASSES
 from workbench.app import WorkbenchApp
+from workbench.render.images import RAMP
 from workbench.screens.run import RunScreen
-from workbench.widgets.activations import ActivationView
-from workbench.widgets.errors import ConfusionView, ScatterPlot, WorstReconstructions, abbreviate, matrix_lines
-from workbench.widgets.images import RAMP
+from workbench.widgets.insight.activations import ActivationView
+from workbench.widgets.insight.confusion import ConfusionView, ScatterPlot, WorstReconstructions, abbreviate, matrix_lines
 
 from .helpers import screen_text, tiny, until
 
@@ -115,7 +115,7 @@ def test_fashion_names_are_shortened_at_word_boundaries_and_whole_in_the_matrix(
 
 
 def test_the_scatter_legend_never_splits_an_entry():
-    from workbench.widgets.errors import legend_lines
+    from workbench.widgets.insight.confusion import legend_lines
 
     lines = [line.plain for line in legend_lines(FASHION_CLASSES, range(10), 48)]
     assert all(len(line) <= 48 for line in lines) and len(lines) == 3

@@ -7,7 +7,7 @@ import pytest
 from trainers.config import RunConfig
 from workbench.app import WorkbenchApp
 from workbench.screens.pick import PickScreen
-from workbench.widgets.filter_list import FilterList
+from workbench.widgets.shared.filter_list import FilterList
 
 from .helpers import screen_text
 

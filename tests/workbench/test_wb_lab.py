@@ -2,7 +2,7 @@
 
 from workbench.app import WorkbenchApp
 from workbench.screens.lab import LabScreen
-from workbench.widgets.charts import LineChart
+from workbench.widgets.shared.charts import LineChart
 
 from .helpers import screen_text, shown, until
 

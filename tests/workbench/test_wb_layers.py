@@ -6,7 +6,7 @@ from trainers.runs.control import WATCH
 from trainers.runs.files import read_json
 from workbench.app import WorkbenchApp
 from workbench.screens.run import RunScreen
-from workbench.widgets.layer_stats import BARS, LayerStatsView, sparkline
+from workbench.widgets.run.layer_stats import BARS, LayerStatsView, sparkline
 
 from .helpers import screen_text, shown, tiny, until
 

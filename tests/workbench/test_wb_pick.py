@@ -9,17 +9,17 @@ from workbench.screens.help import HelpScreen
 from workbench.screens.inspect import InspectScreen
 from workbench.screens.pick import PickScreen
 from workbench.screens.run import RunScreen
-from workbench.widgets.filter_list import FilterList
-from workbench.widgets.hyperparams import HyperparameterForm
-from workbench.widgets.layers import LayerTable
-from workbench.widgets.parameters import ParameterTable
+from workbench.widgets.model.layer_shapes import LayerTable
+from workbench.widgets.model.parameters import ParameterTable
+from workbench.widgets.pick.hyperparams import HyperparameterForm
+from workbench.widgets.shared.filter_list import FilterList
 
 from .helpers import screen_text, tiny, until
 
 
 def test_the_picker_opens_without_importing_torch():
     code = ("import sys\n"
-            "import workbench.app, workbench.screens.pick, workbench.screens.run, workbench.screens.runs\n"
+            "import workbench.app, workbench.screens.pick, workbench.screens.run, workbench.screens.run_list\n"
             "import workbench.screens.inspect, workbench.screens.compare\n"
             "print(sorted(m for m in ('torch', 'trainers.loop', 'trainers.inspection', 'trainers.devices') "
             "if m in sys.modules))\n")
@@ -164,7 +164,7 @@ async def test_q_quits_even_while_a_hyperparameter_field_has_focus():
 async def test_the_data_folder_field_makes_an_image_folder_ready_and_reaches_the_run(tmp_path):
     from PIL import Image
 
-    from workbench.widgets.hyperparams import HyperparameterForm
+    from workbench.widgets.pick.hyperparams import HyperparameterForm
 
     images = tmp_path / "pets"
     for cls in ("cat", "dog"):

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 from rich.text import Text
 
-from workbench.widgets.charts import integer_ticks, reduce_series
-from workbench.widgets.filter_list import matches
-from workbench.widgets.hyperparams import parse_value
-from workbench.widgets.images import (RAMP, block_lines, cell_size, default_rendering, plain_lines, resample)
-from workbench.widgets.predictions import probability_bars
-from workbench.widgets.progress import format_duration, loading_text, progress_text, remaining_seconds
+from workbench.render.images import RAMP, block_lines, default_rendering, plain_lines, resample
+from workbench.render.tiling import cell_size
+from workbench.widgets.pick.hyperparams import parse_value
+from workbench.widgets.run.predictions import probability_bars
+from workbench.widgets.run.progress import format_duration, loading_text, progress_text, remaining_seconds
+from workbench.widgets.shared.charts import integer_ticks, reduce_series
+from workbench.widgets.shared.filter_list import matches
 
 
 def test_ramp_maps_brightness_to_characters():

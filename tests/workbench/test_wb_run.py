@@ -12,13 +12,14 @@ from trainers import events as ev
 from trainers.runs import RunWriter, lock_holder, read_status
 from trainers.runs.files import FolderLock
 from workbench.app import WorkbenchApp
+from workbench.render.images import RAMP
 from workbench.screens.pick import PickScreen
 from workbench.screens.run import TABS, RunScreen
-from workbench.widgets.charts import LineChart
-from workbench.widgets.epochs import EpochTable
-from workbench.widgets.images import RAMP, ReconstructionView
-from workbench.widgets.predictions import PredictionView
-from workbench.widgets.progress import ProgressLine
+from workbench.widgets.run.epochs import EpochTable
+from workbench.widgets.run.predictions import PredictionView
+from workbench.widgets.run.progress import ProgressLine
+from workbench.widgets.run.reconstructions import ReconstructionView
+from workbench.widgets.shared.charts import LineChart
 
 from .helpers import screen_text, shown, tiny, until
 
@@ -256,7 +257,7 @@ async def test_reconstruction_view_layout_from_an_event():
 
 async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
     from workbench.screens.compare import CompareScreen
-    from workbench.screens.runs import RunsScreen
+    from workbench.screens.run_list import RunListScreen
 
     home = Path(os.environ["WORKBENCH_RUNS"])
     deep, _ = recorded(tiny(model="mlp-deep", epochs=2, out=str(home / "deep")))
@@ -264,7 +265,7 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
     app = WorkbenchApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("R")
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, RunListScreen) and app.screen.table.row_count == 2)
         # the rows are in the table a frame before they are on the screen: wait for the screen to show them
         for word in ("deep", "wide", "finished"):
             await shown(pilot, app, word)
@@ -293,7 +294,7 @@ async def test_the_runs_screen_opens_marks_and_compares_runs(tmp_path):
 
 
 async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlighted(tmp_path):
-    from workbench.screens.runs import RunsScreen
+    from workbench.screens.run_list import RunListScreen
 
     home = Path(os.environ["WORKBENCH_RUNS"])
     folder = home / "busy"
@@ -305,14 +306,14 @@ async def test_relaunched_while_a_run_trains_the_runs_come_first_with_it_highlig
     try:
         app = WorkbenchApp()
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 1)
+            await until(pilot, lambda: isinstance(app.screen, RunListScreen) and app.screen.table.row_count == 1)
             await shown(pilot, app, "busy is training")
             await shown(pilot, app, "Enter attaches")
             await pilot.press("x")
             await shown(pilot, app, "x again stops it")
             await pilot.press("escape")  # answers the question: the run trains on, the list stays
             await shown(pilot, app, "Kept training")
-            assert isinstance(app.screen, RunsScreen)
+            assert isinstance(app.screen, RunListScreen)
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.started is not None)
             assert app.screen.live
@@ -352,7 +353,7 @@ async def test_a_finished_run_on_screen_follows_its_resume_from_another_terminal
 
 
 async def test_back_from_an_attached_run_the_picker_is_on_its_model_and_dataset(tmp_path):
-    from workbench.widgets.filter_list import FilterList
+    from workbench.widgets.shared.filter_list import FilterList
 
     folder, _ = recorded(tiny(model="lenet5", epochs=1, out=str(tmp_path / "run")))
     app = WorkbenchApp(attach=folder)
@@ -368,7 +369,7 @@ async def test_the_runs_screen_at_80_columns_shows_status_and_start_whole():
     import json
     import time as clock
 
-    from workbench.screens.runs import RunsScreen
+    from workbench.screens.run_list import RunListScreen
 
     home = Path(os.environ["WORKBENCH_RUNS"])
     for name, model in (("a-folder-someone-named-at-great-length-for-their-own-reasons", "resnet-small"),
@@ -380,7 +381,7 @@ async def test_the_runs_screen_at_80_columns_shows_status_and_start_whole():
     app = WorkbenchApp()
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("R")
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.table.row_count == 2)
+        await until(pilot, lambda: isinstance(app.screen, RunListScreen) and app.screen.table.row_count == 2)
         await shown(pilot, app, "interrupted")
         rows = [line for line in screen_text(app).splitlines() if "synthetic-digits" in line]
         assert len(rows) == 2

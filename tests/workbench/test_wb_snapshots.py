@@ -48,7 +48,7 @@ def fixed_timing(cost, config, **_):
 
 def picker_ready(app):
     async def wait(pilot):
-        from workbench.widgets.cost import CostPanel
+        from workbench.widgets.pick.cost import CostPanel
 
         await until(pilot, lambda: app.screen.counts and app.screen.query_one(CostPanel).cost is not None
                     and app.screen.query_one(CostPanel).cost.seconds_per_batch is not None

@@ -18,16 +18,16 @@ from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
 from trainers import events as ev
 from trainers.runs import LogRestarted, RunReader
 
-from .. import follow
-from ..messages import RunEvents
-from ..widgets.charts import LineChart
+from workbench import follow
+from workbench.messages import RunEvents
+from workbench.options import HYPERPARAMETERS
+from workbench.widgets.shared.charts import LineChart
 
 COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")  # plotext's names
 RICH = {"orange": "dark_orange"}  # the same colours as rich names them, where they differ
 MARKERS = ("braille", "hd", "dot", "fhd", "braille", "hd", "dot", "fhd")
 # The settings always lined up; any other is shown where the runs differ in it.
-SETTINGS = ("model", "dataset", "epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "init", "seed",
-            "device", "normalize")
+SETTINGS = ("model", "dataset", *HYPERPARAMETERS, "seed", "device", "normalize")
 TABS = ("tab-curves", "tab-batches", "tab-settings")
 
 

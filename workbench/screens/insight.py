@@ -9,8 +9,8 @@ from textual.widgets import TabbedContent, TabPane
 
 from trainers import events as ev
 
-from ..widgets.activations import ActivationView
-from ..widgets.errors import ConfusionView, LatentView
+from workbench.widgets.insight.activations import ActivationView
+from workbench.widgets.insight.confusion import ConfusionView, LatentView
 
 INSIGHT_TABS = ("tab-activations", "tab-errors")
 ERRORS_LABEL = {False: "7 Errors", True: "7 Latent/errors"}

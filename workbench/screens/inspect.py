@@ -12,10 +12,10 @@ from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from trainers.errors import WorkbenchError
 
-from ..messages import ReportFailed, ReportReady
-from ..widgets.architecture import ArchitectureView
-from ..widgets.layers import LayerTable
-from ..widgets.parameters import ParameterTable, shape_text
+from workbench.messages import ReportFailed, ReportReady
+from workbench.widgets.model.architecture import ArchitectureView
+from workbench.widgets.model.layer_shapes import LayerTable
+from workbench.widgets.model.parameters import ParameterTable, shape_text
 
 TABS = ("tab-architecture", "tab-parameters", "tab-layers")
 

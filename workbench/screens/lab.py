@@ -16,9 +16,9 @@ from textual.widgets import Footer, Label, Select, Static, TabbedContent, TabPan
 
 from trainers.errors import WorkbenchError
 
-from ..grids import side_by_side, tensor_lines
-from ..widgets.charts import LineChart
-from ..widgets.hyperparams import NumberInput
+from workbench.render.grids import side_by_side, tensor_lines
+from workbench.widgets.pick.hyperparams import NumberInput
+from workbench.widgets.shared.charts import LineChart
 
 PRESETS = ("edge", "edge-transposed", "blur", "sharpen", "sobel-x", "sobel-y", "identity")  # trainers.lab.KERNELS
 PRESET_TEXT = {"edge": "1 -1", "edge-transposed": "1; -1", "blur": "1 1 1; 1 1 1; 1 1 1 / 9",
@@ -146,7 +146,7 @@ class LabScreen(Screen):
     # -- computing (thread workers: torch) -------------------------------------------------------------
 
     def _image(self, choice: str):
-        from ..commands import lab_input
+        from workbench.options import lab_input
 
         if choice not in self.images:
             self.images[choice] = lab_input(choice, self.data_dir)

@@ -23,11 +23,12 @@ from trainers.data import DATASETS, Availability, availability
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
 
-from ..messages import DevicesFound, ModelCounted, StartRun
-from ..widgets.cost import CostPanel
-from ..widgets.filter_list import FilterList, Item
-from ..widgets.hyperparams import FIELDS, HyperparameterForm
-from ..widgets.parameters import shape_text
+from workbench.messages import DevicesFound, ModelCounted, StartRun
+from workbench.options import HYPERPARAMETERS
+from workbench.widgets.model.parameters import shape_text
+from workbench.widgets.pick.cost import CostPanel
+from workbench.widgets.pick.hyperparams import FIELDS, HyperparameterForm
+from workbench.widgets.shared.filter_list import FilterList, Item
 
 STATE_MARK = {"ready": "✓", "download": "↓", "missing": "✗"}
 STATE_WORD = {"ready": "ready here", "download": "will download", "missing": "missing"}
@@ -176,9 +177,8 @@ class PickScreen(Screen):
     def choose_model(self, event: FilterList.Chosen) -> None:
         self.model = event.key
         self.query_one(HyperparameterForm).set_values(
-            {**form_defaults(dataclasses.replace(self.base, model=event.key, epochs=None, batch_size=None,
-                                                 optimizer=None, lr=None, momentum=None, weight_decay=None,
-                                                 init=None), event.key),
+            {**form_defaults(dataclasses.replace(self.base, model=event.key, **dict.fromkeys(HYPERPARAMETERS)),
+                             event.key),
              "seed": self.form_value("seed"), "device": self.form_value("device"),
              "data_dir": self.form_value("data_dir")})
         note = ""
@@ -326,7 +326,7 @@ class PickScreen(Screen):
         values = self.query_one(HyperparameterForm).values()
         settings = self.app.layer_settings.get(self.model)
         if settings:  # chosen in the inspect view (n, f): they replace --layer-init and --freeze
-            from .inspect import layer_options
+            from workbench.screens.inspect import layer_options
 
             values["layer_init"], values["freeze"] = layer_options(settings)
         config = dataclasses.replace(self.base, model=self.model, dataset=self.dataset, **values)
@@ -350,12 +350,12 @@ class PickScreen(Screen):
         self.post_message(StartRun(config))
 
     def action_lab(self) -> None:
-        from .lab import LabScreen
+        from workbench.screens.lab import LabScreen
 
         self.app.push_screen(LabScreen(self.dataset, self.form_value("data_dir") or self.base.data_dir))
 
     def action_inspect(self) -> None:
-        from .inspect import InspectScreen
+        from workbench.screens.inspect import InspectScreen
 
         models = self.query_one("#models", FilterList)
         model = (models.highlighted_key if models.has_focus_within else None) or self.model

@@ -23,21 +23,21 @@ from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
 from trainers.runs import LogRestarted, TrainerGone, lock_holder, read_status, send
-from trainers.runs.files import EVENTS
-from trainers.runs.control import WATCH_EVERY, WATCH_SECONDS
+from trainers.runs.control import WATCH_EVERY
 from trainers.runs.status import BEAT_SECONDS
 
-from .. import follow
-from ..messages import RunEvents, StartRun
-from ..widgets.architecture import ArchitectureView
-from ..widgets.charts import LineChart
-from ..widgets.epochs import EpochTable
-from ..widgets.images import ReconstructionView
-from ..widgets.layer_stats import LayerStatsView
-from ..widgets.parameters import ParameterTable
-from ..widgets.predictions import PredictionView
-from ..widgets.progress import ProgressLine, loading_text, progress_text, remaining_seconds
-from .insight import INSIGHT_TABS, InsightTabs
+from workbench import follow
+from workbench.messages import RunEvents, StartRun
+from workbench.screens.insight import INSIGHT_TABS, InsightTabs
+from workbench.screens.layer_lease import LayerLease
+from workbench.widgets.model.architecture import ArchitectureView
+from workbench.widgets.model.parameters import ParameterTable
+from workbench.widgets.run.epochs import EpochTable
+from workbench.widgets.run.layer_stats import LayerStatsView
+from workbench.widgets.run.predictions import PredictionView
+from workbench.widgets.run.progress import ProgressLine, loading_text, progress_text, remaining_seconds
+from workbench.widgets.run.reconstructions import ReconstructionView
+from workbench.widgets.shared.charts import LineChart
 
 TABS = ("tab-charts", "tab-epochs", "tab-images", "tab-model", "tab-layers", *INSIGHT_TABS)
 RESUME_WATCH_SECONDS = 2.0  # an ended run may be resumed from another terminal: a lock test and a stat
@@ -90,7 +90,7 @@ class RunScreen(InsightTabs, Screen):
         self.ended = False
         self.save_asked = False
         self.quiet_said = False  # the message line says the trainer is quiet
-        self.layer_lease = None  # the timer renewing the trainer's "watch-layers" lease while tab 5 is shown
+        self.layer_lease = LayerLease(self)  # asks a live trainer for layer statistics while tab 5 is shown
         self.handlers = {
             ev.Loading: self.on_loading, ev.RunStarted: self.on_started, ev.BatchEnded: self.on_batch,
             ev.EpochEnded: self.on_epoch, ev.Reconstructions: self.on_reconstructions,
@@ -162,21 +162,14 @@ class RunScreen(InsightTabs, Screen):
         if not self.stop_following.is_set():
             self.app.call_from_thread(self.watch_for_resume)
 
-    def _log_stamp(self) -> tuple | None:
-        try:
-            st = (Path(self.folder) / EVENTS).stat()
-        except OSError:
-            return None
-        return st.st_ino, st.st_size, st.st_mtime_ns
-
     def watch_for_resume(self) -> None:
         """The run ended and its reader returned. `workbench train --resume` from another terminal takes
         the folder again: then this view starts over from the log and follows the run live, as
         `workbench attach` would."""
-        stamp = self._log_stamp()
+        stamp = follow.log_stamp(self.folder)
 
         def check() -> None:
-            if lock_holder(self.folder) is None and self._log_stamp() == stamp:
+            if lock_holder(self.folder) is None and follow.log_stamp(self.folder) == stamp:
                 return
             timer.stop()
             self.reset()
@@ -401,20 +394,7 @@ class RunScreen(InsightTabs, Screen):
 
     @on(TabbedContent.TabActivated)
     def layers_tab_shown(self, event: TabbedContent.TabActivated) -> None:
-        shown = event.pane is not None and event.pane.id == "tab-layers"
-        if shown and self.layer_lease is None:
-            self.layer_lease = self.set_interval(WATCH_SECONDS / 3, self.renew_layer_lease)
-        elif self.layer_lease is not None:
-            self.layer_lease.resume() if shown else self.layer_lease.pause()
-        if shown:
-            self.renew_layer_lease()
-
-    def renew_layer_lease(self) -> None:
-        if self.live and self.layer_stats_every() is None:
-            try:
-                send(self.folder, "watch-layers")
-            except (OSError, WorkbenchError):
-                pass  # not reachable: the tab says there are none, and the keys' messages say why
+        self.layer_lease.shown(event.pane is not None and event.pane.id == "tab-layers")
 
     # -- keys ------------------------------------------------------------------------------------------
 
@@ -479,7 +459,7 @@ class RunScreen(InsightTabs, Screen):
             self.set_focus(None)  # number keys keep working from every tab
 
     def action_rendering(self) -> None:
-        from ..widgets.images import DESCRIPTIONS, next_rendering
+        from workbench.render.images import DESCRIPTIONS, next_rendering
 
         modes = self.app.renderings  # only those that show something in this terminal
         self.app.rendering = next_rendering(self.app.rendering, modes)
@@ -494,7 +474,7 @@ class RunScreen(InsightTabs, Screen):
         self.say(f"Loss charts on a {'log' if log_y else 'linear'} scale (l switches).")
 
     def action_smoothing(self) -> None:
-        from ..widgets.charts import SMOOTHING
+        from workbench.widgets.shared.charts import SMOOTHING
 
         chart = self.query_one("#chart-batch", LineChart)
         later = [s for s in SMOOTHING if s > chart.smoothing]
@@ -517,7 +497,7 @@ class RunScreen(InsightTabs, Screen):
     def action_inspect(self) -> None:
         from trainers.runs import RunReader
 
-        from .inspect import InspectScreen
+        from workbench.screens.inspect import InspectScreen
 
         config = RunReader(self.folder).config()
         self.with_trusted_model(config, lambda model: self.app.push_screen(
@@ -533,7 +513,7 @@ class RunScreen(InsightTabs, Screen):
         if model in MODELS or model in self.app.trusted_models:
             then(model)
         elif is_user_model(model):
-            from .trust import TrustScreen
+            from workbench.screens.trust import TrustScreen
 
             def answered(allowed: bool | None) -> None:
                 if allowed:

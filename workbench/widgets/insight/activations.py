@@ -11,7 +11,8 @@ from textual.binding import Binding
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .images import cell_size, grid
+from workbench.render.images import grid
+from workbench.render.tiling import cell_size
 
 
 KINDS = {"ConvTranspose2d": "ConvT2d", "ConvTranspose1d": "ConvT1d", "AdaptiveAvgPool2d": "AdaptAvg2d",

@@ -13,8 +13,9 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual_plotext import PlotextPlot
 
-from .activations import characters, joined
-from .images import cell_size, grid, wrap_label
+from workbench.render.images import grid
+from workbench.render.tiling import cell_size, wrap_label
+from workbench.widgets.insight.activations import characters, joined
 
 # ten colours told apart on a dark background (matplotlib's tab10), then round again
 PALETTE = ((31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -199,8 +200,8 @@ class ScatterPlot(PlotextPlot):
 
 
 def round_axes(plt, points: np.ndarray, width: int, height: int) -> None:
-    """Round, evenly spaced ticks on both axes, as the line charts have (workbench.widgets.charts)."""
-    from .charts import nice_ticks, tick_label
+    """Round, evenly spaced ticks on both axes, as the line charts have (workbench.widgets.shared.charts)."""
+    from workbench.widgets.shared.charts import nice_ticks, tick_label
 
     if not len(points):
         return

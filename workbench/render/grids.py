@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .widgets.images import plain_lines
+from workbench.render.images import plain_lines
 
 NUMBERS_MAX = (12, 10)  # rows, columns: up to this size a tensor is shown as its numbers
 

@@ -10,7 +10,9 @@ from textual.app import RenderResult
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from .images import PixelPictures, Tiling, grid, page_start, tile, turn_page, wrap_label
+from workbench.render.images import grid
+from workbench.render.tiling import Tiling, page_start, tile, turn_page, wrap_label
+from workbench.widgets.shared.pictures import PixelPictures
 
 
 def probability_bars(probabilities: np.ndarray, classes: tuple[str, ...], width: int) -> list[str]:

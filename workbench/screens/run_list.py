@@ -4,7 +4,6 @@ runs are attached), Space marks runs and c compares the marked ones, x stops a l
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -17,13 +16,14 @@ from trainers.errors import WorkbenchError
 from trainers.runs import RunSummary, list_runs, runs_home, send
 from trainers.runs.status import quiet_words
 
-from ..widgets.filter_list import matches
+from workbench.render.text import age
+from workbench.widgets.shared.filter_list import matches
 
 HINT = "Enter opens · Space marks · c compares the marked · x stops a live run"
 REFRESH_SECONDS = 2.0  # statuses and epochs of live runs change; a listing is a few small file reads
 
 
-class RunsScreen(Screen):
+class RunListScreen(Screen):
     BINDINGS = [
         Binding("enter", "open", "Open", tooltip="open the highlighted run (a live one is attached)"),
         Binding("space", "mark", "Mark", tooltip="mark or unmark the run for comparing"),
@@ -91,7 +91,7 @@ class RunsScreen(Screen):
                     else f"{s.best_loss:.4f}" if s.best_loss is not None else "-")
             mark = "✓" if s.folder in self.marked else ("●" if s.live else " ")
             rows.append((s, [mark, short_name(s), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
-                             _age(now - s.started)]))
+                             age(now - s.started)]))
         for (s, _), cells in zip(rows, fit_columns([cells for _, cells in rows], self.size.width or 80)):
             style = ("bold yellow" if s.quiet else "bold") if s.live else (
                 "red" if s.state in ("failed", "interrupted") else "")
@@ -137,7 +137,7 @@ class RunsScreen(Screen):
         folder = self.current_key()
         if folder is None:
             return
-        from .run import RunScreen
+        from workbench.screens.run import RunScreen
 
         self.app.push_screen(RunScreen(folder))
 
@@ -159,7 +159,7 @@ class RunsScreen(Screen):
         if len(folders) < 2:
             self.say("Mark two or more runs with Space first, then c compares them.", error=True)
             return
-        from .compare import CompareScreen
+        from workbench.screens.compare import CompareScreen
 
         self.app.push_screen(CompareScreen(folders))
 
@@ -246,16 +246,6 @@ def status_word(s: RunSummary) -> str:
     return f"no word {s.quiet / 60:.0f}m" if s.quiet else s.state  # the message line says it in full
 
 
-def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m ago"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f}h ago"
-    return f"{seconds / 86400:.0f}d ago"
-
-
 def short_name(s: RunSummary) -> str:
     """A run's name without the model and dataset its own columns show: MODEL-DATASET-TIME -> TIME."""
     prefix = f"{s.model}-{s.dataset}-"
@@ -264,7 +254,3 @@ def short_name(s: RunSummary) -> str:
 
 def newest_live() -> RunSummary | None:
     return next((s for s in list_runs() if s.live), None)
-
-
-def name_of(folder: str) -> str:
-    return Path(folder).name

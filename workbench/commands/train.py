@@ -1,20 +1,17 @@
-"""The subcommands about runs: train (here or detached), runs, attach, stop, compare.
-
-Output is for people on a terminal and for log files when piped: a rich progress display on a TTY, one
-plain line per epoch otherwise (no control characters)."""
+"""`workbench train`: a run here (a progress bar on a terminal, one plain line per epoch in a log),
+in the background (--detach), or over several processes; and the names check the app shares."""
 
 from __future__ import annotations
 
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from trainers.errors import WorkbenchError
 
 
-def _fmt_acc(value: float | None) -> str:
+def fmt_acc(value: float | None) -> str:
     return "" if value is None else f" acc {value * 100:6.2f}%"
 
 
@@ -46,6 +43,24 @@ class LoadProgress:
             self.bar = None
 
 
+def check_names(config) -> None:
+    """Unknown model or dataset names are a one-line error before the app opens. A user's file.py:Name
+    is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
+    the picker marks it and says what does fit."""
+    from trainers.compat import check_pair
+    from trainers.data import DATASETS
+    from trainers.models import get_spec, is_user_model
+
+    if is_user_model(config.model):
+        path = Path(config.model.rsplit(":", 1)[0]).expanduser()
+        if not path.is_file():
+            raise WorkbenchError(f"model file {path} does not exist.")
+    else:
+        get_spec(config.model)  # ConfigError naming the models, for an unknown name
+    if config.dataset not in DATASETS:
+        raise WorkbenchError(check_pair(config.model, config.dataset) or f"unknown dataset {config.dataset!r}.")
+
+
 def train_config(args):
     """The config `workbench train` runs: from the options, or from RUN's folder for `--resume RUN`."""
     from trainers.backends import resume_config
@@ -53,7 +68,7 @@ def train_config(args):
     from trainers.runs import find_run
     from trainers.runs.home import is_run
 
-    from .options import config_from_args, given
+    from workbench.options import config_from_args, given
 
     options = given(args)
     resume = options.get("resume")
@@ -66,16 +81,14 @@ def train_config(args):
             return config
         folder = find_run(resume)
         config = resume_config(str(folder), **overrides)
-        _check_left(folder, config.epochs)
-        _check_checkpoint(folder)
+        check_left(folder, config.epochs)
+        check_checkpoint(folder)
         return config
     if not options.get("model"):
         raise WorkbenchError("train needs --model (and --dataset, synthetic-digits when not given), or --resume RUN "
                              "to continue a run.")
     config = config_from_args(args)
     config.validate()
-    from .cli import check_names
-
     check_names(config)  # a misspelt name is one line here, not a failed run in the runs home
     from trainers.compat import check_pair
 
@@ -85,7 +98,7 @@ def train_config(args):
     return config
 
 
-def _check_checkpoint(folder: Path) -> None:
+def check_checkpoint(folder: Path) -> None:
     """A damaged checkpoint is refused before the run's folder is touched: a finished run stays finished."""
     from trainers import checkpoint as ckpt
 
@@ -93,7 +106,7 @@ def _check_checkpoint(folder: Path) -> None:
         ckpt.load(folder)
 
 
-def _check_left(folder: Path, epochs: int | None) -> None:
+def check_left(folder: Path, epochs: int | None) -> None:
     """A finished run has nothing left to train unless --epochs asks for more: say so before starting."""
     from trainers.checkpoint import INFO
     from trainers.runs.files import read_json, whole
@@ -226,11 +239,11 @@ def show_events(events, run_dir: str) -> int:
                                          acc="", speed=0.0)
         elif isinstance(event, BatchEnded) and progress is not None:
             progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
-                            acc=_fmt_acc(event.accuracy), speed=event.samples_per_sec)
+                            acc=fmt_acc(event.accuracy), speed=event.samples_per_sec)
         elif isinstance(event, EpochEnded):
             line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
-                    f"{_fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
-                    f"{_fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
+                    f"{fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
+                    f"{fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
                     + ("  (resumed)" if event.resumed else ""))
             if progress is not None:
                 progress.console.print(line, highlight=False, markup=False)
@@ -259,112 +272,3 @@ def show_events(events, run_dir: str) -> int:
     if progress is not None:
         progress.stop()
     return code
-
-
-def _age(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m ago"
-    if seconds < 2 * 86400:
-        return f"{seconds / 3600:.0f}h ago"
-    return f"{seconds / 86400:.0f}d ago"
-
-
-def runs_table(summaries) -> list[list[str]]:
-    from trainers.runs.status import quiet_words
-
-    rows = []
-    now = time.time()
-    for s in summaries:
-        best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
-                else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
-        state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
-        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
-                     time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({_age(now - s.started)})"])
-    return rows
-
-
-def runs(args) -> int:
-    from trainers.runs import list_runs, runs_home
-
-    home = Path(args.home).expanduser() if args.home else runs_home()
-    summaries = list_runs(home)
-    if not summaries:
-        print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one.")
-        return 0
-    for s in summaries:
-        for what in s.damaged:
-            print(f"workbench: warning: {s.name}/{what}", file=sys.stderr)
-    header = ["name", "model", "dataset", "epochs", "best", "status", "started"]
-    rows = runs_table(summaries)
-    if sys.stdout.isatty():
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for col in header:
-            table.add_column(col, no_wrap=col != "name", overflow="fold")
-        for s, row in zip(summaries, rows):
-            table.add_row(*row, style="bold" if s.live else ("red" if s.state in ("failed", "interrupted") else None))
-        Console(highlight=False).print(table)
-        print(f"\n{len(rows)} run(s) in {home}")
-    else:
-        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-        for row in [header] + rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
-    return 0
-
-
-def attach(args) -> int:
-    from trainers.runs import find_run, list_runs
-
-    if args.run:
-        folder = find_run(args.run)
-    else:
-        summaries = list_runs()
-        if not summaries:
-            raise WorkbenchError("there are no runs to attach to yet.")
-        folder = Path(next((s for s in summaries if s.live), summaries[0]).folder)
-    from .app import run_app
-
-    return run_app(attach=str(folder)) or 0
-
-
-def compare(args) -> int:
-    from trainers.runs import find_run
-
-    folders = [str(find_run(name)) for name in args.runs]
-    if len(set(folders)) < 2:
-        raise WorkbenchError("compare needs two or more different runs.")
-    from .app import run_app
-
-    return run_app(compare=folders) or 0
-
-
-def stop(args) -> int:
-    from trainers.runs import find_run, lock_holder, read_status, send
-
-    folder = find_run(args.run)
-    status = read_status(folder)
-    if not status.live:
-        print(f"{folder.name} is not training ({status.state}); nothing to stop.")
-        return 0
-    send(folder, "stop")
-    if args.no_wait:
-        print(f"asked {folder.name} to stop after its current batch.")
-        return 0
-    deadline = time.monotonic() + 120
-    while lock_holder(folder) is not None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    status = read_status(folder)
-    if status.live:
-        print(f"{folder.name} has not stopped within 2 minutes (still {status.state}); it stops after its current "
-              f"batch, which may be slow.", file=sys.stderr)
-        return 1
-    from trainers.models import resume_command
-    from trainers.runs import RunReader
-
-    command = resume_command(folder.name, RunReader(folder).config().get("model"))
-    print(f"{folder.name} {status.state}; saved in {folder}. `{command}` continues it.")
-    return 0

@@ -15,9 +15,8 @@ from trainers.compat import check_pair
 from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
 
-from ..messages import CostEstimated
-
-HYPERPARAMETERS = ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "init")
+from workbench.messages import CostEstimated
+from workbench.options import HYPERPARAMETERS
 
 
 def cost_config(base: RunConfig, model: str, dataset: str, values: dict, chosen: str) -> RunConfig:

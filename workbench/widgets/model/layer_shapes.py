@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from .parameters import shape_text
+from workbench.widgets.model.parameters import shape_text
 
 
 class LayerTable(DataTable):

@@ -10,7 +10,7 @@ from textual.containers import Grid
 from textual.suggester import Suggester
 from textual.widgets import Input, Label, Select
 
-from ..options import form_fields
+from workbench.options import form_fields
 
 # (field, label, kind): kind is int, float or a tuple of choices. From RunConfig's metadata; the device,
 # the data folder and the number of processes are laid out separately.

@@ -1,0 +1,14 @@
+"""The headless subcommands, one module per group, and COMMANDS: each subcommand's function.
+
+Their modules import torch, textual and the trainers' heavier parts inside the functions, so `workbench
+--help` (which imports this table) stays quick."""
+
+from __future__ import annotations
+
+from workbench.commands import export, info, lab, predict, runs, train
+
+COMMANDS = {
+    "train": train.train, "runs": runs.runs, "attach": runs.attach, "stop": runs.stop, "compare": runs.compare,
+    "models": info.models, "datasets": info.datasets, "inspect": info.inspect, "predict": predict.predict,
+    "lab": lab.lab, "export": export.export,
+}

@@ -1,0 +1,110 @@
+"""The subcommands about runs already in the runs home: runs, attach, stop, compare."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from trainers.errors import WorkbenchError
+
+from workbench.render.text import age
+
+
+def runs_table(summaries) -> list[list[str]]:
+    from trainers.runs.status import quiet_words
+
+    rows = []
+    now = time.time()
+    for s in summaries:
+        best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
+                else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
+        state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
+        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
+                     time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({age(now - s.started)})"])
+    return rows
+
+
+def runs(args) -> int:
+    from trainers.runs import list_runs, runs_home
+
+    home = Path(args.home).expanduser() if args.home else runs_home()
+    summaries = list_runs(home)
+    if not summaries:
+        print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one.")
+        return 0
+    for s in summaries:
+        for what in s.damaged:
+            print(f"workbench: warning: {s.name}/{what}", file=sys.stderr)
+    header = ["name", "model", "dataset", "epochs", "best", "status", "started"]
+    rows = runs_table(summaries)
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        for col in header:
+            table.add_column(col, no_wrap=col != "name", overflow="fold")
+        for s, row in zip(summaries, rows):
+            table.add_row(*row, style="bold" if s.live else ("red" if s.state in ("failed", "interrupted") else None))
+        Console(highlight=False).print(table)
+        print(f"\n{len(rows)} run(s) in {home}")
+    else:
+        widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+        for row in [header] + rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    return 0
+
+
+def attach(args) -> int:
+    from trainers.runs import find_run, list_runs
+
+    if args.run:
+        folder = find_run(args.run)
+    else:
+        summaries = list_runs()
+        if not summaries:
+            raise WorkbenchError("there are no runs to attach to yet.")
+        folder = Path(next((s for s in summaries if s.live), summaries[0]).folder)
+    from workbench.app import run_app
+
+    return run_app(attach=str(folder)) or 0
+
+
+def compare(args) -> int:
+    from trainers.runs import find_run
+
+    folders = [str(find_run(name)) for name in args.runs]
+    if len(set(folders)) < 2:
+        raise WorkbenchError("compare needs two or more different runs.")
+    from workbench.app import run_app
+
+    return run_app(compare=folders) or 0
+
+
+def stop(args) -> int:
+    from trainers.runs import find_run, lock_holder, read_status, send
+
+    folder = find_run(args.run)
+    status = read_status(folder)
+    if not status.live:
+        print(f"{folder.name} is not training ({status.state}); nothing to stop.")
+        return 0
+    send(folder, "stop")
+    if args.no_wait:
+        print(f"asked {folder.name} to stop after its current batch.")
+        return 0
+    deadline = time.monotonic() + 120
+    while lock_holder(folder) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    status = read_status(folder)
+    if status.live:
+        print(f"{folder.name} has not stopped within 2 minutes (still {status.state}); it stops after its current "
+              f"batch, which may be slow.", file=sys.stderr)
+        return 1
+    from trainers.models import resume_command
+    from trainers.runs import RunReader
+
+    command = resume_command(folder.name, RunReader(folder).config().get("model"))
+    print(f"{folder.name} {status.state}; saved in {folder}. `{command}` continues it.")
+    return 0

@@ -1,0 +1,1 @@
+"""Pure rendering: images, tensors and layouts as characters (and pictures for textual-image). No widgets."""

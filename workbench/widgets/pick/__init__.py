@@ -1,0 +1,1 @@
+"""The picker's widgets: the hyperparameter form and the cost panel."""

@@ -1,0 +1,1 @@
+"""The run screen's widgets: progress, epochs, images, layer statistics."""
