@@ -28,15 +28,6 @@ KERNELS: dict[str, list[list[float]]] = {
     "sobel-y": [[-1.0, -2.0, -1.0], [0.0, 0.0, 0.0], [1.0, 2.0, 1.0]],
     "identity": [[0.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 0.0]],
 }
-KERNEL_HELP = {
-    "edge": "[1, -1]: vertical edges only (d2l)",
-    "edge-transposed": "[1; -1]: horizontal edges only",
-    "blur": "3x3 mean",
-    "sharpen": "3x3 sharpen",
-    "sobel-x": "Sobel, vertical edges",
-    "sobel-y": "Sobel, horizontal edges",
-    "identity": "3x3 identity",
-}
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
