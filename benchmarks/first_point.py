@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ["WORKBENCH_RUNS"] = tempfile.mkdtemp(prefix="first-point-")
 
 from trainers.config import RunConfig  # noqa: E402
-from trainers.data import availability  # noqa: E402
+from trainers.data.registry import availability  # noqa: E402
 from workbench.app import WorkbenchApp  # noqa: E402
 from workbench.screens.pick import PickScreen  # noqa: E402
 from workbench.screens.run import RunScreen  # noqa: E402

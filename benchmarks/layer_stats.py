@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 import torch  # noqa: E402
 
 from trainers import RunConfig  # noqa: E402
-from trainers.loop import loss_fn, prepare  # noqa: E402
+from trainers.train.loop import loss_fn, prepare  # noqa: E402
 from trainers.probes.layers import probe_for  # noqa: E402
 
 EPOCH_BATCHES = 938  # MNIST's 60,000 images in batches of 64

@@ -7,7 +7,7 @@ For each model, in this one process, on the same data, model, batch size (64) an
   (a) tutorial: torchvision dataset + ToTensor/Normalize + DataLoader(batch 64, shuffle) + loss.item() per batch
   (b) workbench: `workbench train`'s path headless (trainers.backends.train_here: loop + run folder)
   (c) app:       the same run started from the Textual app, charts on screen (Textual run_test)
-  (d) floor:     the workbench's step (by hand for a plain MLP: trainers.mlpstep) over pre-made normalised
+  (d) floor:     the workbench's step (by hand for a plain MLP: trainers.train.mlpstep) over pre-made normalised
                  tensors, no reporting
 (b), (c) and (d) run --repeat rounds, interleaved, and medians are compared. For (a), (b) and (d) it states
 the model FLOPs utilisation: the training step's FLOPs per sample (counted by torch's FlopCounterMode)
@@ -38,11 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from trainers import RunConfig  # noqa: E402
-from trainers.data import availability, load  # noqa: E402
+from trainers.data.registry import availability, load  # noqa: E402
 from trainers.events import EpochEnded, RunFailed  # noqa: E402
-from trainers.mlpstep import hand_step, linear_chain  # noqa: E402
+from trainers.train.mlpstep import hand_step, linear_chain  # noqa: E402
 from trainers.models import MODELS  # noqa: E402
-from trainers.prepare import make_optimizer, resolve_config  # noqa: E402
+from trainers.train.prepare import make_optimizer, resolve_config  # noqa: E402
 
 BATCH = 64
 
@@ -180,7 +180,7 @@ def make_step(model_name: str, seed: int, device="cpu", compile: bool = False, a
               threads: int | None = None, precision: str | None = None, channels_last: bool = False,
               hand: bool = True, **optimizer_options):
     """One training step as the workbench's loop takes it, with the option asked for: by hand for a
-    plain MLP (trainers.mlpstep) unless `hand` is False or an option rules it out, else through autograd.
+    plain MLP (trainers.train.mlpstep) unless `hand` is False or an option rules it out, else through autograd.
     torch.compile compiles the model, as `--compile` does (the loss and the optimizer step stay eager)."""
     model, opt = spec_setup(model_name, seed, device, **optimizer_options)
     by_hand = hand_step(model, opt, input_shape=tuple(MODELS[model_name].input_shape), loss=MODELS[model_name].loss,

@@ -129,7 +129,7 @@ def _write_idx(path: Path, array) -> None:
 
 
 def test_a_fashion_mnist_script_reads_the_runs_own_files_through_torchvision(tmp_path):
-    from trainers.synthetic import generate
+    from trainers.data.synthetic import generate
 
     files = tmp_path / "data" / "fashion-mnist"  # one of the folders the workbench looks in
     files.mkdir(parents=True)
@@ -261,7 +261,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, capsys):
 
 def test_an_image_folder_run_is_refused_for_scripts_in_one_line(tmp_path):
     from trainers.errors import WorkbenchError
-    from trainers.export import script_source
+    from trainers.export.script import script_source
 
     config = tiny_config(dataset="image-folder", model="mlp").to_dict()
     with pytest.raises(WorkbenchError, match="--csv and --tensorboard work"):

@@ -9,7 +9,7 @@ import trainers
 
 def test_no_trainers_module_imports_the_ui():
     names = [m.name for m in pkgutil.walk_packages(trainers.__path__, "trainers.")]
-    assert "trainers.loop" in names and "trainers.models.cnn" in names
+    assert "trainers.train.loop" in names and "trainers.models.cnn" in names
     code = (
         "import importlib, sys\n"
         f"for name in {names!r}: importlib.import_module(name)\n"
@@ -24,7 +24,7 @@ def test_cheap_modules_do_not_import_torch():
     # The picker lists models and datasets before torch is loaded; these must stay light.
     code = (
         "import sys\n"
-        "import trainers, trainers.config, trainers.events, trainers.models, trainers.data, trainers.compat\n"
+        "import trainers, trainers.config, trainers.events, trainers.models, trainers.data.registry, trainers.compat\n"
         "import workbench.cli\n"
         "print('torch' in sys.modules)\n"
     )

@@ -10,7 +10,7 @@ Importing this package is cheap: torch is imported when a run, an inspection or 
 """
 
 from .config import RunConfig
-from .control import RunControl
+from .train.control import RunControl
 from .errors import WorkbenchError
 
 __all__ = ["RunConfig", "RunControl", "WorkbenchError", "run", "resolve_config", "MODELS", "DATASETS"]
@@ -19,7 +19,7 @@ __all__ = ["RunConfig", "RunControl", "WorkbenchError", "run", "resolve_config",
 def __getattr__(name: str):
     # Lazy re-exports: `trainers.run` pulls in torch only when first used.
     if name in ("run", "resolve_config"):
-        from . import loop
+        from .train import loop
 
         return getattr(loop, name)
     if name == "MODELS":
@@ -27,7 +27,7 @@ def __getattr__(name: str):
 
         return MODELS
     if name == "DATASETS":
-        from .data import DATASETS
+        from .data.registry import DATASETS
 
         return DATASETS
     raise AttributeError(f"module 'trainers' has no attribute {name!r}")

@@ -27,7 +27,7 @@ INFO = "checkpoint.json"
 def save(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None,
          config: dict, classes: tuple[str, ...], input_shape: tuple[int, ...], task: str,
          mean: tuple[float, ...], std: tuple[float, ...], normalize: bool, state: dict | None = None) -> Path:
-    """`state`: where training stands (see trainers.loop.Trainer.state); `state["epoch"]` is the last
+    """`state`: where training stands (see trainers.train.loop.Trainer.state); `state["epoch"]` is the last
     finished epoch, the number predict and older readers look at."""
     from .runs.files import disk_error, read_json, write_json
 

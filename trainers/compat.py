@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .data import DATASETS
+from .data.registry import DATASETS
 from .models import MODELS, is_user_model
 
 

@@ -35,6 +35,7 @@ def parse_layer_init(item: str) -> tuple[str, str, float | None]:
         raise ConfigError(f"--layer-init {item!r}: only constant takes a value (constant:VALUE).")
     return name, how, None
 DEVICES = ("auto", "cpu", "cuda", "mps")
+DEFAULT_BATCH_SIZE = 64  # when neither the user nor the model's seed defaults say
 # torch seeds take 64 bits, but the loop derives each epoch's data order from seed + 1_000_003 * epoch; 32 bits
 # (Lightning's seed_everything range) leaves that far from overflow, and numpy's generators take it as it is
 MAX_SEED = 2**32 - 1
@@ -150,7 +151,7 @@ class RunConfig:
 
     def with_defaults(self, defaults: dict) -> "RunConfig":
         """Fill unset fields from a model's defaults, then the global ones."""
-        base = {"epochs": 5, "batch_size": 64, "optimizer": "adam", "lr": 1e-3, "momentum": 0.0,
+        base = {"epochs": 5, "batch_size": DEFAULT_BATCH_SIZE, "optimizer": "adam", "lr": 1e-3, "momentum": 0.0,
                 "weight_decay": 0.0, "init": "default", "normalize": True}
         base.update(defaults)
         changes = {k: v for k, v in base.items() if getattr(self, k, None) is None and hasattr(self, k)}

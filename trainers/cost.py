@@ -48,13 +48,9 @@ class Cost:
     peak_device_bytes: int | None = None  # CUDA only: the most memory the dry run allocated
     timing_note: str = ""  # why there is no timing, or what it leaves out
 
-    @property
-    def mult_adds_per_batch(self) -> int:
-        return self.mult_adds_per_sample * self.batch_size
-
 
 def _input_shape(cfg: RunConfig, spec) -> tuple[int, int, int]:
-    from .data import DATASETS
+    from .data.registry import DATASETS
 
     return tuple(spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28))  # as prepare() decides
 
@@ -63,7 +59,7 @@ def _build(cfg: RunConfig, spec, classes: int | None):
     """The model as a run would start it: built for the class count, initialised, layers set by hand."""
     import torch
 
-    from .prepare import apply_layer_settings, init_parameters
+    from .train.prepare import apply_layer_settings, init_parameters
 
     torch.manual_seed(cfg.seed)
     net = spec.build(num_classes=classes)
@@ -98,11 +94,11 @@ def static_cost(config: RunConfig) -> Cost:
     """Parameters, mult-adds and memory, from one sample through the model on the CPU; the dataset's sizes
     from its headers or listing (an image folder that is not here leaves them unknown)."""
     from .compat import check_pair
-    from .data import split_sizes
+    from .data.registry import split_sizes
     from .inspection import count_parameters
-    from .prepare import _resolve
+    from .train.prepare import resolve_with_spec
 
-    cfg, spec = _resolve(config)
+    cfg, spec = resolve_with_spec(config)
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
         raise ConfigError(reason)
@@ -174,19 +170,19 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     depend on the values. Raises WorkbenchError when the dry run cannot run; returns `cost` unchanged
     when cancelled."""
     import torch
-    from torch.nn import functional as F
 
     from .devices import describe, resolve
-    from .prepare import _resolve, channels_last as wants_channels_last, loss_fn, make_optimizer
+    from .train.prepare import resolve_with_spec, channels_last as wants_channels_last, make_optimizer
+    from .train.step import TrainStep
 
     cancelled = cancelled or (lambda: False)
-    cfg, spec = _resolve(config)
+    cfg, spec = resolve_with_spec(config)
     device = resolve(cfg.device)
     if cfg.amp == "fp16" and device.type != "cuda":
         raise ConfigError("--amp fp16 needs a CUDA GPU (float16 on a CPU is slow and unscaled); use --amp bf16 here.")
     classes = spec.num_classes or 10
     try:
-        from .data import split_sizes
+        from .data.registry import split_sizes
 
         classes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.seed).classes
     except WorkbenchError:
@@ -199,51 +195,32 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     if not trainable:
         raise ConfigError("every parameter is frozen, so nothing would train; unfreeze at least one layer.")
     opt = make_optimizer(cfg, trainable)
-    criterion = loss_fn(spec.loss)
     g = torch.Generator(device="cpu").manual_seed(cfg.seed)
     b = cfg.batch_size
     x = torch.rand((b, *cost.input_shape), generator=g).to(device)
     if channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, classes, (b,), generator=g).to(device)
-    amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
-    scaler = torch.amp.GradScaler("cuda") if cfg.amp == "fp16" else None
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-
-    def autocast():
-        import contextlib
-
-        return torch.autocast(device.type, dtype=amp) if amp else contextlib.nullcontext()
-
-    from .mlpstep import hand_step
-
-    hand = hand_step(model, opt, input_shape=tuple(cost.input_shape), loss=spec.loss, device=device,
-                     fast=cfg.fast_mlp, amp=cfg.amp, compiled=bool(cfg.compile),
-                     world=cfg.nproc_per_node * cfg.nnodes)  # the step the loop will take
+    step = target = None
 
     def train_step() -> None:
-        if hand is not None:
-            hand(x, y)
-            return
-        with autocast():
-            out = model(x)
-            # a model that returns its input's shape is an autoencoder, trained on MSE (as prepare decides)
-            loss = F.mse_loss(out.float(), x) if out.shape == x.shape else criterion(out.float(), y)
-        opt.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
+        step(x, target)
 
     def eval_step() -> None:
-        with torch.no_grad(), autocast():
+        with torch.no_grad(), step.autocast():
             model(x).float()
 
     try:
+        # a model that returns its input's shape is an autoencoder, trained on MSE (as prepare decides)
+        model.eval()
+        with torch.no_grad():
+            reconstruct = model(x).shape == x.shape
+        step = TrainStep(model, opt, loss="mse" if reconstruct else spec.loss, amp=cfg.amp, device=device,
+                         input_shape=tuple(cost.input_shape), fast_mlp=cfg.fast_mlp, compiled=bool(cfg.compile),
+                         world=cfg.nproc_per_node * cfg.nnodes)  # the step the loop will take
+        target = x if reconstruct else y
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
         model.train()
         per_batch, n = _median_time(train_step, device, warmup, steps, budget_s, cancelled)
         model.eval()

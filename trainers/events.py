@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+END = 1 << 30  # the "batch" of an epoch's evaluation and samples: after every batch of that epoch
+
 
 @dataclass(frozen=True)
 class ParamInfo:

@@ -102,7 +102,7 @@ def build(model: str, dataset: str | None = None, init: str = "default", layer_i
     """The model as a run would start it (`init`, then the per-layer choices), and its input shape for the
     dataset when one is given."""
     from .compat import check_pair
-    from .data import DATASETS
+    from .data.registry import DATASETS
     from .errors import ConfigError
     from .models import get_spec
 
@@ -118,7 +118,7 @@ def build(model: str, dataset: str | None = None, init: str = "default", layer_i
     torch.manual_seed(0)
     net = spec.build()
     if init != "default" or layer_init or freeze:
-        from .prepare import apply_layer_settings, init_parameters
+        from .train.prepare import apply_layer_settings, init_parameters
 
         init_parameters(net, init)
         apply_layer_settings(net, list(layer_init or []), list(freeze or []))

@@ -138,7 +138,7 @@ def kernel_named(name_or_values: str) -> torch.Tensor:
 
 def test_image(dataset: str = "synthetic-digits", index: int = 0, data_dir: str | None = None) -> tuple[torch.Tensor, str]:
     """Test image `index` of a dataset as a (H, W) float tensor in 0..1 (grey), and its label."""
-    from .data import DATASETS, load
+    from .data.registry import DATASETS, load
 
     if dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {dataset!r}; one of {', '.join(DATASETS)}.")

@@ -9,8 +9,9 @@ from typing import Iterator
 import torch
 
 from . import checkpoint as ckpt
-from .batches import to_float
-from .data import IMG_EXTENSIONS, load_image
+from .config import DEFAULT_BATCH_SIZE
+from .data.batches import to_float
+from .data.registry import IMG_EXTENSIONS, load_image
 from .errors import CheckpointError, WorkbenchError
 from .models import get_spec, trusted_model
 
@@ -43,7 +44,8 @@ def load_trained(run: str, model: str | None = None):
     return net.eval(), payload
 
 
-def predict_folder(run: str, images: str, batch_size: int = 64, model: str | None = None) -> Iterator[Labelled | Skipped]:
+def predict_folder(run: str, images: str, batch_size: int = DEFAULT_BATCH_SIZE,
+                   model: str | None = None) -> Iterator[Labelled | Skipped]:
     model, payload = load_trained(run, model)
     folder = Path(images).expanduser()
     if folder.is_file():  # one image

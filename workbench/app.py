@@ -92,7 +92,7 @@ def terminal_alive(fd: int) -> bool:
 def attached_pair(folder: str) -> RunConfig:
     """The picker under an attached run starts on that run's model and dataset (b from the run lands on
     them), when they are the zoo's; its other settings stay the model's defaults."""
-    from trainers.data import DATASETS
+    from trainers.data.registry import DATASETS
     from trainers.models.registry import MODELS
     from trainers.runs import RunReader
 

@@ -8,8 +8,8 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from trainers.batches import LoaderBatches, TensorBatches
-from trainers.data import load
+from trainers.data.batches import LoaderBatches, TensorBatches
+from trainers.data.registry import load
 
 
 class PILDigits(Dataset):
@@ -55,7 +55,7 @@ def test_fast_path_without_shuffle_keeps_file_order(digits):
 
 
 def test_per_batch_normalisation_when_the_float_copy_does_not_fit(digits, monkeypatch):
-    import trainers.batches as batches
+    import trainers.data.batches as batches
 
     kwargs = dict(device=torch.device("cpu"), mean=digits.mean, std=digits.std, normalize=True, shuffle=True)
     whole = list(TensorBatches(digits.train_x, digits.train_y, 64, generator=torch.Generator().manual_seed(1), **kwargs))

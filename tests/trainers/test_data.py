@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trainers import data
+from trainers.data import registry as data
 from trainers.errors import ConfigError, DatasetUnavailable, WorkbenchError
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -221,9 +221,9 @@ def test_registry_and_import_without_torch():
     assert set(data.DATASETS) == {"mnist", "fashion-mnist", "image-folder", "synthetic-digits"}
     assert [n for n, d in data.DATASETS.items() if not d.needs_files] == ["synthetic-digits"]
     heavy = ("torch", "torchvision", "PIL")
-    code = f"import sys, trainers.data; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, trainers.data.registry; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(data.__file__).parents[1])
+                         cwd=Path(data.__file__).parents[2])
     assert out.stdout.strip() == "[]"
 
 

@@ -18,7 +18,7 @@ from trainers.runs import RunReader
 
 
 def session(task="classify", classes=("a", "b", "c"), normalize=False, mean=(0.0,), std=(1.0,), model=None):
-    """What Evaluation reads of a trainers.prepare.Session."""
+    """What Evaluation reads of a trainers.train.prepare.Session."""
     data = SimpleNamespace(classes=classes, mean=mean, std=std)
     return SimpleNamespace(task=task, classify=task == "classify", data=data, device=torch.device("cpu"),
                            normalize=normalize, model=model or nn.Identity(), world=1, input_shape=(1, 2, 2))

@@ -252,7 +252,7 @@ def test_the_option_is_a_flag_off_by_default_and_bad_values_are_one_sentence():
 def test_a_viewers_lease_never_rewrites_the_requests(tmp_path):
     """The Layers tab renews its lease every few seconds: a stop sent meanwhile must not be overwritten."""
     from trainers.runs import send
-    from trainers.runs.control import FolderControl
+    from trainers.runs.requests import FolderControl
     from trainers.runs.files import CONTROL, read_json
 
     control = FolderControl(tmp_path)

@@ -1,4 +1,4 @@
-"""A plain MLP's step taken by hand (trainers.mlpstep) must compute exactly what autograd computes: the
+"""A plain MLP's step taken by hand (trainers.train.mlpstep) must compute exactly what autograd computes: the
 same losses, weights, gradients and momentum, bit for bit; and every other model must stay on autograd."""
 
 import dataclasses
@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-import trainers.mlpstep
+import trainers.train.mlpstep
 from trainers import run
 from trainers.events import BatchEnded, LayerStats, RunFailed
-from trainers.mlpstep import hand_step, linear_chain
+from trainers.train.mlpstep import hand_step, linear_chain
 from trainers.models import MODELS
 from tests.conftest import tiny_config
 
@@ -18,13 +18,13 @@ from tests.conftest import tiny_config
 def train(cfg, monkeypatch):
     """Train `cfg`; (hand steps taken, batch losses, layer gradient norms, final weights, optimizer state)."""
     calls = []
-    real = trainers.mlpstep.MLPStep.__call__
+    real = trainers.train.mlpstep.MLPStep.__call__
 
     def counted(self, x, y):
         calls.append(x.shape[0])
         return real(self, x, y)
 
-    monkeypatch.setattr(trainers.mlpstep.MLPStep, "__call__", counted)
+    monkeypatch.setattr(trainers.train.mlpstep.MLPStep, "__call__", counted)
     held = {}
     events = list(run(cfg, adapt=lambda s: held.update(model=s.model, optimizer=s.optimizer)))
     monkeypatch.undo()
@@ -96,7 +96,7 @@ class Skip(nn.Module):
     Skip(),
 ])
 def test_anything_but_a_plain_chain_stays_on_autograd(model, monkeypatch):
-    monkeypatch.setattr(trainers.mlpstep, "KNOWN", ("trainers.models.", __name__))  # trace Skip too
+    monkeypatch.setattr(trainers.train.mlpstep, "KNOWN", ("trainers.models.", __name__))  # trace Skip too
     assert linear_chain(model, (1, 28, 28)) is None
 
 
@@ -110,7 +110,7 @@ def test_a_chain_defined_here_would_be_traced(monkeypatch):
             return self.b(torch.relu(self.a(torch.flatten(x, 1))))
 
     assert linear_chain(Plain(), (1, 28, 28)) is None  # someone else's forward
-    monkeypatch.setattr(trainers.mlpstep, "KNOWN", ("trainers.models.", __name__))
+    monkeypatch.setattr(trainers.train.mlpstep, "KNOWN", ("trainers.models.", __name__))
     assert [m.out_features for m in linear_chain(Plain(), (1, 28, 28))] == [32, 10]
 
 
@@ -168,8 +168,8 @@ def test_the_cost_dry_run_times_the_step_the_run_takes(monkeypatch):
     from trainers.cost import static_cost, timed_cost
 
     calls = []
-    real = trainers.mlpstep.MLPStep.__call__
-    monkeypatch.setattr(trainers.mlpstep.MLPStep, "__call__", lambda self, x, y: calls.append(1) or real(self, x, y))
+    real = trainers.train.mlpstep.MLPStep.__call__
+    monkeypatch.setattr(trainers.train.mlpstep.MLPStep, "__call__", lambda self, x, y: calls.append(1) or real(self, x, y))
     cfg = tiny_config(model="mlp-deep")
     cost = timed_cost(static_cost(cfg), cfg, warmup=1, steps=2, budget_s=2.0)
     assert cost.seconds_per_batch and calls

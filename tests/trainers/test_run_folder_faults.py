@@ -15,9 +15,9 @@ import torch
 from tests.conftest import recorded, tiny_config
 from trainers import events as ev
 from trainers.backends import claim, resume_config, start_detached, train_here
-from trainers.batches import LoaderBatches
+from trainers.data.batches import LoaderBatches
 from trainers.runs import FolderLock, RunReader, lock_holder, read_events, read_status, send, write_status
-from trainers.runs.control import seen_now
+from trainers.runs.requests import seen_now
 from trainers.runs.writer import last_word
 
 SENDERS, SENDS = 8, 25

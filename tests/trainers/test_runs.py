@@ -247,10 +247,10 @@ def test_the_dataloader_path_resumes_exactly_too(tmp_path, monkeypatch):
 
     from PIL import Image
 
-    import trainers.prepare
-    from trainers.data import load
+    import trainers.train.prepare
+    from trainers.data.registry import load
 
-    monkeypatch.setattr(trainers.prepare, "load", functools.partial(load, memory_budget=0))  # decode lazily
+    monkeypatch.setattr(trainers.train.prepare, "load", functools.partial(load, memory_budget=0))  # decode lazily
     images = tmp_path / "images"
     images.mkdir()
     for cls in ("cat", "dog"):

@@ -7,20 +7,20 @@ import dataclasses
 import pytest
 import torch
 
-import trainers.prepare
+import trainers.train.prepare
 from trainers import run
 from trainers.events import RunFailed
 from tests.conftest import tiny_config
 
 
 def final_weights(cfg, monkeypatch=None, plain=False):
-    """Train `cfg` through trainers.loop.run; the model's weights at the end (and its optimizer)."""
+    """Train `cfg` through trainers.train.loop.run; the model's weights at the end (and its optimizer)."""
     if plain:  # the optimizer as the seeds write it
         def make(c, params):
             if c.optimizer == "sgd":
                 return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
             return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        monkeypatch.setattr(trainers.prepare, "make_optimizer", make)
+        monkeypatch.setattr(trainers.train.prepare, "make_optimizer", make)
     held = {}
     events = list(run(cfg, adapt=lambda s: held.update(model=s.model, optimizer=s.optimizer)))
     assert not any(isinstance(e, RunFailed) for e in events), events[-1]

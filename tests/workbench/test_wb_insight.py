@@ -5,7 +5,7 @@ import numpy as np
 
 from tests.conftest import recorded
 from trainers import events as ev
-from trainers.data import FASHION_CLASSES
+from trainers.data.registry import FASHION_CLASSES
 from workbench.app import WorkbenchApp
 from workbench.render.images import RAMP
 from workbench.screens.run import RunScreen

@@ -2,7 +2,7 @@
 none, and the lease that asks a live trainer for them while the tab is shown."""
 
 from tests.conftest import recorded
-from trainers.runs.control import WATCH
+from trainers.runs.requests import WATCH
 from trainers.runs.files import read_json
 from workbench.app import WorkbenchApp
 from workbench.screens.run import RunScreen

@@ -21,7 +21,7 @@ def test_the_picker_opens_without_importing_torch():
     code = ("import sys\n"
             "import workbench.app, workbench.screens.pick, workbench.screens.run, workbench.screens.run_list\n"
             "import workbench.screens.inspect, workbench.screens.compare\n"
-            "print(sorted(m for m in ('torch', 'trainers.loop', 'trainers.inspection', 'trainers.devices') "
+            "print(sorted(m for m in ('torch', 'trainers.train.loop', 'trainers.inspection', 'trainers.devices') "
             "if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

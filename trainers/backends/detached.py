@@ -10,23 +10,22 @@ import sys
 from pathlib import Path
 
 from ..config import RunConfig
-from ..runs.files import TRAINER_LOG, write_json
+from ..runs.files import REQUEST, TRAINER_LOG, write_json
 from ..runs.status import write_status
 from .local import claim
 
-REQUEST = "request.json"
 LOCK_FD = "WORKBENCH_LOCK_FD"
 CONTROL_SEEN = "_control_seen"  # in request.json: control.json's counts when the folder was claimed
 
 
 def request(config: RunConfig, folder: Path) -> dict:
     """What a background trainer is asked to do: the config, and which control requests came before it."""
-    from ..runs.control import seen_now
+    from ..runs.requests import seen_now
 
     return {**config.to_dict(), CONTROL_SEEN: list(seen_now(folder))}
 
 
-def _env(extra: dict | None = None) -> dict:
+def child_env(extra: dict | None = None) -> dict:
     env = {**os.environ, **(extra or {})}
     # The workbench's own modules must be importable in the child however the caller was started.
     root = str(Path(__file__).resolve().parents[2])
@@ -49,7 +48,7 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Pat
         try:
             child = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", str(folder)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                     pass_fds=(lock.fd,), env=_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
+                                     pass_fds=(lock.fd,), env=child_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
         finally:
             log.close()
     except BaseException:
@@ -66,7 +65,7 @@ class Spare:
     def __init__(self) -> None:
         self.process = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", "--spare"],
                                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                        start_new_session=True, env=_env(), cwd=os.getcwd())
+                                        start_new_session=True, env=child_env(), cwd=os.getcwd())
         self.used = False
 
     @property

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..runs.files import TRAINER_LOG, FolderLock, read_json, write_json
+from ..runs.files import REQUEST, TRAINER_LOG, FolderLock, read_json, write_json
 from ..runs.status import write_status
-from .detached import CONTROL_SEEN, LOCK_FD, REQUEST, _env, request
+from .detached import CONTROL_SEEN, LOCK_FD, child_env, request
 from .local import claim
 
 PAUSE_LIMIT = timedelta(days=7)  # a paused rank 0 keeps the others waiting in a collective this long at most
@@ -60,7 +60,7 @@ def start_distributed(config: RunConfig) -> tuple[Path, subprocess.Popen]:
         with open(folder / TRAINER_LOG, "ab") as log:
             child = subprocess.Popen([sys.executable, "-m", "trainers.backends.distributed", str(folder)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                     pass_fds=(lock.fd,), env=_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
+                                     pass_fds=(lock.fd,), env=child_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
     except BaseException:
         lock.release()
         raise
@@ -83,7 +83,7 @@ def launch(folder: Path) -> int:
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.run import config_from_args, parse_args
 
-    from .worker import _record_failure
+    from .worker import record_failure
 
     lock = FolderLock(folder)
     if os.environ.get(LOCK_FD):
@@ -92,7 +92,7 @@ def launch(folder: Path) -> int:
         lock.acquire()
     # A stop signal to the launcher becomes a stop request in the folder: rank 0 reads it and every rank
     # stops at the same batch, after saving. (torch's agent would otherwise end the ranks at once.)
-    from ..runs.control import send
+    from ..runs.requests import send
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: send(folder, "stop"))
@@ -118,10 +118,10 @@ def launch(folder: Path) -> int:
                else f"exited with code {code}")
         reason = (f"rank {rank} of {config.nproc_per_node * config.nnodes} {how}; the other ranks were stopped. "
                   f"The last checkpoint stays loadable: {resume_command(folder.name, config.model)} continues it.")
-        _record_failure(folder, reason)
+        record_failure(folder, reason)
         return 1
     except Exception as err:  # noqa: BLE001 - a launcher that cannot start says so in the folder
-        _record_failure(folder, f"torchrun could not start the ranks: {type(err).__name__}: {err}")
+        record_failure(folder, f"torchrun could not start the ranks: {type(err).__name__}: {err}")
         return 1
     finally:
         lock.release()
@@ -134,9 +134,9 @@ def rank_main(folder: Path) -> int:
     import torch
     import torch.distributed as dist
 
-    from ..control import RunControl
-    from ..loop import run
-    from ..runs.control import FolderControl
+    from ..train.control import RunControl
+    from ..train.loop import run
+    from ..runs.requests import FolderControl
     from ..runs.writer import RunWriter, record
 
     rank, world, local = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ["LOCAL_RANK"])

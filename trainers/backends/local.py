@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 from ..config import RunConfig
 from ..errors import ConfigError
-from ..runs.control import FolderControl
+from ..runs.requests import FolderControl
 from ..runs.files import CONFIG, REQUEST, FolderLock, RunFolderError, write_json
 from ..runs.home import find_run, new_run_dir, run_folder
 from ..runs.writer import RunWriter, record
@@ -124,7 +124,7 @@ def train_here(config: RunConfig, progress: Callable[[str, int, int], None] | No
     """Run the loop in this process, recording everything in the run folder; yields the events.
 
     `config.out` must be set and claimed (`claim`); the lock is released when the generator ends."""
-    from ..loop import run
+    from ..train.loop import run
 
     folder = Path(config.out)
     writer = RunWriter(folder)

@@ -20,7 +20,7 @@ from pathlib import Path
 def _warm_up() -> None:
     import torch  # the point: pay for the imports before anyone waits for them
 
-    from .. import loop, prepare  # noqa: F401
+    from ..train import loop, prepare  # noqa: F401
 
     # An optimizer's first construction imports torch._dynamo (about 2 s on two cores): pay that now too,
     # with a step, so the first batches of the real run find everything loaded.
@@ -51,9 +51,9 @@ def main(argv: list[str]) -> int:
         _adopt_output(Path(line))
     from ..config import RunConfig
     from ..events import RunFailed
-    from ..runs.control import FolderControl
-    from ..runs.files import FolderLock, read_json
-    from .detached import CONTROL_SEEN, LOCK_FD, REQUEST
+    from ..runs.files import REQUEST, FolderLock, read_json
+    from ..runs.requests import FolderControl
+    from .detached import CONTROL_SEEN, LOCK_FD
     from .local import train_here
 
     folder = Path(argv[0])
@@ -74,17 +74,17 @@ def main(argv: list[str]) -> int:
             if isinstance(event, RunFailed):
                 code = 1
     except KeyboardInterrupt:  # a second stop signal: end now, the last checkpoint stays
-        _record_failure(folder, "stopped at once by a second stop signal; the last checkpoint is kept")
+        record_failure(folder, "stopped at once by a second stop signal; the last checkpoint is kept")
         return 130
     except BaseException as err:  # noqa: BLE001 - whatever it is, the folder says so
-        _record_failure(folder, f"the trainer failed: {type(err).__name__}: {err}")
+        record_failure(folder, f"the trainer failed: {type(err).__name__}: {err}")
         raise
     finally:
         lock.release()
     return code
 
 
-def _record_failure(folder: Path, reason: str) -> None:
+def record_failure(folder: Path, reason: str) -> None:
     from ..events import RunFailed
     from ..runs.writer import RunWriter
 

@@ -75,7 +75,7 @@ def load_user_spec(ref: str, sha256: str | None = None) -> ModelSpec:
             raise ModelLoadError(f"{ref}() returned {type(model).__name__}, not a torch.nn.Module.")
         return model
 
-    # Task, input and classes are found by a trial forward pass on the dataset (trainers.loop).
+    # Task, input and classes are found by a trial forward pass on the dataset (trainers.train.loop).
     return ModelSpec(name=ref, description=f"your model from {ref.rsplit(':', 1)[0]}", seed="user",
                      task="classify", input_shape=None, loss="cross_entropy", builder=build, num_classes=None,
                      sha256=digest)

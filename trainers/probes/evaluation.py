@@ -63,7 +63,7 @@ def pca_2d(codes: torch.Tensor) -> tuple[torch.Tensor, tuple[float, ...]]:
 
 
 class Evaluation:
-    """One test pass's probe for a session (trainers.prepare.Session): feed it batches, then ask for the
+    """One test pass's probe for a session (trainers.train.prepare.Session): feed it batches, then ask for the
     epoch's event."""
 
     def __init__(self, s) -> None:

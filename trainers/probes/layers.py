@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from ..events import LayerStat, LayerStats
-from ..runs.control import WATCH_EVERY
+from ..runs.requests import WATCH_EVERY
 
 BINS = 16
 HISTOGRAM_VALUES = 1 << 14  # per parameter tensor: evenly strided values, plenty for 16 bins' shape, and
@@ -196,7 +196,7 @@ def probe_for(session, sample_x: torch.Tensor, wanted=None) -> LayerProbe | None
     cfg = session.cfg
     if session.rank != 0 or (cfg.layer_stats is None and wanted is None):
         return None
-    from ..batches import to_float
+    from ..data.batches import to_float
 
     inputs = to_float(sample_x.to(session.device), session.data.mean, session.data.std, session.normalize)
     return LayerProbe(session.model, inputs, cfg.layer_stats, wanted)

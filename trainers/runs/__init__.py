@@ -6,14 +6,16 @@
        └─ RunReader(RUN).events(follow=True)
 
 Modules: `files` (names, atomic writes, the lock), `log` (the event log), `writer`, `reader`, `status`,
-`control`, `home` (the runs home: naming, finding and listing runs). Nothing here imports a UI.
+`requests` (control.json: pause, stop, save asked of a running trainer), `home` (the runs home: naming,
+finding and listing runs). Nothing here imports a UI.
 """
 
-from .control import FolderControl, send
+from ..events import END
 from .files import FolderLock, RunFolderError, lock_holder, read_json, write_json
 from .home import RunSummary, find_run, list_runs, new_run_dir, run_folder, runs_home, summarize
-from .log import END, LogError, read_events
+from .log import LogError, read_events
 from .reader import CaughtUp, LogRestarted, RunReader, TrainerGone
+from .requests import FolderControl, send
 from .status import Status, read_status, write_status
 from .writer import RunWriter, record
 

@@ -68,7 +68,7 @@ def _tmp_name(path: Path) -> Path:
 def write_json(path: str | os.PathLike, value) -> None:
     """Write `value` as JSON atomically; a failure raises RunFolderError and leaves the old file whole."""
     path = Path(path)
-    text = json.dumps(value, indent=2, default=_plain) + "\n"
+    text = json.dumps(value, indent=2, default=json_default) + "\n"
     tmp = _tmp_name(path)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -158,7 +158,7 @@ def number(value, default=None):
     return value if math.isfinite(value) else default
 
 
-def _plain(value):
+def json_default(value):
     """JSON for numpy scalars and paths, which events and configs may carry."""
     if hasattr(value, "item"):
         return value.item()

@@ -27,12 +27,12 @@ from typing import Iterator
 import numpy as np
 
 from .. import events as ev
+from ..events import END
 from ..errors import WorkbenchError
-from .files import ARRAYS, EVENTS, _plain, disk_error, loads, lock_holder, whole
+from .files import ARRAYS, EVENTS, disk_error, json_default, loads, lock_holder, whole
 
 FORMAT = "workbench-events"
 VERSION = 1
-END = 1 << 30  # the "batch" of an epoch's evaluation and samples: after every batch of that epoch
 
 EVENT_TYPES = {cls.__name__: cls for cls in (
     ev.Loading, ev.RunStarted, ev.BatchEnded, ev.EpochEnded, ev.Reconstructions, ev.Predictions,
@@ -204,7 +204,7 @@ def _header_version(record: dict) -> int | None:
     return None
 
 
-def _check_header(record: dict, path: Path) -> bool:
+def check_header(record: dict, path: Path) -> bool:
     """True when `record` is the log's header; a log from a newer workbench is refused in one sentence."""
     version = _header_version(record)
     if version is None:
@@ -248,7 +248,7 @@ def read_records(folder: str | os.PathLike, skipped: Skipped | None = None) -> I
                 if skipped is not None:
                     skipped.line(line)
                 continue
-            if start == 0 and _check_header(record, path):
+            if start == 0 and check_header(record, path):
                 continue
             yield start, offset, record
 
@@ -306,7 +306,7 @@ class EventLog:
         return max(numbers, default=0)
 
     def _write_line(self, record: dict) -> None:
-        self.file.write(json.dumps(record, default=_plain).encode() + b"\n")
+        self.file.write(json.dumps(record, default=json_default).encode() + b"\n")
         self.file.flush()
 
     def append(self, event, durable: bool = False) -> None:

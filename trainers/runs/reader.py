@@ -18,7 +18,7 @@ from typing import Iterator
 
 from .. import events as ev
 from .files import CONFIG, EVENTS, REQUEST, lock_holder, read_json
-from .log import FINAL, Skipped, _check_header, decode, parse_line
+from .log import FINAL, Skipped, check_header, decode, parse_line
 from .status import Status, read_status
 
 POLL_SECONDS = 0.5
@@ -98,7 +98,7 @@ class _Tail:
             if record is None:
                 self.skipped.line(line)
                 continue
-            if first and _check_header(record, self.path):
+            if first and check_header(record, self.path):
                 continue
             event = decode(record, self.folder, self.skipped)
             if event is not None:

@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .. import events as ev
-from .files import CONFIG, EVENTS, METRICS, RESULT, STATUS, RunFolderError, _plain, disk_error, read_json, write_json
-from .log import END, EventLog, parse_line
+from .files import CONFIG, EVENTS, METRICS, RESULT, STATUS, RunFolderError, disk_error, json_default, read_json, write_json
+from ..events import END
+from .log import EventLog, parse_line
 from .status import Heartbeat, write_record, write_status
 
 LOADING_SECONDS = 0.25  # download and decode progress: a few lines a second is plenty for any viewer
@@ -148,7 +149,7 @@ class RunWriter:
         try:
             if self._metrics is None:
                 self._metrics = open(self.folder / METRICS, "a", encoding="utf-8")
-            self._metrics.write(json.dumps(row, default=_plain) + "\n")
+            self._metrics.write(json.dumps(row, default=json_default) + "\n")
             self._metrics.flush()
             os.fsync(self._metrics.fileno())
         except OSError as err:

@@ -9,7 +9,7 @@ from trainers.errors import WorkbenchError
 
 
 def export(args) -> int:
-    from trainers import export as ex
+    from trainers.export import metrics, script
     from trainers.runs import find_run
 
     if not (args.script or args.csv or args.tensorboard):
@@ -21,32 +21,32 @@ def export(args) -> int:
         # `export --csv RUN`: argparse took the run for --csv's optional FILE; the metrics go to stdout
         args.run, args.csv = args.csv, "-"
     folder = find_run(args.run)
-    config = ex.run_config(folder) if args.script or args.tensorboard else None  # the CSV needs only the log
+    config = script.run_config(folder) if args.script or args.tensorboard else None  # the CSV needs only the log
     to_stdout = args.csv == "-"
     # every output is checked before anything is written: a typo in the last one costs nothing
     if args.script:
-        ex.check_output_file(args.script)
+        script.check_output_file(args.script)
     if args.csv and not to_stdout:
-        ex.check_output_file(args.csv)
+        script.check_output_file(args.csv)
     if args.tensorboard:
-        ex.need_tensorboard()
-        ex.check_tensorboard_dir(folder, args.tensorboard)
+        metrics.need_tensorboard()
+        metrics.check_tensorboard_dir(folder, args.tensorboard)
     say = sys.stderr if to_stdout else sys.stdout  # CSV on standard output stays pure CSV
     if args.script:
-        path = ex.write_script(folder, args.script)
+        path = script.write_script(folder, args.script)
         print(f"wrote {path}: `python {path}` trains {config['model']} on {config['dataset']} as {folder.name} did, "
               f"with torch and torchvision alone", file=say)
     if args.csv:
         from trainers.runs.log import Skipped
 
         skipped = Skipped()
-        rows = ex.write_csv(folder, sys.stdout if to_stdout else Path(args.csv), skipped)
+        rows = metrics.write_csv(folder, sys.stdout if to_stdout else Path(args.csv), skipped)
         if not to_stdout:
             print(f"wrote {rows} row(s) of metrics to {args.csv}", file=say)
         if skipped.lines:
             print(f"workbench: warning: {skipped.sentence(folder)}", file=sys.stderr)
     if args.tensorboard:
-        target, counts = ex.write_tensorboard(folder, args.tensorboard)
+        target, counts = metrics.write_tensorboard(folder, args.tensorboard)
         print(f"wrote TensorBoard files to {target} ({sum(counts.values())} points in {len(counts)} scalar tags); "
               f"`tensorboard --logdir {args.tensorboard}` shows them", file=say)
     return 0

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from trainers.errors import WorkbenchError
+from trainers.events import END
 
 
 def fmt_acc(value: float | None) -> str:
@@ -48,7 +49,7 @@ def check_names(config) -> None:
     is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
     the picker marks it and says what does fit."""
     from trainers.compat import check_pair
-    from trainers.data import DATASETS
+    from trainers.data.registry import DATASETS
     from trainers.models import get_spec, is_user_model
 
     if is_user_model(config.model):
@@ -214,7 +215,7 @@ def show_events(events, run_dir: str) -> int:
             model = event.config.get("model")
             if event.resumed_at:
                 e, b = event.resumed_at
-                where = f"after epoch {e}" if b >= 1 << 30 else f"at epoch {e}, batch {b}/{event.batches_per_epoch}"
+                where = f"after epoch {e}" if b >= END else f"at epoch {e}, batch {b}/{event.batches_per_epoch}"
                 span = f"resumed {where}, on to epoch {event.epochs}"
             else:
                 span = f"{event.epochs} epoch(s)"

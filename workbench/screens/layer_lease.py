@@ -2,14 +2,14 @@
 
 A run not started with --layer-stats N measures its layers only while someone watches: while the run
 screen's Layers tab is shown, a "watch-layers" request goes to the trainer through the run folder and is
-renewed every third of the lease (trainers.runs.control.WATCH_SECONDS). When the tab is hidden the
+renewed every third of the lease (trainers.runs.requests.WATCH_SECONDS). When the tab is hidden the
 renewals pause, and the trainer's lease runs out by itself."""
 
 from __future__ import annotations
 
 from trainers.errors import WorkbenchError
 from trainers.runs import send
-from trainers.runs.control import WATCH_SECONDS
+from trainers.runs.requests import WATCH_SECONDS
 
 
 class LayerLease:

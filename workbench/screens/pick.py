@@ -19,7 +19,7 @@ from textual.worker import get_current_worker
 
 from trainers.compat import check_pair, compatible_datasets
 from trainers.config import RunConfig
-from trainers.data import DATASETS, Availability, availability
+from trainers.data.registry import DATASETS, Availability, availability
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
 

@@ -23,7 +23,7 @@ from trainers import events as ev
 from trainers.errors import WorkbenchError
 from trainers.models.registry import MODELS, is_user_model
 from trainers.runs import LogRestarted, TrainerGone, lock_holder, read_status, send
-from trainers.runs.control import WATCH_EVERY
+from trainers.runs.requests import WATCH_EVERY
 from trainers.runs.status import BEAT_SECONDS
 
 from workbench import follow
@@ -273,7 +273,7 @@ class RunScreen(InsightTabs, Screen):
         resumed = ""
         if e.resumed_at:
             epoch, batch = e.resumed_at
-            resumed = (f" · resumed after epoch {epoch}" if batch >= 1 << 30
+            resumed = (f" · resumed after epoch {epoch}" if batch >= ev.END
                        else f" · resumed at epoch {epoch}, batch {batch}/{e.batches_per_epoch}")
         info = Text(f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {e.device}{resumed}\n"
                     f"data: {e.data_source or e.dataset} · {e.batches_per_epoch} batches per epoch\n"

@@ -12,7 +12,6 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
 BARS = "▁▂▃▄▅▆▇█"
-END = 1 << 30
 
 
 def sparkline(counts) -> str:

@@ -11,19 +11,19 @@ from pathlib import Path
 import torch
 from torch.nn import functional as F
 
-from . import checkpoint as ckpt
-from .batches import LoaderBatches, TensorBatches, to_float
-from .compat import check_pair
-from .config import RunConfig
-from .data import DATASETS, LoadedData, load
-from .devices import resolve
-from .errors import ConfigError, ModelLoadError
-from .models import ModelSpec, get_spec
+from .. import checkpoint as ckpt
+from ..data.batches import LoaderBatches, TensorBatches, to_float
+from ..compat import check_pair
+from ..config import RunConfig
+from ..data.registry import DATASETS, LoadedData, load
+from ..devices import resolve
+from ..errors import ConfigError, ModelLoadError
+from ..models import ModelSpec, get_spec
 
 SAMPLE_BYTES = 256 * 1024  # test images recorded per epoch for the image views: about this much, 8 to 32
 
 
-def _resolve(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
+def resolve_with_spec(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
     config.validate()
     spec = get_spec(config.model, sha256=config.model_sha256)  # a user's file runs here, once per run
     resolved = config.with_defaults(spec.defaults)
@@ -35,7 +35,7 @@ def _resolve(config: RunConfig) -> tuple[RunConfig, ModelSpec]:
 
 def resolve_config(config: RunConfig) -> RunConfig:
     """The config with every unset value taken from the model's seed defaults, validated."""
-    return _resolve(config)[0]
+    return resolve_with_spec(config)[0]
 
 
 INITS = {
@@ -63,7 +63,7 @@ def apply_layer_settings(model: torch.nn.Module, layer_init: list, freeze: list)
     """Per-layer choices, as the d2l notes make them one block at a time: an initialisation for the named
     layer's parameters (weights by the rule, biases to zero; "zeros" and "constant:V" set the weights to
     that, biases to zero), and frozen layers whose parameters are not trained."""
-    from .config import parse_layer_init
+    from ..config import parse_layer_init
 
     modules = dict(model.named_modules())
     with_params = [n for n, m in modules.items() if n and any(True for _ in m.parameters(recurse=False))]
@@ -190,7 +190,7 @@ class Session:
 
 
 def prepare(config: RunConfig, progress=None) -> Session:
-    cfg, spec = _resolve(config)
+    cfg, spec = resolve_with_spec(config)
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
         raise ConfigError(reason)

@@ -8,13 +8,11 @@ import threading
 class RunControl:
     """Stop, pause and save requests, checked by the loop between batches."""
 
-    def __init__(self, stop: threading.Event | None = None, event_factory=threading.Event) -> None:
-        # event_factory: threading.Event in one process; a multiprocessing context's Event to steer a
-        # loop running in a child process (trainers.process) with the same calls.
-        self.stop = stop if stop is not None else event_factory()
-        self._running = event_factory()
+    def __init__(self, stop: threading.Event | None = None) -> None:
+        self.stop = stop if stop is not None else threading.Event()
+        self._running = threading.Event()
         self._running.set()
-        self._save = event_factory()
+        self._save = threading.Event()
 
     def install_signals(self) -> None:
         """SIGTERM/SIGINT stop after the batch (a second one ends at once), SIGUSR1 saves, SIGHUP is
@@ -35,7 +33,7 @@ class RunControl:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
     def poll(self) -> None:
-        """Take in requests that arrive from outside this process (trainers.runs.control overrides it);
+        """Take in requests that arrive from outside this process (trainers.runs.requests overrides it);
         the loop calls it between batches, so it must be cheap."""
 
     def request_stop(self) -> None:

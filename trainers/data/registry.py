@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
-from .errors import ConfigError, DatasetUnavailable, WorkbenchError
+from ..errors import ConfigError, DatasetUnavailable, WorkbenchError
 
 if TYPE_CHECKING:
     import torch
@@ -132,7 +132,7 @@ def _availability(name: str, data_dir: str | None, download: bool) -> Availabili
             return Availability("missing", str(root), f"found no labelled images in {root}; it needs one "
                                 "subfolder per class, or files named after their class like cat.1.jpg")
         return Availability("ready", str(root), f"images in {root} ({layout})")
-    found = _find_idx(name, data_dir)
+    found = find_idx(name, data_dir)
     if found is not None:
         return Availability("ready", str(found[0].parent), f"found in {found[0].parent}")
     target = _download_dir(name, data_dir)
@@ -209,7 +209,7 @@ def _idx_file(folder: Path, base: str) -> Path | None:
     return None
 
 
-def _find_idx(name: str, data_dir: str | None) -> list[Path] | None:
+def find_idx(name: str, data_dir: str | None) -> list[Path] | None:
     """The four IDX files from the first folder holding all of them, or None."""
     for folder in search_paths(name, data_dir):
         files = [_idx_file(folder, base) for base in _IDX_FILES]
@@ -250,14 +250,14 @@ def _load_idx(name: str, data_dir: str | None, download: bool, progress: Progres
     import torch
 
     info = DATASETS[name]
-    files = _find_idx(name, data_dir)
+    files = find_idx(name, data_dir)
     if files is None:
         target = _download_dir(name, data_dir)
         if not download:
             raise DatasetUnavailable(f"{name} is not here and downloading is off: put {_file_list()} in "
                                      f"{target}{_debian_hint(name)}.")
         _download(name, target, progress)
-        files = _find_idx(name, data_dir)
+        files = find_idx(name, data_dir)
         assert files is not None
     arrays = []
     for i, path in enumerate(files):
@@ -745,7 +745,7 @@ def split_sizes(name: str, data_dir: str | None = None, extra: dict | None = Non
         extra = extra or {}
         return SplitSizes(int(extra.get("train_size", 10000)), int(extra.get("test_size", 2000)), 10, "")
     if name in _IDX_DATASETS:
-        files = _find_idx(name, data_dir)
+        files = find_idx(name, data_dir)
         if files is None:
             train, test = _STANDARD_SIZES[name]
             return SplitSizes(train, test, len(info.classes), "the standard split; the files are not here")

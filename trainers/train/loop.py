@@ -2,7 +2,7 @@
 its checkpoints.
 
 Read it as pytorch/examples' mnist: `Trainer.train_epoch()`, `Trainer.evaluate()`, `Trainer.run()`; the
-preparation (model, optimizer, data on the device) is trainers.prepare. Every problem a user can cause
+preparation (model, optimizer, data on the device) is trainers.train.prepare. Every problem a user can cause
 (bad values, missing data, a model that raises, a diverging loss) ends the generator with a RunFailed event
 carrying one readable sentence; `run` itself does not raise for them.
 
@@ -13,7 +13,6 @@ ends with the same weights and the same records as a run never stopped (bit for 
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -25,20 +24,19 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from .config import RunConfig
-from .control import RunControl
-from .devices import describe
-from .errors import ConfigError, WorkbenchError
-from .events import (BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
+from ..config import RunConfig
+from ..devices import describe
+from ..errors import ConfigError, WorkbenchError
+from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
-from .inspection import count_parameters, parameter_table
-from .mlpstep import hand_step
-from .probes.layers import probe_for
-from .probes.insight import Evaluation, epoch_events, walk_samples
+from ..inspection import count_parameters, parameter_table
+from ..probes.layers import probe_for
+from ..probes.insight import Evaluation, epoch_events, walk_samples
 from .prepare import (Session, init_parameters, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
                       resolve_config)
+from .control import RunControl
+from .step import TrainStep
 
-END = 1 << 30  # trainers.runs.log.END: the batch number of an epoch's evaluation and samples
 DIVERGED = 100.0  # a loss this many times the untrained model's is a run that has diverged
 
 
@@ -113,17 +111,15 @@ class Trainer:
         self.segment_start = time.perf_counter()
         self.last: EpochEnded | None = None
         self.probe = None  # trainers.probes.layers: set by run() when layer statistics may be asked for
-        amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(s.cfg.amp)
-        self.autocast = (lambda: torch.autocast(s.device.type, dtype=amp)) if amp else contextlib.nullcontext
-        self.scaler = torch.amp.GradScaler("cuda") if s.cfg.amp == "fp16" else None
-        if self.scaler is not None and state.get("scaler"):
-            self.scaler.load_state_dict(state["scaler"])
         if s.compiled:
             _compile_cache()
             s.net = torch.compile(s.net if s.net is not None else s.model)
-        # a plain MLP on a CPU: its step taken by hand, the same floats (trainers.mlpstep); else None
-        self.hand = hand_step(s.model, s.optimizer, input_shape=s.input_shape, loss=s.loss, device=s.device,
-                              fast=s.cfg.fast_mlp, amp=s.cfg.amp, compiled=s.compiled, world=s.world)
+        self.train_step = TrainStep(s.model, s.optimizer, loss=s.loss, amp=s.cfg.amp, device=s.device,
+                                    input_shape=s.input_shape, fast_mlp=s.cfg.fast_mlp, compiled=s.compiled,
+                                    world=s.world, net=s.net)
+        self.autocast, self.scaler = self.train_step.autocast, self.train_step.scaler
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
 
     # -- where training stands ------------------------------------------------------------------------
 
@@ -205,7 +201,7 @@ class Trainer:
 
     def train_epoch(self, epoch: int, start: int) -> Iterator:
         s, cfg, sums = self.s, self.s.cfg, self.sums
-        model, opt, device = (s.net if s.net is not None else s.model), s.optimizer, s.device
+        model, device = (s.net if s.net is not None else s.model), s.device
         model.train()
         batches = len(self.train_batches)
         n_total = min(s.data.train_size, batches * cfg.batch_size)
@@ -218,26 +214,13 @@ class Trainer:
             due = probe is not None and probe.due(b, batches)
             if due:
                 probe.before_step()  # the weights before this step, to measure what the step did
-            if self.hand is not None:
-                loss, out = self.hand(xb, yb)  # forward, backward and step
-            else:
-                with self.autocast():
-                    out = model(xb)
-                    loss = self.criterion(out.float(), yb if s.classify else xb)
-                opt.zero_grad(set_to_none=True)
-                # DDP averages gradients over processes; weighting by this slice's share of the global batch
-                # makes that average the gradient of the global batch's mean loss.
-                scaled = loss * (yb.shape[0] * s.world / size) if s.world > 1 else loss
-                if self.scaler is not None:
-                    scale = self.scaler.get_scale() if due else None  # a sync, only when stats are due
-                    self.scaler.scale(scaled).backward()
-                    self.scaler.step(opt)
-                    self.scaler.update()
-                    if due and self.scaler.get_scale() < scale:
-                        due = False  # fp16 overflow: the step was skipped (routine while the scale settles)
-                else:
-                    scaled.backward()
-                    opt.step()
+            # DDP averages gradients over processes; weighting by this slice's share of the global batch
+            # makes that average the gradient of the global batch's mean loss.
+            weight = yb.shape[0] * s.world / size if s.world > 1 else None
+            # watch_skip (a sync) only when stats are due: an fp16 overflow skips the step (routine while
+            # the scale settles), and a skipped step has nothing to measure
+            loss, out, stepped = self.train_step(xb, yb if s.classify else xb, weight=weight, watch_skip=due)
+            due = due and stepped
             n = yb.shape[0]
             win_loss += loss.detach() * n
             if s.classify:
@@ -397,7 +380,7 @@ class Trainer:
 
     def samples(self, epoch: int, x_uint8: torch.Tensor, y: torch.Tensor):
         s = self.s
-        from .batches import to_float
+        from ..data.batches import to_float
 
         model = s.model
         model.eval()

@@ -1,12 +1,11 @@
-"""Taking a run home: a standalone PyTorch script that trains it again, its metrics as CSV, TensorBoard files.
+"""Taking a run home as a standalone PyTorch script that trains it again.
 
-- `write_script(folder, path)`: a plain script (model, data, optimizer, loop, as the PyTorch tutorials write
-  them) that needs only torch and torchvision and reproduces the run's settings: the same model code, the
-  same initialisation, the same batches in the same order (a DataLoader whose generator is seeded as the
-  workbench seeds its own), the same optimizer. On the CPU it ends with the run's test accuracy.
-- `write_csv(folder, out)`: every logged batch and every epoch of the run, one row each (CSV_COLUMNS).
-- `write_tensorboard(folder, log_dir)`: the same scalars, the config as text and hparams, and the test
-  images each epoch, as TensorBoard event files (needs the optional `tensorboard` package).
+`write_script(folder, path)`: a plain script (model, data, optimizer, loop, as the PyTorch tutorials write
+them) that needs only torch and torchvision and reproduces the run's settings: the same model code, the
+same initialisation, the same batches in the same order (a DataLoader whose generator is seeded as the
+workbench seeds its own), the same optimizer. On the CPU it ends with the run's test accuracy. Also the
+pieces every export shares: `run_config`, `check_output_file`, `write_text`, `ExportError`
+(metrics.py writes the CSV and TensorBoard files).
 
 Everything is read from the run folder (config.json, events.jsonl); nothing here trains or imports a UI.
 """
@@ -14,25 +13,22 @@ Everything is read from the run folder (config.json, events.jsonl); nothing here
 from __future__ import annotations
 
 import ast
-import csv
 import inspect
-import io
 import json
 import os
 import re
 import textwrap
 from pathlib import Path
-from typing import TextIO
 
-from .errors import WorkbenchError
-from .runs.files import CONFIG, EVENTS, REQUEST, read_json
+from ..config import DEFAULT_BATCH_SIZE
+from ..errors import WorkbenchError
+from ..runs.files import CONFIG, REQUEST, read_json
 
-TB_INSTALL = "pip install 'workbench[tensorboard]'"
 NL = "\n"
 IDX = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # dataset -> torchvision.datasets class
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "nll": "nn.NLLLoss()", "mse": "nn.MSELoss()"}
-INIT_CALLS = {  # trainers.prepare.INITS, as code
+INIT_CALLS = {  # trainers.train.prepare.INITS, as code
     "normal": "nn.init.normal_(p, mean=0.0, std=0.01)",
     "xavier": "nn.init.xavier_uniform_(p)",
     "kaiming": 'nn.init.kaiming_normal_(p, nonlinearity="relu")',
@@ -65,10 +61,10 @@ def write_script(folder: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Write the run's training script to `path` (overwriting it); returns the path."""
     folder = Path(folder)
     text = script_source(run_config(folder), folder)
-    return _write_text(path, text)
+    return write_text(path, text)
 
 
-def _write_text(path: str | os.PathLike, text: str) -> Path:
+def write_text(path: str | os.PathLike, text: str) -> Path:
     path = Path(path).expanduser()
     check_output_file(path)
     try:
@@ -91,7 +87,7 @@ def check_output_file(path: str | os.PathLike) -> None:
 
 def script_source(config: dict, folder: Path | None = None) -> str:
     """The standalone script for a run's config.json (a dict as RunConfig.to_dict() plus its "run")."""
-    from .data import DATASETS
+    from ..data.registry import DATASETS
 
     cfg = dict(config)
     run = cfg.get("run") if isinstance(cfg.get("run"), dict) else {}
@@ -137,7 +133,7 @@ def script_source(config: dict, folder: Path | None = None) -> str:
         "# ---- the run's settings (its config.json) ----",
         f"SEED = {int(cfg.get('seed') or 0)}  # seeds the parameters (torch.manual_seed) and the batch order",
         f"EPOCHS = {int(cfg.get('epochs') or 1)}",
-        f"BATCH_SIZE = {int(cfg.get('batch_size') or 64)}",
+        f"BATCH_SIZE = {int(cfg.get('batch_size') or DEFAULT_BATCH_SIZE)}",
         f"TEST_BATCH_SIZE = {int(cfg.get('test_batch_size') or 1000)}",
         f"LIMIT_BATCHES = {limit!r}  # train on at most this many batches per epoch (None: all of them)",
         f"LIMIT_TEST_BATCHES = {limit_test!r}  # evaluate on at most this many (None: the whole test set)",
@@ -297,7 +293,7 @@ def _notes(cfg: dict, run: dict, model_name: str) -> list[str]:
 
 
 def _model_origin(model_name: str) -> str:
-    from .models.registry import MODELS, is_user_model
+    from ..models.registry import MODELS, is_user_model
 
     if is_user_model(model_name):
         return f"copied from {model_name.rsplit(':', 1)[0]}"
@@ -311,7 +307,7 @@ def _model_code(model_name: str, task: str, num_classes: int, sha256: str | None
     run, and copied only while it still has the SHA-256 the run recorded."""
     import hashlib
 
-    from .models.registry import MODELS, is_user_model
+    from ..models.registry import MODELS, is_user_model
 
     if is_user_model(model_name):
         path_text, attr = model_name.rsplit(":", 1)
@@ -400,7 +396,7 @@ def _definitions(source: str, names: list[str]) -> tuple[str, list[str]]:
 
 
 def _synthetic_data(extra: dict) -> tuple[str, list[str]]:
-    from . import synthetic
+    from ..data import synthetic
 
     code, imports = _definitions(inspect.getsource(synthetic), ["generate"])
     data_seed = int(extra.get("data_seed", 0))
@@ -423,7 +419,7 @@ def load_data():
 
     return dataset(train_x, train_y), dataset(test_x, test_y)
 '''
-    intro = ("# Procedural digits, as the workbench's trainers/synthetic.py draws them: pen strokes per digit, "
+    intro = ("# Procedural digits, as the workbench's trainers/data/synthetic.py draws them: pen strokes per digit, "
              "wobbled,\n# slanted, rotated, drawn with Pillow at 2x and reduced, then noise. No files needed.")
     hoisted = [i for i in imports if i not in ("import torch",)]
     extra_imports = sorted(set(hoisted + ["import numpy as np"])) + [
@@ -437,14 +433,14 @@ def _idx_source(dataset: str, cfg: dict, run: dict) -> Path | None:
     prefix = f"{dataset} from "
     if said.startswith(prefix) and Path(said[len(prefix):]).is_dir():
         return Path(said[len(prefix):])
-    from .data import _find_idx
+    from ..data.registry import find_idx
 
-    found = _find_idx(dataset, cfg.get("data_dir"))
+    found = find_idx(dataset, cfg.get("data_dir"))
     return found[0].parent if found else None
 
 
 def _idx_data(dataset: str, cfg: dict, run: dict) -> tuple[str, list[str]]:
-    from .data import DATASETS
+    from ..data.registry import DATASETS
 
     info, cls = DATASETS[dataset], IDX[dataset]
     source = _idx_source(dataset, cfg, run)
@@ -494,8 +490,8 @@ def load_data():
 
 
 def _init_code(cfg: dict) -> str:
-    """--init, --layer-init and --freeze as plain code (trainers.prepare.init_parameters, apply_layer_settings)."""
-    from .config import parse_layer_init
+    """--init, --layer-init and --freeze as plain code (trainers.train.prepare.init_parameters, apply_layer_settings)."""
+    from ..config import parse_layer_init
 
     out = []
     how = cfg.get("init") or "default"
@@ -530,197 +526,3 @@ def _init_code(cfg: dict) -> str:
         out += [f"for p in model.get_submodule({name.strip()!r}).parameters():  # --freeze {name.strip()}",
                 "    p.requires_grad_(False)"]
     return "".join(f"    {line}\n" for line in out)
-
-
-# ------------------------------------------------------------------------------------------------ CSV
-
-CSV_COLUMNS = ("kind", "epoch", "batch", "batches", "step", "seen", "total", "loss", "accuracy", "test_loss",
-               "test_accuracy", "samples_per_sec", "elapsed", "seconds", "eval_seconds", "time")
-CSV_HELP = ("one row per logged batch (kind=batch: loss and accuracy over the batches since the previous row, "
-            "step = batches trained so far) and per epoch (kind=epoch: loss and accuracy are the epoch's training "
-            "figures, test_loss and test_accuracy its evaluation, seconds its training time); time is the unix "
-            "time the row was recorded. Accuracies are fractions; empty cells: not measured.")
-
-
-def _records(folder: Path, skipped=None):
-    """(unix time, event) for each readable event of the run's log; damaged lines count in `skipped`
-    (trainers.runs.log.Skipped)."""
-    from .runs.files import number
-    from .runs.log import decode, read_records
-
-    if not (folder / EVENTS).exists():
-        run_config(folder)  # a run that never started says so
-        raise ExportError(f"{folder.name} has no {EVENTS}: it has not recorded anything yet.")
-    for _start, _end, record in read_records(folder, skipped):
-        event = decode(record, folder, skipped)
-        if event is not None:
-            yield number(record.get("t")), event
-
-
-def metric_rows(folder: str | os.PathLike, skipped=None) -> list[dict]:
-    """The CSV's rows, as dicts keyed by CSV_COLUMNS (None: an empty cell), from the event log alone (a
-    damaged config.json costs nothing here); damaged lines are skipped and counted in `skipped`."""
-    from . import events as ev
-
-    folder = Path(folder)
-    rows, last_step, batches = [], {}, 0
-    for t, event in _records(folder, skipped):
-        if isinstance(event, ev.RunStarted):
-            batches = event.batches_per_epoch
-        elif isinstance(event, ev.BatchEnded):
-            last_step[event.epoch] = event.step
-            rows.append(dict(kind="batch", epoch=event.epoch, batch=event.batch, batches=event.batches,
-                             step=event.step, seen=event.seen, total=event.total, loss=event.loss,
-                             accuracy=event.accuracy, samples_per_sec=event.samples_per_sec, elapsed=event.elapsed,
-                             time=t))
-        elif isinstance(event, ev.EpochEnded):
-            rows.append(dict(kind="epoch", epoch=event.epoch, batches=batches or None, step=last_step.get(event.epoch),
-                             loss=event.train_loss, accuracy=event.train_accuracy, test_loss=event.test_loss,
-                             test_accuracy=event.test_accuracy, samples_per_sec=event.samples_per_sec,
-                             seconds=event.seconds, eval_seconds=event.eval_seconds, time=t))
-    return [{c: row.get(c) for c in CSV_COLUMNS} for row in rows]
-
-
-def write_csv(folder: str | os.PathLike, out: str | os.PathLike | TextIO, skipped=None) -> int:
-    """Write the run's metrics as CSV to a path or an open text stream; returns the number of rows. Damaged
-    lines of the log are skipped, and counted in `skipped` (trainers.runs.log.Skipped) when one is given."""
-    rows = metric_rows(folder, skipped)
-    if isinstance(out, (str, os.PathLike)):
-        check_output_file(out)
-        buffer = io.StringIO()
-        _csv_to(buffer, rows)
-        _write_text(out, buffer.getvalue())
-    else:
-        _csv_to(out, rows)
-    return len(rows)
-
-
-def _csv_to(stream: TextIO, rows: list[dict]) -> None:
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        writer.writerow("" if row[c] is None else row[c] for c in CSV_COLUMNS)  # floats in full (repr)
-
-
-# ---------------------------------------------------------------------------------------- TensorBoard
-
-TB_TAGS = {"batch": ("batch/loss", "batch/accuracy", "batch/samples_per_sec"),
-           "epoch": ("epoch/train_loss", "epoch/train_accuracy", "epoch/test_loss", "epoch/test_accuracy",
-                     "epoch/seconds")}
-
-
-def need_tensorboard():
-    """torch's SummaryWriter, or one sentence on how to install what it needs."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        raise ExportError(f"--tensorboard needs the tensorboard package: {TB_INSTALL}") from None
-    return SummaryWriter
-
-
-def tensorboard_dir(folder: str | os.PathLike, log_dir: str | os.PathLike) -> Path:
-    """Where a run's event files go: LOG_DIR/RUN_NAME, so that several runs exported to one folder show as
-    runs side by side in `tensorboard --logdir LOG_DIR`."""
-    return Path(log_dir).expanduser() / Path(folder).name
-
-
-def check_tensorboard_dir(folder: str | os.PathLike, log_dir: str | os.PathLike) -> Path:
-    """LOG_DIR/RUN_NAME, created, empty of earlier event files and writable, or one sentence on why not."""
-    target = tensorboard_dir(folder, log_dir)
-    if target.is_dir() and any(p.name.startswith("events.out.tfevents") for p in target.iterdir()):
-        raise ExportError(f"{target} already holds TensorBoard files (TensorBoard would mix the two); remove it or "
-                          f"give another folder.")
-    if target.exists() and not target.is_dir():
-        raise ExportError(f"{target} is a file; give a folder for the TensorBoard files.")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-        probe = target / ".workbench-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as err:
-        raise ExportError(f"cannot write TensorBoard files in {target}: {err.strerror or err}.") from None
-    return target
-
-
-def write_tensorboard(folder: str | os.PathLike, log_dir: str | os.PathLike) -> tuple[Path, dict[str, int]]:
-    """Write the run as TensorBoard event files under LOG_DIR/RUN_NAME; returns that folder and how many
-    points each scalar tag got."""
-    from . import events as ev
-
-    folder = Path(folder)
-    config = run_config(folder)
-    SummaryWriter = need_tensorboard()
-    target = check_tensorboard_dir(folder, log_dir)
-    records = list(_records(folder))
-    counts: dict[str, int] = {}
-    writer = SummaryWriter(log_dir=str(target))
-
-    def scalar(tag: str, value, step: int, t) -> None:
-        if value is None:
-            return
-        writer.add_scalar(tag, float(value), step, walltime=t)
-        counts[tag] = counts.get(tag, 0) + 1
-
-    try:
-        last = None
-        writer.add_text("config", "```\n" + json.dumps({k: v for k, v in config.items() if k != "run"}, indent=2)
-                        + "\n```", 0)
-        summary = (config.get("run") or {}).get("summary")
-        if summary:
-            writer.add_text("model", "```\n" + str(summary) + "\n```", 0)
-        for t, event in records:
-            if isinstance(event, ev.BatchEnded):
-                for tag, value in zip(TB_TAGS["batch"], (event.loss, event.accuracy, event.samples_per_sec)):
-                    scalar(tag, value, event.step, t)
-            elif isinstance(event, ev.EpochEnded):
-                last = event
-                for tag, value in zip(TB_TAGS["epoch"], (event.train_loss, event.train_accuracy, event.test_loss,
-                                                         event.test_accuracy, event.seconds)):
-                    scalar(tag, value, event.epoch, t)
-            elif isinstance(event, ev.Predictions) and event.images is not None and len(event.images):
-                writer.add_image("predictions", _grid(event.images), event.epoch, walltime=t, dataformats="CHW")
-                names = event.classes
-                lines = ["| # | label | predicted |", "|---|---|---|"] + [
-                    f"| {i} | {names[y] if y < len(names) else y} | {names[p] if p < len(names) else p}"
-                    f"{'' if p == y else ' ✗'} |" for i, (y, p) in enumerate(zip(event.labels, event.predicted))]
-                writer.add_text("predictions", "\n".join(lines), event.epoch, walltime=t)
-            elif isinstance(event, ev.Reconstructions) and event.originals is not None and event.outputs is not None:
-                import numpy as np
-
-                both = np.concatenate([event.originals, event.outputs])  # originals above, reconstructions below
-                writer.add_image("reconstructions", _grid(both, rows=2), event.epoch, walltime=t, dataformats="CHW")
-        _hparams(writer, config, last)
-    finally:
-        writer.close()
-    return target, counts
-
-
-def _grid(images, rows: int | None = None):
-    """uint8 (N, C, H, W) -> one (C, H', W') grid with a thin border, for add_images."""
-    import torch
-    from torchvision.utils import make_grid
-
-    x = torch.from_numpy(images).float().div(255)
-    per_row = -(-len(x) // rows) if rows else max(1, int(len(x) ** 0.5 + 0.999))
-    return make_grid(x, nrow=per_row, padding=1, pad_value=0.5)
-
-
-def _hparams(writer, config: dict, last) -> None:
-    """The settings in TensorBoard's HPARAMS tab, with the run's final test figures."""
-    from torch.utils.tensorboard.summary import hparams
-
-    values = {}
-    for key, value in config.items():
-        if key in ("run", "out", "resume") or value is None:
-            continue
-        values[key] = value if isinstance(value, (bool, int, float, str)) else json.dumps(value)
-    metrics = {}
-    if last is not None:
-        metrics["hparam/test_loss"] = float(last.test_loss)
-        if last.test_accuracy is not None:
-            metrics["hparam/test_accuracy"] = float(last.test_accuracy)
-    for summary in hparams(values, metrics):
-        writer.file_writer.add_summary(summary)
-    for tag, value in metrics.items():
-        writer.add_scalar(tag, value)
-

@@ -1,0 +1,1 @@
+"""Datasets: the registry (what each is, where its files are, how it loads), synthetic digits, batches."""

@@ -1,0 +1,1 @@
+"""Taking a run home: a standalone training script (script), its metrics as CSV and TensorBoard (metrics)."""
