@@ -50,14 +50,6 @@ class RunControl:
     def resume(self) -> None:
         self._running.set()
 
-    def toggle_pause(self) -> bool:
-        """Pause if running, resume if paused; returns True when now paused."""
-        if self.paused:
-            self.resume()
-        else:
-            self.pause()
-        return self.paused
-
     def request_save(self) -> None:
         self._save.set()
 
