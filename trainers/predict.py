@@ -11,7 +11,7 @@ import torch
 from . import checkpoint as ckpt
 from .config import DEFAULT_BATCH_SIZE
 from .data.batches import to_float
-from .data.registry import IMG_EXTENSIONS, load_image
+from .data.folder import IMG_EXTENSIONS, load_image
 from .errors import CheckpointError, WorkbenchError
 from .models import get_spec, trusted_model
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from trainers.data import registry as data
+from trainers.data import base as data_base, folder as data_folder, idx as data_idx, registry as data
 from trainers.errors import ConfigError, DatasetUnavailable, WorkbenchError
 
 IDX_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -40,7 +40,7 @@ def no_network(monkeypatch):
 @pytest.fixture(autouse=True)
 def isolated_dirs(monkeypatch, tmp_path):
     """No system dataset folders and no real cache: only what a test writes itself."""
-    monkeypatch.setattr(data, "SYSTEM_DIRS",
+    monkeypatch.setattr(data_idx, "SYSTEM_DIRS",
                         {"mnist": [tmp_path / "sys-mnist"], "fashion-mnist": [tmp_path / "sys-fm"]})
     monkeypatch.delenv("WORKBENCH_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
@@ -73,7 +73,7 @@ def write_idx_set(folder: Path, gz: bool = True, n_train: int = 5, n_test: int =
     return arrays
 
 
-def assert_matches(loaded: data.LoadedData, arrays: dict) -> None:
+def assert_matches(loaded: data_base.LoadedData, arrays: dict) -> None:
     assert loaded.train_x.dtype == torch.uint8 and loaded.train_y.dtype == torch.int64
     assert loaded.train_x.shape == (len(arrays[IDX_NAMES[0]]), 1, 28, 28) and loaded.train_x.is_contiguous()
     assert np.array_equal(loaded.train_x[:, 0].numpy(), arrays[IDX_NAMES[0]])
@@ -123,10 +123,10 @@ def test_data_dir_wins_over_system_dir(tmp_path):
 
 
 def test_data_dir_defaults_to_env_then_xdg_cache(tmp_path, monkeypatch):
-    assert data.resolve_data_dir(None) == tmp_path / "cache" / "workbench" / "data"
+    assert data_base.resolve_data_dir(None) == tmp_path / "cache" / "workbench" / "data"
     monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path / "env"))
-    assert data.resolve_data_dir(None) == tmp_path / "env"
-    assert data.resolve_data_dir(str(tmp_path / "arg")) == tmp_path / "arg"
+    assert data_base.resolve_data_dir(None) == tmp_path / "env"
+    assert data_base.resolve_data_dir(str(tmp_path / "arg")) == tmp_path / "arg"
 
 
 @pytest.mark.parametrize("damage", ["truncated", "bad magic", "broken gzip"])
@@ -334,7 +334,7 @@ def test_image_folder_class_subfolders_hold_out_a_seeded_fifth(tmp_path):
     assert "held out" in a.source and len(a.mean) == 3
 
     def split(seed):
-        return data._holdout(data._scan_folder(tmp_path).train, seed)[1]
+        return data_folder.holdout(data_folder.scan_folder(tmp_path).train, seed)[1]
 
     assert split(1) == split(1) and split(1) != split(2)
 
@@ -424,13 +424,13 @@ def test_big_image_folder_is_decoded_lazily_with_the_same_samples(tmp_path):
 
 def test_load_image_converts_and_resizes(tmp_path):
     path = png(tmp_path / "a.png", (10, 20, 30), size=(40, 30))
-    rgb = data.load_image(path, (3, 7, 9))
+    rgb = data_folder.load_image(path, (3, 7, 9))
     assert rgb.shape == (3, 7, 9) and rgb.dtype == torch.uint8 and rgb[:, 3, 4].tolist() == [10, 20, 30]
     grey_path = png(tmp_path / "g.jpg", 200, mode="L")
-    assert data.load_image(grey_path, (3, 2, 2)).shape == (3, 2, 2)
+    assert data_folder.load_image(grey_path, (3, 2, 2)).shape == (3, 2, 2)
     (tmp_path / "bad.jpg").write_bytes(b"nope")
     with pytest.raises(WorkbenchError, match="bad.jpg"):
-        data.load_image(tmp_path / "bad.jpg", (1, 4, 4))
+        data_folder.load_image(tmp_path / "bad.jpg", (1, 4, 4))
 
 
 def test_one_class_is_refused_and_an_empty_class_folder_is_a_warning(tmp_path):
@@ -456,9 +456,9 @@ def test_the_quick_look_at_a_data_folder_is_bounded_so_typing_a_path_never_walks
     deep = tmp_path / "deep" / "cat" / "a" / "b" / "c"
     deep.mkdir(parents=True)
     Image.new("L", (8, 8)).save(deep / "0.png")
-    assert data._has_image(tmp_path / "big")
-    monkeypatch.setattr(data, "QUICK_ENTRIES", 10)
-    assert not data._has_image(tmp_path / "big")  # gave up after 10 entries, before d29
-    assert not data._has_image(tmp_path / "deep" / "cat")  # deeper than a class folder's images go
+    assert data_folder._has_image(tmp_path / "big")
+    monkeypatch.setattr(data_folder, "QUICK_ENTRIES", 10)
+    assert not data_folder._has_image(tmp_path / "big")  # gave up after 10 entries, before d29
+    assert not data_folder._has_image(tmp_path / "deep" / "cat")  # deeper than a class folder's images go
     monkeypatch.undo()
     assert data.availability("image-folder", "/").state in ("missing", "ready")  # answers, and quickly

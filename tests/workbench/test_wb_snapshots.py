@@ -26,11 +26,11 @@ FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shi
 @pytest.fixture(autouse=True)
 def no_local_data(monkeypatch):
     """The same datasets "ready" everywhere: no system folders, a data folder that is not there."""
-    import trainers.data.registry
+    import trainers.data.idx
 
     import trainers.cost
 
-    monkeypatch.setattr(trainers.data.registry, "SYSTEM_DIRS", {})
+    monkeypatch.setattr(trainers.data.idx, "SYSTEM_DIRS", {})
     monkeypatch.setattr(trainers.cost, "timed_elsewhere", fixed_timing)
     monkeypatch.setenv("WORKBENCH_DATA", "/nonexistent/workbench-data")
     monkeypatch.delenv("NO_COLOR", raising=False)

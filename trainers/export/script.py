@@ -433,7 +433,7 @@ def _idx_source(dataset: str, cfg: dict, run: dict) -> Path | None:
     prefix = f"{dataset} from "
     if said.startswith(prefix) and Path(said[len(prefix):]).is_dir():
         return Path(said[len(prefix):])
-    from ..data.registry import find_idx
+    from ..data.idx import find_idx
 
     found = find_idx(dataset, cfg.get("data_dir"))
     return found[0].parent if found else None

@@ -15,7 +15,8 @@ from .. import checkpoint as ckpt
 from ..data.batches import LoaderBatches, TensorBatches, to_float
 from ..compat import check_pair
 from ..config import RunConfig
-from ..data.registry import DATASETS, LoadedData, load
+from ..data.base import LoadedData
+from ..data.registry import DATASETS, load
 from ..devices import resolve
 from ..errors import ConfigError, ModelLoadError
 from ..models import ModelSpec, get_spec

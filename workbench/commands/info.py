@@ -19,7 +19,8 @@ def models(args) -> int:
 
 
 def datasets(args) -> int:
-    from trainers.data.registry import DATASETS, availability, resolve_data_dir, search_paths
+    from trainers.data.base import resolve_data_dir
+    from trainers.data.registry import DATASETS, availability, search_paths
 
     width = max(map(len, DATASETS))
     for name, info in DATASETS.items():
