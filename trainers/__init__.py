@@ -10,7 +10,7 @@ Importing this package is cheap: torch is imported when a run, an inspection or 
 """
 
 from .config import RunConfig
-from .train.control import RunControl
+from .control import RunControl
 from .errors import WorkbenchError
 
 __all__ = ["RunConfig", "RunControl", "WorkbenchError", "run", "resolve_config", "MODELS", "DATASETS"]

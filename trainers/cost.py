@@ -59,7 +59,7 @@ def _build(cfg: RunConfig, spec, classes: int | None):
     """The model as a run would start it: built for the class count, initialised, layers set by hand."""
     import torch
 
-    from .train.prepare import apply_layer_settings, init_parameters
+    from .models.init import apply_layer_settings, init_parameters
 
     torch.manual_seed(cfg.seed)
     net = spec.build(num_classes=classes)

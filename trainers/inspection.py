@@ -118,7 +118,7 @@ def build(model: str, dataset: str | None = None, init: str = "default", layer_i
     torch.manual_seed(0)
     net = spec.build()
     if init != "default" or layer_init or freeze:
-        from .train.prepare import apply_layer_settings, init_parameters
+        from .models.init import apply_layer_settings, init_parameters
 
         init_parameters(net, init)
         apply_layer_settings(net, list(layer_init or []), list(freeze or []))

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from trainers.inspection import count_parameters, layer_shapes
-from trainers.train.loop import init_parameters, loss_fn
+from trainers.models.init import init_parameters
+from trainers.train.loop import loss_fn
 from trainers.models import MODELS, get_spec
 from trainers.errors import ConfigError
 

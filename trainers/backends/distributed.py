@@ -134,7 +134,7 @@ def rank_main(folder: Path) -> int:
     import torch
     import torch.distributed as dist
 
-    from ..train.control import RunControl
+    from ..control import RunControl
     from ..train.loop import run
     from ..runs.requests import FolderControl
     from ..runs.writer import RunWriter, record

@@ -28,7 +28,7 @@ NL = "\n"
 IDX = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}  # dataset -> torchvision.datasets class
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 LOSSES = {"cross_entropy": "nn.CrossEntropyLoss()", "nll": "nn.NLLLoss()", "mse": "nn.MSELoss()"}
-INIT_CALLS = {  # trainers.train.prepare.INITS, as code
+INIT_CALLS = {  # trainers.models.init.INITS, as code
     "normal": "nn.init.normal_(p, mean=0.0, std=0.01)",
     "xavier": "nn.init.xavier_uniform_(p)",
     "kaiming": 'nn.init.kaiming_normal_(p, nonlinearity="relu")',
@@ -490,7 +490,7 @@ def load_data():
 
 
 def _init_code(cfg: dict) -> str:
-    """--init, --layer-init and --freeze as plain code (trainers.train.prepare.init_parameters, apply_layer_settings)."""
+    """--init, --layer-init and --freeze as plain code (trainers.models.init.init_parameters, apply_layer_settings)."""
     from ..config import parse_layer_init
 
     out = []

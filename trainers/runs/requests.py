@@ -21,7 +21,7 @@ import os
 import time
 from pathlib import Path
 
-from ..train.control import RunControl
+from ..control import RunControl
 from .files import CONTROL, disk_error, read_json, write_json
 
 ACTIONS = ("stop", "pause", "resume", "save", "watch-layers")

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ..config import RunConfig
+from ..control import RunControl
 from ..devices import describe
 from ..errors import ConfigError, WorkbenchError
 from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
@@ -32,9 +33,8 @@ from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSn
 from ..inspection import count_parameters, parameter_table
 from ..probes.layers import probe_for
 from ..probes.insight import Evaluation, epoch_events, walk_samples
-from .prepare import (Session, init_parameters, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
+from .prepare import (Session, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
                       resolve_config)
-from .control import RunControl
 from .step import TrainStep
 
 DIVERGED = 100.0  # a loss this many times the untrained model's is a run that has diverged
