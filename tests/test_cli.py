@@ -9,6 +9,8 @@ import sys
 import pytest
 from PIL import Image
 
+pytestmark = pytest.mark.slow  # each test starts the command as a process of its own
+
 TINY = ["--dataset", "synthetic-digits", "--device", "cpu", "--limit-batches", "3"]
 
 

@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from trainers import events as ev
 from trainers.runs import RunReader, find_run, list_runs, lock_holder, read_events, read_status
+
+pytestmark = pytest.mark.slow  # real trainer processes
 
 LONG = ["--model", "mlp", "--dataset", "synthetic-digits", "--device", "cpu", "--batch-size", "32"]
 

@@ -29,6 +29,7 @@ def weights(folder):
     return torch.load(Path(folder) / "checkpoint.pt", weights_only=True)["model_state"]
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_same_weights_as_one_and_rank_0_alone_writes(tmp_path):
     single, _ = recorded(tiny_config(**DDP, out=str(tmp_path / "single")))
     folder, launcher = start_distributed(tiny_config(**DDP, nproc_per_node=2, out=str(tmp_path / "ddp")))
@@ -80,6 +81,7 @@ class Slow(torch.nn.Module):
 """
 
 
+@pytest.mark.slow
 def test_a_rank_that_dies_stops_the_others_and_the_folder_says_which(tmp_path):
     (tmp_path / "slow.py").write_text(SLOW)
     config = tiny_config(**{**DDP, "epochs": 50}, model=f"{tmp_path}/slow.py:Slow", nproc_per_node=2,
@@ -117,6 +119,7 @@ def test_bad_setups_are_one_sentence(monkeypatch):
         tiny_config(nnodes=2).validate()
 
 
+@pytest.mark.slow
 def test_the_cli_trains_on_two_processes_in_the_foreground(tmp_path):
     out = subprocess.run([sys.executable, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
                           "synthetic-digits", "--device", "cpu", "--epochs", "1", "--limit-batches", "4",

@@ -31,6 +31,7 @@ def run_script(script: Path, cwd: Path) -> subprocess.CompletedProcess:
                           text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_the_runner_really_cannot_import_the_workbench(tmp_path):
     probe = tmp_path / "probe.py"
     probe.write_text("import trainers\n")
@@ -80,6 +81,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.slow
 def test_the_script_trains_to_the_runs_test_figures_without_the_workbench(tmp_path, case):
     settings = dict(CASES[case])
     if settings["model"].startswith("USER:"):
@@ -128,6 +130,7 @@ def _write_idx(path: Path, array) -> None:
     path.write_bytes(gzip.compress(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()))
 
 
+@pytest.mark.slow
 def test_a_fashion_mnist_script_reads_the_runs_own_files_through_torchvision(tmp_path):
     from trainers.data.synthetic import generate
 

@@ -38,6 +38,7 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_a_checkpoint_with_one_byte_flipped_is_refused_naming_the_file(tmp_path):
     folder, _ = recorded(tiny_config(epochs=1, out=str(tmp_path / "run")))
     path = Path(folder) / "checkpoint.pt"
@@ -51,6 +52,7 @@ def test_a_checkpoint_with_one_byte_flipped_is_refused_naming_the_file(tmp_path)
     assert out.returncode == 2 and "SHA-256" in out.stderr and out.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_a_pickle_checkpoint_is_not_loaded_and_says_why_in_our_words(tmp_path):
     evil = tmp_path / "evil.pt"
     torch.save({"format": "workbench-checkpoint", "thing": Path("/etc/passwd")}, evil)  # a Python object inside
@@ -61,6 +63,7 @@ def test_a_pickle_checkpoint_is_not_loaded_and_says_why_in_our_words(tmp_path):
     assert "weights_only argument" not in out.stderr  # torch's own text, cut mid-word, is not shown
 
 
+@pytest.mark.slow
 def test_two_trainers_on_one_out_the_second_is_refused(tmp_path):
     out = tmp_path / "same"
     first = subprocess.Popen([sys.executable, "-m", "workbench.cli", "train", *LONG, "--epochs", "500", "--out",
@@ -133,6 +136,7 @@ def test_a_small_file_that_cannot_be_written_is_never_left_empty(tmp_path, monke
     assert not [p for p in os.listdir(folder) if p.endswith(".tmp")]
 
 
+@pytest.mark.slow
 def test_a_really_full_disk_ends_the_run_in_one_sentence(tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
@@ -153,6 +157,7 @@ def test_a_really_full_disk_ends_the_run_in_one_sentence(tmp_path):
         subprocess.run(["umount", str(mount)], capture_output=True)
 
 
+@pytest.mark.slow
 def test_a_huge_learning_rate_is_divergence_with_advice_and_the_last_good_checkpoint(tmp_path):
     _, events = recorded(tiny_config(epochs=2, lr=1e9, optimizer="sgd", limit_batches=None, log_every=1,
                                      out=str(tmp_path / "run")))
@@ -181,6 +186,7 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+@pytest.mark.slow
 def test_sigkill_in_the_middle_of_a_save_then_resume_loses_nothing(tmp_path):
     script = tmp_path / "slow_save.py"
     script.write_text(SLOW_SAVE)
@@ -210,6 +216,7 @@ def test_sigkill_in_the_middle_of_a_save_then_resume_loses_nothing(tmp_path):
     assert find_run(str(run)) == run
 
 
+@pytest.mark.slow
 def test_a_runs_home_that_cannot_be_made_is_one_sentence(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     env = dict(os.environ, WORKBENCH_RUNS=str(tmp_path / "file" / "runs"))

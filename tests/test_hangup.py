@@ -11,7 +11,11 @@ import termios
 import time
 from pathlib import Path
 
+import pytest
+
 from trainers.runs import read_status
+
+pytestmark = pytest.mark.slow  # twenty trainers in terminals of their own
 
 TRIES = 20
 AT_ONCE = 4

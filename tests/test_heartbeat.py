@@ -12,6 +12,8 @@ from tests.conftest import tiny_config
 from trainers.runs import read_status, status
 from workbench.cli import main
 
+pytestmark = pytest.mark.slow  # a detached trainer, stopped until it goes quiet
+
 
 def wait_for(condition, seconds=90.0):
     deadline = time.monotonic() + seconds

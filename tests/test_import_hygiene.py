@@ -4,9 +4,12 @@ import pkgutil
 import subprocess
 import sys
 
+import pytest
+
 import trainers
 
 
+@pytest.mark.slow
 def test_no_trainers_module_imports_the_ui():
     names = [m.name for m in pkgutil.walk_packages(trainers.__path__, "trainers.")]
     assert "trainers.train.loop" in names and "trainers.models.cnn" in names

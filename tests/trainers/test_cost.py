@@ -171,6 +171,7 @@ def test_every_models_lines_fit_the_pickers_panel(model):
         assert len(lines) == 4 and len("Cost · " + lines[0]) <= 40 and all(len(line) <= 40 for line in lines), lines
 
 
+@pytest.mark.slow
 def test_the_dry_run_in_its_own_interpreter():
     cfg = config("mlp")
     c = static_cost(cfg)

@@ -274,6 +274,7 @@ def test_bf16_mixed_precision_trains_and_fp16_on_a_cpu_is_one_sentence():
         assert kinds(failed) == ["RunFailed"] and "needs a CUDA GPU" in failed[0].reason
 
 
+@pytest.mark.slow
 def test_compile_gives_the_same_run_up_to_float_rounding(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     plain = [e.loss for e in run(tiny_config()) if isinstance(e, BatchEnded)]

@@ -33,6 +33,8 @@ from trainers.runs.files import MAX_DEPTH, whole
 from trainers.runs.log import EVENT_TYPES, FORMAT
 from workbench.cli import main
 
+pytestmark = pytest.mark.slow  # Hypothesis hunts for seconds
+
 RUN = "fuzzed-run"
 FUZZ = settings(deadline=None, database=None,  # no .hypothesis/ folder in the checkout
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])

@@ -126,6 +126,7 @@ def _follow(folder) -> tuple[threading.Thread, list]:
 
 
 @pytest.mark.parametrize("starter", ["in this process", "detached (status.json says starting)"])
+@pytest.mark.slow
 def test_a_resume_that_fails_before_it_starts_leaves_a_finished_run_finished(tmp_path, starter):
     folder = _finished_run_with_a_damaged_checkpoint(tmp_path)
     status_before = json.loads((folder / "status.json").read_text())
@@ -177,6 +178,7 @@ def test_a_failed_resume_after_a_resume_that_was_cut_off_is_the_runs_failure(tmp
     assert json.loads((folder / "result.json").read_text())["status"] == "RunFailed"
 
 
+@pytest.mark.slow
 def test_a_detached_resume_that_fails_before_it_starts_is_followed_to_its_end_and_the_run_stays_finished(tmp_path):
     from workbench.commands.train import show_events
 

@@ -24,8 +24,9 @@ import pytest
 
 from trainers.runs import lock_holder, read_status
 
-pytestmark = pytest.mark.skipif(shutil.which("tmux") is None or not sys.platform.startswith("linux"),
-                                reason="needs tmux, and /proc to follow the processes")
+pytestmark = [pytest.mark.slow,  # the real app in tmux, twenty-odd times
+              pytest.mark.skipif(shutil.which("tmux") is None or not sys.platform.startswith("linux"),
+                                 reason="needs tmux, and /proc to follow the processes")]
 
 GONE_WITHIN = 2.0
 PICKER_TRIES = 20

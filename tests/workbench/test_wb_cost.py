@@ -1,5 +1,7 @@
 """The picker's cost panel at 80x24: the static figures, then the timed estimate, following the highlight."""
 
+import pytest
+
 from trainers import RunConfig
 from trainers.cost import format_cost
 from workbench.app import WorkbenchApp
@@ -63,6 +65,7 @@ async def test_a_pair_that_does_not_fit_says_so():
         assert app.screen.query_one(CostPanel).config is None
 
 
+@pytest.mark.slow
 async def test_no_dry_run_is_timed_while_a_run_trains(monkeypatch):
     """The form's late Changed events and the device list arrive after `s`: none of them may start a dry
     run beside the training (it would take the run's CPU). Started at once (`start=True`), the picker does

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.conftest import recorded
 from trainers import events as ev
@@ -24,6 +25,7 @@ from workbench.widgets.shared.charts import LineChart
 from .helpers import screen_text, shown, tiny, until
 
 
+@pytest.mark.slow
 async def test_a_run_started_in_the_app_trains_in_its_own_process_and_fills_the_view():
     app = WorkbenchApp(tiny(epochs=2), start=True)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -151,6 +153,7 @@ async def test_a_trainer_killed_while_watched_reads_as_interrupted(tmp_path):
         assert "--resume dies" in screen_text(app)
 
 
+@pytest.mark.slow
 async def test_pause_stop_back_and_start_again_with_a_real_trainer():
     app = WorkbenchApp(tiny(epochs=200), start=True)  # long enough to stop by hand
     async with app.run_test(size=(80, 24)) as pilot:
@@ -177,6 +180,7 @@ async def test_pause_stop_back_and_start_again_with_a_real_trainer():
         assert again.query_one(ProgressLine).state == "finished"
 
 
+@pytest.mark.slow
 async def test_q_leaves_the_run_training_and_says_how_to_come_back():
     app = WorkbenchApp(tiny(epochs=200), start=True)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -196,6 +200,7 @@ async def test_q_leaves_the_run_training_and_says_how_to_come_back():
     assert read_status(folder).state == "stopped"
 
 
+@pytest.mark.slow
 async def test_a_missing_dataset_is_one_readable_message(tmp_path):
     app = WorkbenchApp(tiny(dataset="image-folder", data_dir=str(tmp_path)), start=True)
     async with app.run_test(size=(80, 24)) as pilot:
