@@ -30,7 +30,8 @@ WATCH = "watch.json"  # the viewers' lease on layer statistics, apart from contr
 WATCH_SECONDS = 30.0  # how long one "watch-layers" keeps layer statistics on
 WATCH_EVERY = 50  # batches between layer statistics while a viewer's lease runs (and the run did not ask)
 SENDERS_LOCK = ".control.lock"  # held by a sender for its read-modify-write of control.json or watch.json
-SENDERS_WAIT = 2.0  # seconds a sender waits for its turn before it goes ahead anyway
+SENDERS_WAIT = 10.0  # seconds a sender waits for its turn before it goes ahead anyway (a loaded machine with
+# many senders at once took over 2 s, and lost 10 of 200 requests with 2)
 
 
 @contextlib.contextmanager
