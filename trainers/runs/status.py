@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import STATUS, TRAINER_LOG, lock_holder, number, read_json, whole, write_json
+from .files import STATUS, TRAINER_LOG, RunFolderError, lock_holder, number, read_json, whole, write_json
 
 LIVE = ("starting", "loading", "running", "paused")
 BEAT_SECONDS = 10.0  # a live trainer renews status.json's "beat" this often, whatever its batches take
@@ -105,7 +105,7 @@ class Heartbeat:
         while not self._stop.wait(self.every):
             try:
                 beat(self.folder)
-            except OSError:  # a full disk or a gone folder: the run itself says so; the beat just ages
+            except (OSError, RunFolderError):  # a full disk, a gone folder: the run says so; the beat tries again
                 pass
 
     def stop(self) -> None:
