@@ -4,7 +4,7 @@ run it started trains on, in its own session.
 
 A hangup brings SIGHUP and SIGCONT, and Textual's SIGCONT handler used to restart application mode on the
 dead terminal: a second output thread died on EIO and the shutdown could block on its full queue for ever
-(workbench.app.WorkbenchApp.guard_terminal). On the picker that hung about one try in three, and the others
+(workbench.terminal.TerminalGuard). On the picker that hung about one try in three, and the others
 took 1.7 s or more (the exit waited for a thread worker importing torch): twenty tries see both."""
 
 from __future__ import annotations
