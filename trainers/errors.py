@@ -23,3 +23,7 @@ class CheckpointError(WorkbenchError):
 
 class UntrustedCode(WorkbenchError):
     """A run folder or checkpoint that names code to run (a model file) which this user has not named."""
+
+
+class SweepError(WorkbenchError):
+    """A sweep that cannot start or go on: a bad search space, a damaged journal, a launcher that is not there."""
