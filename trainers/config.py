@@ -123,6 +123,9 @@ class RunConfig:
                             "(flatten, Linear and ReLU layers, cross-entropy) is taken by hand with the kernels "
                             "autograd would call, minus its bookkeeping: 1.2-1.4x the training speed, the same "
                             "numbers bit for bit", flag="--no-fast-mlp", kind=bool)
+    threads: int | None = option(None, "CPU threads for torch's kernels (default: torch's, one per core); a sweep "
+                                 "running trials side by side gives each its share of the cores", flag="--threads",
+                                 kind=int, minimum=1)
     nproc_per_node: int = option(1, "processes on this machine, under torchrun: one per GPU (or per CPU slot with "
                                  "gloo); --batch-size stays the global batch", flag="--nproc-per-node", kind=int,
                                  minimum=1, form="procs")
@@ -183,6 +186,9 @@ class RunConfig:
         need(self.init is None or self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}.")
         need(self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
              f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}.")
+        if self.threads is not None:
+            need(isinstance(self.threads, int) and not isinstance(self.threads, bool) and self.threads >= 1,
+                 f"--threads must be at least 1, got {self.threads!r}.")
         need(self.log_every >= 1, f"log_every must be at least 1, got {self.log_every}.")
         need(self.test_batch_size >= 1, f"test batch size must be at least 1, got {self.test_batch_size}.")
         if self.limit_batches is not None:

@@ -12,6 +12,7 @@ import sys
 from trainers.errors import WorkbenchError
 
 from workbench.commands import COMMANDS
+from workbench.commands.sweep import SWEEP_EPILOG, add_sweep_options
 from workbench.commands.train import check_names
 from workbench.options import add_run_options
 
@@ -111,6 +112,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write TensorBoard event files to DIR/RUN_NAME (scalars batch/* by step and epoch/* by "
                         "epoch, the config as text and hparams, test images); needs pip install "
                         "'workbench[tensorboard]'; then: tensorboard --logdir DIR")
+    sweep = sub.add_parser("sweep", help="many runs as one search (Optuna): ranges and lists of any train option",
+                           epilog=SWEEP_EPILOG)
+    add_sweep_options(sweep)
+    sweeps = sub.add_parser("sweeps", help="list the sweeps, newest first")
+    sweeps.add_argument("--home", metavar="DIR", help="the runs home to list (default: $WORKBENCH_RUNS)")
     return parser
 
 

@@ -145,6 +145,8 @@ def prepare(config: RunConfig, progress=None) -> Session:
         # Denormals take the slow path in x86 floating point: mlp's second epoch was 1.7x its first. This
         # process's threads (the intra-op pool is made after this) treat them as zero.
         torch.set_flush_denormal(bool(cfg.flush_denormal))
+    if cfg.threads:  # a sweep's trials share the cores: each its part, none oversubscribing
+        torch.set_num_threads(cfg.threads)
     input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
     data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
                 download=cfg.download, extra=cfg.extra, progress=progress)

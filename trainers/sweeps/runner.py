@@ -1,0 +1,488 @@
+"""The sweep process: asks Optuna for settings, starts each trial as an ordinary run, follows the trials'
+event logs, reports their epochs to Optuna, stops the ones its pruner gives up on, and tells Optuna how
+each ended. It is a generator of plain events, like `trainers.run`: the CLI prints them, a detached sweep
+writes them to SWEEP/sweep.log.
+
+Everything it knows is in the folder: killed at any moment (even SIGKILL), `--resume` reads the journal and
+the trials' folders again. A trial whose trainer still runs is followed; one whose trainer died continues
+from its checkpoint; a finished one is told to Optuna; a trial the sweep was stopping when it died is
+counted as pruned. Finished trials never run again, and the number of trials stays the number asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .. import events as ev
+from ..config import RunConfig
+from ..errors import SweepError, WorkbenchError
+from ..runs.files import RunFolderError, lock_holder, read_json
+from ..runs.reader import RunReader, TrainerGone
+from ..runs.status import read_status
+from . import space as sp
+from .study import SweeperLock, SweepSpec, open_study, trial_folder, write_sweeper
+
+RESUME_TRIES = 2  # an interrupted trial continues from its checkpoint this often before it counts as failed
+
+
+# --- what a sweep says -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SweepStarted:
+    name: str
+    folder: str
+    trials: int
+    done: int  # trials already ended (a resumed sweep)
+    parallel: int
+    sampler: str
+
+
+@dataclass(frozen=True)
+class TrialStarted:
+    number: int
+    params: dict
+    folder: str
+    resumed: bool = False  # continued from its checkpoint, or followed again after the sweep process died
+
+
+@dataclass(frozen=True)
+class TrialEpoch:
+    number: int
+    epoch: int
+    epochs: int
+    value: float | None
+
+
+@dataclass(frozen=True)
+class TrialEnded:
+    number: int
+    state: str  # finished, pruned, failed
+    value: float | None
+    reason: str = ""
+    best: bool = False  # the best trial so far
+
+
+@dataclass(frozen=True)
+class SweepEnded:
+    stopped: bool
+    finished: int
+    pruned: int
+    failed: int
+    best: int | None
+    best_value: float | None
+    best_params: dict = field(default_factory=dict)
+    best_folder: str | None = None
+
+
+# --- launchers ---------------------------------------------------------------------------------------------
+
+class LocalLauncher:
+    """Trials as detached trainers on this machine: on GPUs one per GPU in turn, on a CPU the cores shared."""
+
+    def __init__(self, parallel: int, device: str = "auto", gpus_per_trial: int = 0) -> None:
+        self.parallel = parallel
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.threads = max(1, cores // parallel)
+        self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
+        if gpus_per_trial and self.gpus and parallel * gpus_per_trial > self.gpus:
+            raise SweepError(f"--parallel {parallel} with --gpus-per-trial {gpus_per_trial} needs "
+                             f"{parallel * gpus_per_trial} GPUs; this machine has {self.gpus}.")
+
+    def start(self, config: RunConfig, slot: int):
+        import dataclasses
+
+        from ..backends.detached import start_detached
+
+        changes: dict = {}
+        if self.gpus:
+            changes["device"] = f"cuda:{slot % self.gpus}"
+        elif config.threads is None:
+            changes["threads"] = self.threads
+        _, process = start_detached(dataclasses.replace(config, **changes))
+        return process
+
+    def reap(self, handle) -> None:
+        if handle is not None:
+            handle.poll()  # no zombie once it has ended
+
+    def cancel(self, handle) -> None:
+        pass  # a local trial stops through its folder's control
+
+
+def _gpu_count() -> int:
+    try:
+        import torch
+
+        return torch.cuda.device_count()
+    except Exception:  # noqa: BLE001 - no driver, a broken install: trials share the CPU
+        return 0
+
+
+class SlurmTrials:
+    """Trials as Slurm jobs through submitit: the run folders on the shared file system, followed the same way."""
+
+    def __init__(self, folder: Path, options: dict) -> None:
+        from .slurm import SlurmLauncher, SlurmOptions, check_slurm
+
+        check_slurm()
+        args = tuple(tuple(item) for item in options.get("args") or ())
+        self.launcher = SlurmLauncher(folder, SlurmOptions(
+            partition=options.get("partition"), gpus_per_trial=int(options.get("gpus_per_trial") or 0),
+            time=int(options.get("time") or 60), args=args))
+
+    def start(self, config: RunConfig, slot: int):
+        from ..backends.detached import request
+        from ..runs.files import REQUEST, write_json
+
+        folder = Path(config.out)
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json(folder / REQUEST, request(config, folder))
+        return self.launcher.start(folder)
+
+    def reap(self, handle) -> None:
+        pass
+
+    def cancel(self, handle) -> None:
+        if handle is not None:
+            self.launcher.cancel(handle)
+
+
+# --- the sweep ---------------------------------------------------------------------------------------------
+
+@dataclass
+class _Trial:
+    number: int
+    trial: object  # optuna.trial.Trial
+    folder: Path
+    params: dict
+    handle: object = None
+    follower: threading.Thread | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    pruning: bool = False
+    epochs: dict = field(default_factory=dict)  # epoch -> value reported
+    resumes: int = 0
+    last: float | None = None
+    slot: int = 0
+    finished: object = None  # its RunFinished, once read
+    failed: str | None = None  # its RunFailed's reason
+    gone: str | None = None  # its trainer died without a word
+    replay: bool = False  # its record is read again after the sweep process died: nothing new to decide
+
+
+def trial_params(trial) -> dict:
+    return {k: v for k, v in trial.params.items()}
+
+
+class Sweeper:
+    def __init__(self, folder: Path, launcher=None, poll: float = 0.5) -> None:
+        self.folder = Path(folder)
+        self.spec = SweepSpec.load(self.folder)
+        self.space = self.spec.searched()
+        self.poll = poll
+        self.launcher = launcher
+        self.queue: queue.Queue = queue.Queue()
+        self.running: dict[int, _Trial] = {}
+        self.stopping = threading.Event()  # stop the sweep: trials asked to save and stop
+        self.holding = threading.Event()  # start no new trials (the Sweep screen's `p`)
+        self.lock = SweeperLock(self.folder)
+
+    # the plain-data distributions each trial is asked with, fixed ones left out
+    def _distributions(self) -> dict:
+        from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+
+        out = {}
+        for name, search in self.space.items():
+            if isinstance(search, sp.Choice):
+                out[name] = CategoricalDistribution(list(search.values))
+            elif isinstance(search, sp.Range):
+                kind = IntDistribution if search.whole else FloatDistribution
+                low, high = (int(search.low), int(search.high)) if search.whole else (search.low, search.high)
+                out[name] = kind(low, high, log=search.log)
+        return out
+
+    def _config(self, params: dict, folder: Path) -> RunConfig:
+        fixed = {name: s.value for name, s in self.space.items() if isinstance(s, sp.Fixed)}
+        return RunConfig.from_dict({**self.spec.base, **fixed, **params, "out": str(folder)})
+
+    def run(self) -> Iterator:
+        import optuna
+        from optuna.trial import TrialState
+
+        self.lock.acquire()  # informative: a second sweep process on the folder joins the same study
+        study = open_study(self.folder, self.spec)
+        if self.launcher is None:
+            self.launcher = self._launcher()
+        write_sweeper(self.folder, "running")
+        done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+        yield SweepStarted(self.spec.name, str(self.folder), self.spec.trials, done, self.spec.parallel,
+                           type(study.sampler).__name__)
+        stopped = False
+        try:
+            yield from self._adopt(study)
+            while True:
+                trials = study.get_trials(deepcopy=False)
+                ended = sum(t.state.is_finished() for t in trials)
+                others = sum(t.state == TrialState.RUNNING and t.number not in self.running for t in trials)
+                if self.stopping.is_set():
+                    stopped = True
+                    for t in self.running.values():
+                        self._ask_stop(t)
+                elif (not self.holding.is_set() and len(self.running) < self.spec.parallel
+                      and ended + len(self.running) + others < self.spec.trials and not self._grid_done(study)):
+                    yield self._start(study)
+                    continue
+                if not self.running:
+                    if stopped or ended >= self.spec.trials or self._grid_done(study) or not others:
+                        break
+                yield from self._drain(study)
+        except KeyboardInterrupt:
+            stopped = True
+            for t in self.running.values():
+                self._ask_stop(t)
+            while self.running:
+                try:
+                    yield from self._drain(study)
+                except KeyboardInterrupt:  # a second Ctrl-C: leave the trials to save on their own
+                    break
+        finally:
+            for t in self.running.values():
+                t.stop.set()
+            write_sweeper(self.folder, "stopped" if stopped else "finished")
+            self.lock.release()
+        yield self._summary(study, stopped)
+
+    def _grid_done(self, study) -> bool:
+        import optuna
+
+        sampler = study.sampler
+        return isinstance(sampler, optuna.samplers.GridSampler) and sampler.is_exhausted(study)
+
+    def _launcher(self):
+        if self.spec.launcher == "slurm":
+            return SlurmTrials(self.folder, {**self.spec.slurm, "gpus_per_trial": self.spec.gpus_per_trial})
+        return LocalLauncher(self.spec.parallel, str(self.spec.base.get("device") or "auto"), self.spec.gpus_per_trial)
+
+    def _slot(self) -> int:
+        used = {t.slot for t in self.running.values()}
+        return next(i for i in range(self.spec.parallel + 1) if i not in used)
+
+    def _start(self, study) -> "TrialStarted | TrialEnded":
+        import optuna
+
+        trial = study.ask(self._distributions())
+        folder = trial_folder(self.folder, trial.number)
+        trial.set_user_attr("folder", folder.name)
+        params = trial_params(trial)
+        t = _Trial(trial.number, trial, folder, params, slot=self._slot())
+        try:
+            t.handle = self.launcher.start(self._config(params, folder), t.slot)
+        except WorkbenchError as err:
+            trial.set_user_attr("reason", str(err))
+            _tell(study, trial, state=optuna.trial.TrialState.FAIL)
+            return TrialEnded(t.number, "failed", None, str(err))
+        self._follow(t)
+        return TrialStarted(t.number, params, str(folder))
+
+    def _adopt(self, study) -> Iterator:
+        """Trials this study left running (a sweep process that died): follow, finish or continue each."""
+        import optuna
+        from optuna.trial import TrialState
+
+        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            name = frozen.user_attrs.get("folder")
+            folder = self.folder / name if name else trial_folder(self.folder, frozen.number)
+            trial = optuna.trial.Trial(study, frozen._trial_id)
+            t = _Trial(frozen.number, trial, folder, dict(frozen.params), slot=self._slot())
+            t.epochs = dict(frozen.intermediate_values)
+            t.pruning = bool(frozen.user_attrs.get("pruning"))
+            if lock_holder(folder) is not None:  # its trainer lives on: follow it
+                self._follow(t)
+                yield TrialStarted(t.number, t.params, str(folder), resumed=True)
+                continue
+            # an interrupted trial is continued even beyond --parallel: it was running when the sweep died
+            state = read_status(folder).state
+            if t.pruning or state in ("finished", "failed"):
+                t.replay = True
+                self.running[t.number] = t
+                for event in RunReader(folder).events():  # its whole record, then its end
+                    self.queue.put((t.number, event))
+                self.queue.put((t.number, _Replayed()))
+                yield TrialStarted(t.number, t.params, str(folder), resumed=True)
+                continue
+            yield from self._continue(study, t)
+
+    def _continue(self, study, t: _Trial) -> Iterator:
+        """Start an interrupted (or never started) trial again: from its checkpoint when it has one."""
+        import optuna
+
+        from ..backends.local import resume_config
+
+        t.resumes += 1
+        try:
+            if (t.folder / "config.json").exists() or (t.folder / "checkpoint.pt").exists():
+                # the sweep's own model: a trial's folder never chooses code (a user's file runs as named when
+                # the sweep was made, and only while its bytes are the ones recorded then)
+                config = resume_config(str(t.folder), epochs=self.spec.base.get("epochs"),
+                                       model=self.spec.base.get("model"))
+            else:
+                config = self._config(t.params, t.folder)
+            t.handle = self.launcher.start(config, t.slot)
+        except WorkbenchError as err:
+            t.trial.set_user_attr("reason", str(err))
+            _tell(study, t.trial, state=optuna.trial.TrialState.FAIL)
+            yield TrialEnded(t.number, "failed", None, str(err))
+            return
+        self._follow(t)
+        yield TrialStarted(t.number, t.params, str(t.folder), resumed=True)
+
+    def _follow(self, t: _Trial) -> None:
+        self.running[t.number] = t
+        t.stop = threading.Event()
+
+        def follow() -> None:
+            deadline = time.monotonic() + 120
+            # a trial's folder is claimed at once locally; a Slurm job may wait in the queue for a while
+            while not (t.folder / "events.jsonl").exists() and lock_holder(t.folder) is None:
+                if t.stop.wait(self.poll):
+                    return
+                if self.spec.launcher == "local" and time.monotonic() > deadline:
+                    break
+            try:
+                for event in RunReader(t.folder).events(follow=True, poll=self.poll, stop=t.stop):
+                    if isinstance(event, (ev.EpochEnded, ev.RunFinished, ev.RunFailed, TrainerGone)):
+                        self.queue.put((t.number, event))
+            except Exception as err:  # noqa: BLE001 - a follower that breaks ends its trial, not the sweep
+                self.queue.put((t.number, ev.RunFailed(f"the sweep could not read {t.folder}: {err}")))
+                return
+            self.queue.put((t.number, _Replayed()))
+
+        t.follower = threading.Thread(target=follow, name=f"sweep-trial-{t.number}", daemon=True)
+        t.follower.start()
+
+    def _drain(self, study) -> Iterator:
+        try:
+            number, event = self.queue.get(timeout=self.poll)
+        except queue.Empty:
+            return
+        t = self.running.get(number)
+        if t is None:
+            return
+        yield from self._on_event(study, t, event)
+
+    def _value(self, event) -> float | None:
+        value = getattr(event, self.spec.metric, None)
+        return float(value) if value is not None and math.isfinite(value) else None
+
+    def _on_event(self, study, t: _Trial, event) -> Iterator:
+        import optuna
+        from optuna.trial import TrialState
+
+        if isinstance(event, ev.EpochEnded):
+            value = self._value(event)
+            t.last = value if value is not None else t.last
+            if value is not None and event.epoch not in t.epochs:
+                t.epochs[event.epoch] = value
+                t.trial.report(value, event.epoch)
+            yield TrialEpoch(t.number, event.epoch, event.epochs, value)
+            if (not t.pruning and not t.replay and value is not None and event.epoch < event.epochs
+                    and t.trial.should_prune()):
+                t.trial.set_user_attr("pruning", f"at epoch {event.epoch}")
+                self._ask_stop(t, pruning=True)
+            return
+        if isinstance(event, ev.RunFinished):
+            t.finished, t.failed, t.gone = event, None, None
+            return
+        if isinstance(event, ev.RunFailed):
+            t.failed = event.reason
+            return
+        if isinstance(event, TrainerGone):
+            t.gone = event.reason
+            return
+        if not isinstance(event, _Replayed):
+            return
+        # the follower is done: the trial's end is known
+        self.running.pop(t.number, None)
+        t.stop.set()
+        self.launcher.reap(t.handle)
+        finished, failed, gone = t.finished, t.failed, t.gone
+        t.finished = t.failed = t.gone = None  # a continued trial's next follower reads its end afresh
+        if t.pruning:
+            _tell(study, t.trial, state=TrialState.PRUNED)
+            yield TrialEnded(t.number, "pruned", t.last, t.trial.user_attrs.get("pruning") or "pruned")
+            return
+        if finished is not None and not finished.stopped:
+            value = t.last
+            if value is None:
+                t.trial.set_user_attr("reason", f"no {self.spec.metric} was recorded")
+                _tell(study, t.trial, state=TrialState.FAIL)
+                yield TrialEnded(t.number, "failed", None, f"no {self.spec.metric} was recorded")
+                return
+            _tell(study, t.trial, value)
+            best = study.best_trial.number == t.number
+            yield TrialEnded(t.number, "finished", value, best=best)
+            return
+        if failed is not None:
+            t.trial.set_user_attr("reason", failed)
+            _tell(study, t.trial, state=TrialState.FAIL)
+            yield TrialEnded(t.number, "failed", t.last, failed)
+            return
+        # stopped by someone (the sweep stopping, `workbench stop`) or its trainer died: it stays running in
+        # the journal, to continue with --resume; a dead trainer during the sweep continues now
+        if self.stopping.is_set() or (finished is not None and finished.stopped):
+            if not self.stopping.is_set():  # stopped by hand, not by the sweep: it counts as pruned
+                t.trial.set_user_attr("pruning", "stopped by hand")
+                _tell(study, t.trial, state=TrialState.PRUNED)
+                yield TrialEnded(t.number, "pruned", t.last, "stopped by hand")
+            return
+        if t.resumes < RESUME_TRIES:
+            yield from self._continue(study, t)
+            return
+        reason = gone or "its trainer ended without a word"
+        t.trial.set_user_attr("reason", reason)
+        _tell(study, t.trial, state=TrialState.FAIL)
+        yield TrialEnded(t.number, "failed", t.last, reason)
+
+    def _ask_stop(self, t: _Trial, pruning: bool = False) -> None:
+        from ..runs.requests import send
+
+        t.pruning = t.pruning or pruning
+        try:
+            send(t.folder, "stop")
+        except (OSError, WorkbenchError):
+            pass
+
+    def _summary(self, study, stopped: bool) -> SweepEnded:
+        from optuna.trial import TrialState
+
+        trials = study.get_trials(deepcopy=False)
+        count = {s: sum(t.state == s for t in trials) for s in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)}
+        try:
+            best = study.best_trial
+        except ValueError:
+            best = None
+        return SweepEnded(stopped, count[TrialState.COMPLETE], count[TrialState.PRUNED], count[TrialState.FAIL],
+                          best.number if best else None, best.value if best else None,
+                          dict(best.params) if best else {},
+                          str(self.folder / best.user_attrs.get("folder", "")) if best else None)
+
+
+def _tell(study, trial, values=None, state=None) -> None:
+    """study.tell, minus a grid's end: GridSampler calls study.stop() once its last point is told, which
+    ask-and-tell code may not do (a RuntimeError); the trial's state is stored before it."""
+    try:
+        study.tell(trial, values, state=state)
+    except RuntimeError as err:
+        if "Study.stop" not in str(err):
+            raise
+
+
+@dataclass(frozen=True)
+class _Replayed:
+    """A trial's follower has read its whole record: what it says about the trial's end is known."""
