@@ -13,11 +13,15 @@ torch.nn.functional.conv2d.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
-
-import torch
+from typing import TYPE_CHECKING, Iterator
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
+
+# torch is imported by the functions that compute: the kernel names, the shape arithmetic and the checks
+# of a lab's settings are what the command line and the picker read before anything is computed.
 
 KERNELS: dict[str, list[list[float]]] = {
     "edge": [[1.0, -1.0]],  # d2l's vertical-edge detector
@@ -50,15 +54,21 @@ def check_learning(steps: int, lr: float) -> None:
         raise ConfigError(f"lr must be a positive number, got {lr:g}.")
 
 
-def output_shape(height: int, width: int, kernel: tuple[int, int], padding: int | tuple[int, int] = 0,
-                 stride: int | tuple[int, int] = 1) -> tuple[int, int]:
-    """⌊(n − k + 2p) / s⌋ + 1 in each dimension; refuses, in one sentence, a kernel larger than the
-    padded input or a stride below 1."""
-    (kh, kw), (ph, pw), (sh, sw) = kernel, _pair(padding, "padding"), _pair(stride, "stride")
+def check_window(padding: int | tuple[int, int] = 0, stride: int | tuple[int, int] = 1) -> None:
+    """Refuse, in one sentence, a stride below 1 or a negative padding."""
+    (ph, pw), (sh, sw) = _pair(padding, "padding"), _pair(stride, "stride")
     if min(sh, sw) < 1:
         raise ConfigError(f"stride must be at least 1, got {_said(stride)}.")
     if min(ph, pw) < 0:
         raise ConfigError(f"padding must be 0 or more, got {_said(padding)}.")
+
+
+def output_shape(height: int, width: int, kernel: tuple[int, int], padding: int | tuple[int, int] = 0,
+                 stride: int | tuple[int, int] = 1) -> tuple[int, int]:
+    """⌊(n − k + 2p) / s⌋ + 1 in each dimension; refuses, in one sentence, a kernel larger than the
+    padded input or a stride below 1."""
+    check_window(padding, stride)
+    (kh, kw), (ph, pw), (sh, sw) = kernel, _pair(padding, "padding"), _pair(stride, "stride")
     if kh > height + 2 * ph or kw > width + 2 * pw:
         raise ConfigError(f"a {kh}x{kw} kernel does not fit a {height}x{width} input with padding {_said(padding)}; "
                           f"use a smaller kernel or more padding.")
@@ -100,6 +110,8 @@ def corr2d(x: torch.Tensor, kernel: torch.Tensor, padding: int | tuple[int, int]
 
 def stripes() -> torch.Tensor:
     """The notes' 6x8 image: ones, with a black vertical band in columns 2 to 5."""
+    import torch
+
     x = torch.ones(6, 8)
     x[:, 2:6] = 0
     return x
@@ -108,6 +120,8 @@ def stripes() -> torch.Tensor:
 def parse_kernel(text: str) -> torch.Tensor:
     """A kernel typed as rows: "1 -1", "1, -1", "1 0 -1; 2 0 -2; 1 0 -1" (rows split by ';' or newlines),
     optionally divided by a number at the end: "1 1 1; 1 1 1; 1 1 1 / 9"."""
+    import torch
+
     text, _, divisor = text.partition("/")
     try:
         scale = float(divisor) if divisor.strip() else 1.0
@@ -129,6 +143,8 @@ def parse_kernel(text: str) -> torch.Tensor:
 
 
 def kernel_named(name_or_values: str) -> torch.Tensor:
+    import torch
+
     if name_or_values in KERNELS:
         return torch.tensor(KERNELS[name_or_values])
     if any(c.isdigit() for c in name_or_values):
@@ -138,6 +154,8 @@ def kernel_named(name_or_values: str) -> torch.Tensor:
 
 def test_image(dataset: str = "synthetic-digits", index: int = 0, data_dir: str | None = None) -> tuple[torch.Tensor, str]:
     """Test image `index` of a dataset as a (H, W) float tensor in 0..1 (grey), and its label."""
+    import torch
+
     from .data.registry import DATASETS, load
 
     if dataset not in DATASETS:
@@ -173,6 +191,8 @@ def learn_kernel(x: torch.Tensor, target: torch.Tensor, shape: tuple[int, int], 
     """Gradient descent on a fresh kernel until corr2d(x, kernel) matches `target`, as the notes do it: a
     randomly initialised kernel (nn.Conv2d's own initialisation, seeded), squared error summed, the weight
     moved by lr × its gradient. `start` continues from a kernel already learned."""
+    import torch
+
     check_learning(steps, lr)
     if start is None:
         torch.manual_seed(seed)

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from trainers.errors import WorkbenchError
+from trainers.lab import KERNELS
 
 from workbench.commands import COMMANDS
 from workbench.commands.sweep import SWEEP_EPILOG, add_sweep_options
@@ -17,7 +18,7 @@ from workbench.commands.train import check_names
 from workbench.options import add_run_options
 
 SUBCOMMANDS = tuple(COMMANDS)
-KERNEL_NAMES = "edge, edge-transposed, blur, sharpen, sobel-x, sobel-y, identity"  # trainers.lab.KERNELS
+KERNEL_NAMES = ", ".join(KERNELS)
 
 
 class Parser(argparse.ArgumentParser):

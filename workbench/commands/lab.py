@@ -12,8 +12,9 @@ def lab(args) -> int:
 
     from workbench.render.grids import side_by_side, tensor_lines
 
+    conv.check_window(args.padding, args.stride)  # before anything is printed, or torch imported
     if args.learn:
-        conv.check_learning(args.steps, args.lr)  # before anything is printed
+        conv.check_learning(args.steps, args.lr)
     x, what = lab_input(args.image, args.data_dir, args.transpose)
     kernel = conv.kernel_named(args.kernel)
     out = conv.corr2d(x, kernel, args.padding, args.stride)

@@ -15,12 +15,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Select, Static, TabbedContent, TabPane
 
 from trainers.errors import WorkbenchError
+from trainers.lab import KERNELS
 
 from workbench.render.grids import side_by_side, tensor_lines
 from workbench.widgets.pick.hyperparams import NumberInput
 from workbench.widgets.shared.charts import LineChart
 
-PRESETS = ("edge", "edge-transposed", "blur", "sharpen", "sobel-x", "sobel-y", "identity")  # trainers.lab.KERNELS
+PRESETS = tuple(KERNELS)
 PRESET_TEXT = {"edge": "1 -1", "edge-transposed": "1; -1", "blur": "1 1 1; 1 1 1; 1 1 1 / 9",
                "sharpen": "0 -1 0; -1 5 -1; 0 -1 0", "sobel-x": "-1 0 1; -2 0 2; -1 0 1",
                "sobel-y": "-1 -2 -1; 0 0 0; 1 2 1", "identity": "0 0 0; 0 1 0; 0 0 0"}
