@@ -23,6 +23,9 @@ from workbench.screens.help import HelpScreen
 from workbench.screens.pick import PickScreen
 from workbench.terminal import HANGUP_EXIT, TerminalGuard
 
+SPARE_AFTER = 2.0  # seconds the picker is shown before a spare trainer starts importing torch
+
+
 def attached_pair(folder: str) -> RunConfig:
     """The picker under an attached run starts on that run's model and dataset (b from the run lands on
     them), when they are the zoo's; its other settings stay the model's defaults."""
@@ -82,11 +85,12 @@ class WorkbenchApp(App):
         self.set_class(not self.colour, "-no-color")
         self.terminal.install()
         # the spare trainer imports torch in a process of its own, but on two cores that still takes the
-        # first frame's CPU: it starts once the picker is on screen (a start before then starts a trainer).
-        # Opened to start at once, there is no choosing to hide the import behind: it would only take
-        # the CPU from the run's own start and first batches.
+        # CPU the picker needs for its first frames, its device list and its cost panel: it starts once the
+        # picker has been on screen a moment (a start before then starts a trainer). Opened to start at
+        # once, there is no choosing to hide the import behind: it would only take the CPU from the run's
+        # own start and first batches.
         if not self.start_now:
-            self.call_after_refresh(self.warm_spare)
+            self.set_timer(SPARE_AFTER, self.warm_spare)
         self.push_screen(PickScreen(self.run_config, start=self.start_now))
         if self.attach_to:
             from workbench.screens.run import RunScreen

@@ -87,6 +87,13 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def ours() -> list[int]:
     """Every process started for this test's runs home: apps, spare trainers, trainers."""
     mark = f"WORKBENCH_RUNS={os.environ['WORKBENCH_RUNS']}".encode()
@@ -172,6 +179,8 @@ def test_the_picker_leaves_within_two_seconds_when_its_terminal_goes_every_time(
                 pane = tmux.start(app_command(detach_session=own_session))
                 app = app_pid(pane)
                 on_screen(tmux, "Quit")
+                if own_session:  # these leave with a spare trainer started (importing torch, or waiting)
+                    assert wait_until(lambda: any(b"--spare" in cmdline(p) for p in ours()), 30), "no spare"
                 time.sleep(rng.uniform(0, 0.6))  # the hangup lands at a different moment each time
                 seconds = lose_terminal(tmux, app)
                 took.append(seconds)
