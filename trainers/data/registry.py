@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, DatasetUnavailable
-from .base import LoadedData, Progress
+from .base import LoadedData, Progress, resolve_data_dir
 from .folder import holdout, load_folder, quick_layout, scan_folder
 from .idx import (IDX_DATASETS, STANDARD_SIZES, debian_hint, download_dir, file_list, find_idx, idx_length, idx_paths,
                   load_idx)
@@ -143,8 +143,9 @@ def _load_synthetic(extra: dict) -> LoadedData:
     if train_size < 1 or test_size < 1:
         raise ConfigError(f"synthetic-digits sizes must be at least 1, got train_size={train_size} "
                           f"and test_size={test_size}.")
-    train_x, train_y = synthetic.generate(train_size, data_seed, "train")
-    test_x, test_y = synthetic.generate(test_size, data_seed, "test")
+    cache = resolve_data_dir(None) / "synthetic-digits"
+    train_x, train_y = synthetic.generated(train_size, data_seed, "train", cache)
+    test_x, test_y = synthetic.generated(test_size, data_seed, "test", cache)
     x = train_x.astype(np.float32) / 255
     return LoadedData(torch.from_numpy(train_x), torch.from_numpy(train_y),
                       torch.from_numpy(test_x), torch.from_numpy(test_y),
