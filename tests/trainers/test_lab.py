@@ -1,8 +1,9 @@
 """The tutorials' hands-on labs: cross-correlation by hand, padding and stride, a kernel learned back, and
 parameters set per layer (initialisation, freezing) that reach the run; parameters saved and loaded."""
 
+import contextlib
+import io
 import subprocess
-import sys
 
 import pytest
 import torch
@@ -113,10 +114,20 @@ def test_bad_layer_settings_are_one_sentence(tmp_path):
 
 
 def wb(*args):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, timeout=120)
+    """`workbench ARGS` as the command runs it (workbench.cli.main), in this process: these commands start no
+    trainer and catch no signal, and a process of their own would spend two seconds importing torch again.
+    tests/test_cli.py runs the command as a process."""
+    from workbench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as exit:  # argparse's errors
+            code = exit.code
+    return subprocess.CompletedProcess(["workbench", *args], code, out.getvalue(), err.getvalue())
 
 
-@pytest.mark.slow
 def test_parameters_and_tensors_saved_and_loaded_as_the_notes_do(tmp_path):
     params = tmp_path / "mlp.params"
     out = wb("inspect", "mlp", "--layer-init", "fc1=constant:42", "--save-params", str(params))
@@ -143,7 +154,6 @@ def test_parameters_and_tensors_saved_and_loaded_as_the_notes_do(tmp_path):
     assert junk.returncode == 2 and "is not a readable file" in junk.stderr and "could run code" not in junk.stderr
 
 
-@pytest.mark.slow
 def test_the_lab_on_the_command_line_shows_input_kernel_output_and_learns_the_kernel():
     out = wb("lab", "--learn")
     assert out.returncode == 0, out.stderr
@@ -182,7 +192,6 @@ def test_a_users_own_init_rule_survives_when_no_init_is_asked_for(tmp_path):
     (["--stride", "0"], "stride must be at least 1, got 0."),
     (["--padding", "-1"], "padding must be 0 or more, got -1."),
 ])
-@pytest.mark.slow
 def test_the_labs_bad_settings_are_one_line_before_anything_is_shown(args, said):
     out = wb("lab", *args)
     assert out.returncode == 2 and out.stdout == "" and out.stderr == f"workbench: error: {said}\n"
