@@ -23,11 +23,11 @@ from typing import Iterator
 from .. import events as ev
 from ..config import RunConfig
 from ..errors import SweepError, WorkbenchError
-from ..runs.files import RunFolderError, lock_holder, read_json
+from ..runs.files import lock_holder, read_json
 from ..runs.reader import RunReader, TrainerGone
 from ..runs.status import read_status
 from . import space as sp
-from .study import SweeperLock, SweepSpec, open_study, trial_folder, write_sweeper
+from .study import HOLD, SweeperLock, SweepSpec, open_study, trial_folder, write_sweeper
 
 RESUME_TRIES = 2  # an interrupted trial continues from its checkpoint this often before it counts as failed
 
@@ -212,7 +212,6 @@ class Sweeper:
         return RunConfig.from_dict({**self.spec.base, **fixed, **params, "out": str(folder)})
 
     def run(self) -> Iterator:
-        import optuna
         from optuna.trial import TrialState
 
         self.lock.acquire()  # informative: a second sweep process on the folder joins the same study
@@ -227,6 +226,7 @@ class Sweeper:
         try:
             yield from self._adopt(study)
             while True:
+                self._read_hold()
                 trials = study.get_trials(deepcopy=False)
                 ended = sum(t.state.is_finished() for t in trials)
                 others = sum(t.state == TrialState.RUNNING and t.number not in self.running for t in trials)
@@ -257,6 +257,12 @@ class Sweeper:
             write_sweeper(self.folder, "stopped" if stopped else "finished")
             self.lock.release()
         yield self._summary(study, stopped)
+
+    def _read_hold(self) -> None:
+        """SWEEP/hold.json {"hold": true}: start no new trial (the Sweep screen's `p`); running ones go on."""
+        held = bool((read_json(self.folder / HOLD) or {}).get("hold"))
+        if held != self.holding.is_set():
+            (self.holding.set if held else self.holding.clear)()
 
     def _grid_done(self, study) -> bool:
         import optuna
@@ -381,7 +387,6 @@ class Sweeper:
         return float(value) if value is not None and math.isfinite(value) else None
 
     def _on_event(self, study, t: _Trial, event) -> Iterator:
-        import optuna
         from optuna.trial import TrialState
 
         if isinstance(event, ev.EpochEnded):

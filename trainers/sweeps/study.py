@@ -4,6 +4,7 @@
     SWEEP/optuna.journal   Optuna's own record of the study (JournalStorage on a file): open it with
                            optuna.load_study(study_name=NAME, storage=JournalStorage(JournalFileBackend(PATH)))
     SWEEP/sweeper.json     the sweep process now at work (pid, host, state, beat)
+    SWEEP/hold.json        {"hold": true}: start no new trial for now (running ones go on)
     SWEEP/trial-007/       trial 7: an ordinary run folder
 
 Optuna is imported inside functions: listing sweeps and checking a search space never pay for it."""
@@ -26,6 +27,7 @@ JOURNAL = "optuna.journal"
 SWEEPER = "sweeper.json"
 SWEEPER_LOCK = ".sweeper.lock"
 SWEEP_LOG = "sweep.log"
+HOLD = "hold.json"  # {"hold": true}: the sweep starts no new trial until it is false again
 METRICS = {"test_accuracy": "maximize", "test_loss": "minimize"}
 SAMPLERS = ("auto", "tpe", "grid", "random")
 PRUNERS = ("median", "hyperband", "none")

@@ -85,7 +85,11 @@ def follow_here(folder) -> int:
     from trainers.sweeps.runner import SweepEnded, Sweeper
     from trainers.sweeps.words import say
 
+    import signal
+
     sweeper = Sweeper(folder)
+    # SIGTERM (a scheduler, `workbench stop SWEEP`) stops it as Ctrl-C does: the running trials save
+    signal.signal(signal.SIGTERM, lambda *_: sweeper.stopping.set())
     ended = None
     for event in sweeper.run():
         line = say(event, sweeper.spec)
