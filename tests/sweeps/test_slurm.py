@@ -99,3 +99,26 @@ def test_check_slurm_names_the_controller_that_does_not_answer(tmp_path, monkeyp
     message = str(caught.value)
     assert time.monotonic() - started < 15
     assert "scontrol ping" in message and "DOWN" in message and "\n" not in message, message
+
+
+@pytest.mark.slow
+def test_a_sweep_runs_its_trials_as_slurm_jobs(slurm_cluster, tmp_path):
+    from tests.conftest import TINY
+    from trainers.sweeps import make_sweep
+    from trainers.sweeps.runner import Sweeper, TrialEnded
+    from trainers.sweeps.study import SweepSpec, load_study
+
+    base = dict(model="mlp", dataset="synthetic-digits", epochs=2, batch_size=32, limit_batches=4,
+                limit_test_batches=1, extra=dict(TINY), device="cpu")
+    folder = make_sweep(SweepSpec(name="", base=base, space={"lr": "0.01,0.1"}, trials=2, parallel=2,
+                                  sampler="grid", prune="none", launcher="slurm", slurm={"time": 5}, seed=0),
+                        str(tmp_path / "sweep"))
+    events = list(Sweeper(folder, poll=0.2).run())
+    assert [e.state for e in events if isinstance(e, TrialEnded)] == ["finished", "finished"], job_log(folder)
+    study = load_study(folder)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    jobs = [t.user_attrs["job"] for t in study.trials]
+    assert len(set(jobs)) == 2  # one Slurm job per trial, its id in the journal
+    assert {p.name for p in (folder / "slurm").glob("*_log.out")} == {f"{job}_0_log.out" for job in jobs}
+    for t in study.trials:
+        assert read_status(folder / t.user_attrs["folder"]).state == "finished"

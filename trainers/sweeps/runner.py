@@ -112,6 +112,10 @@ class LocalLauncher:
         if handle is not None:
             handle.poll()  # no zombie once it has ended
 
+    def ended(self, handle) -> bool:
+        """The trial's process is gone (before it wrote anything, if the caller is still waiting)."""
+        return handle is not None and handle.poll() is not None
+
     def cancel(self, handle) -> None:
         pass  # a local trial stops through its folder's control
 
@@ -123,6 +127,10 @@ def _gpu_count() -> int:
         return torch.cuda.device_count()
     except Exception:  # noqa: BLE001 - no driver, a broken install: trials share the CPU
         return 0
+
+
+ENDED_JOBS = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE",
+              "PREEMPTED")
 
 
 class SlurmTrials:
@@ -141,13 +149,20 @@ class SlurmTrials:
         from ..backends.detached import request
         from ..runs.files import REQUEST, write_json
 
+        from ..runs.status import write_status
+
         folder = Path(config.out)
         folder.mkdir(parents=True, exist_ok=True)
         write_json(folder / REQUEST, request(config, folder))
+        write_status(folder, "queued")  # until the job's worker takes the folder
         return self.launcher.start(folder)
 
     def reap(self, handle) -> None:
         pass
+
+    def ended(self, handle) -> bool:
+        """The job left the queue: done, failed at its start, cancelled or timed out."""
+        return handle is not None and self.launcher.state(handle) in ENDED_JOBS
 
     def cancel(self, handle) -> None:
         if handle is not None:
@@ -293,6 +308,7 @@ class Sweeper:
             trial.set_user_attr("reason", str(err))
             _tell(study, trial, state=optuna.trial.TrialState.FAIL)
             return TrialEnded(t.number, "failed", None, str(err))
+        self._remember_job(t)
         self._follow(t)
         return TrialStarted(t.number, params, str(folder))
 
@@ -308,7 +324,11 @@ class Sweeper:
             t = _Trial(frozen.number, trial, folder, dict(frozen.params), slot=self._slot())
             t.epochs = dict(frozen.intermediate_values)
             t.pruning = bool(frozen.user_attrs.get("pruning"))
-            if lock_holder(folder) is not None:  # its trainer lives on: follow it
+            job = frozen.user_attrs.get("job")
+            waiting = bool(job) and self.spec.launcher == "slurm" and not self.launcher.ended(job)
+            if waiting:  # its Slurm job is still queued or running
+                t.handle = job
+            if waiting or lock_holder(folder) is not None:  # its trainer lives on: follow it
                 self._follow(t)
                 yield TrialStarted(t.number, t.params, str(folder), resumed=True)
                 continue
@@ -345,21 +365,30 @@ class Sweeper:
             _tell(study, t.trial, state=optuna.trial.TrialState.FAIL)
             yield TrialEnded(t.number, "failed", None, str(err))
             return
+        self._remember_job(t)
         self._follow(t)
         yield TrialStarted(t.number, t.params, str(t.folder), resumed=True)
+
+    @staticmethod
+    def _remember_job(t: _Trial) -> None:
+        """A Slurm job's id goes into the journal: a resumed sweep follows a job still queued or running."""
+        if isinstance(t.handle, str):
+            t.trial.set_user_attr("job", t.handle)
 
     def _follow(self, t: _Trial) -> None:
         self.running[t.number] = t
         t.stop = threading.Event()
 
         def follow() -> None:
-            deadline = time.monotonic() + 120
             # a trial's folder is claimed at once locally; a Slurm job may wait in the queue for a while
+            checked = time.monotonic()
             while not (t.folder / "events.jsonl").exists() and lock_holder(t.folder) is None:
                 if t.stop.wait(self.poll):
                     return
-                if self.spec.launcher == "local" and time.monotonic() > deadline:
-                    break
+                if time.monotonic() - checked > 5:  # not every poll: for Slurm each check is a squeue
+                    checked = time.monotonic()
+                    if self.launcher.ended(t.handle) and not (t.folder / "events.jsonl").exists():
+                        break
             try:
                 for event in RunReader(t.folder).events(follow=True, poll=self.poll, stop=t.stop):
                     if isinstance(event, (ev.EpochEnded, ev.RunFinished, ev.RunFailed, TrainerGone)):
