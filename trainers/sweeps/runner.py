@@ -189,6 +189,7 @@ class _Trial:
     failed: str | None = None  # its RunFailed's reason
     gone: str | None = None  # its trainer died without a word
     replay: bool = False  # its record is read again after the sweep process died: nothing new to decide
+    stop_sent: bool = False
 
 
 def trial_params(trial) -> dict:
@@ -254,8 +255,10 @@ class Sweeper:
                     yield self._start(study)
                     continue
                 if not self.running:
-                    if stopped or ended >= self.spec.trials or self._grid_done(study) or not others:
+                    if stopped or ended >= self.spec.trials or self._grid_done(study):
                         break
+                    if not others and not self.holding.is_set():
+                        break  # nothing left that this process could start or wait for
                 yield from self._drain(study)
         except KeyboardInterrupt:
             stopped = True
@@ -377,7 +380,7 @@ class Sweeper:
 
     def _follow(self, t: _Trial) -> None:
         self.running[t.number] = t
-        t.stop = threading.Event()
+        t.stop, t.stop_sent = threading.Event(), False
 
         def follow() -> None:
             # a trial's folder is claimed at once locally; a Slurm job may wait in the queue for a while
@@ -487,6 +490,9 @@ class Sweeper:
         from ..runs.requests import send
 
         t.pruning = t.pruning or pruning
+        if t.stop_sent:
+            return
+        t.stop_sent = True
         try:
             send(t.folder, "stop")
         except (OSError, WorkbenchError):
