@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
+from pathlib import Path
 
 from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
@@ -101,6 +102,24 @@ def form_fields() -> list[FormField]:
             kind = tuple(meta["choices"]) if meta.get("choices") else (meta.get("kind") or str)
             fields.append(FormField(name, meta["form"], kind, meta["help"]))
     return fields
+
+
+def check_names(config) -> None:
+    """Unknown model or dataset names are a one-line error before the app opens. A user's file.py:Name
+    is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
+    the picker marks it and says what does fit."""
+    from trainers.compat import check_pair
+    from trainers.data.registry import DATASETS
+    from trainers.models import get_spec, is_user_model
+
+    if is_user_model(config.model):
+        path = Path(config.model.rsplit(":", 1)[0]).expanduser()
+        if not path.is_file():
+            raise WorkbenchError(f"model file {path} does not exist.")
+    else:
+        get_spec(config.model)  # ConfigError naming the models, for an unknown name
+    if config.dataset not in DATASETS:
+        raise WorkbenchError(check_pair(config.model, config.dataset) or f"unknown dataset {config.dataset!r}.")
 
 
 def lab_input(image: str, data_dir: str | None = None, transpose: bool = False):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trainers.errors import ConfigError, SweepError
+from trainers.errors import SweepError
 
 SWEEP_EPILOG = ("Any option of `workbench train` can be searched: a value fixes it, a,b,c is a choice, LOW..HIGH "
                 "a range (LOW..HIGH:log for a log scale; a whole-number option stays whole). Each trial is an "
@@ -104,89 +104,23 @@ def follow_here(folder) -> int:
 
 
 def spec_from_args(args: argparse.Namespace):
-    """The sweep as asked, checked before anything starts: one sentence for the first thing that cannot work."""
-    from trainers.config import RunConfig
-    from trainers.models import MODELS, is_user_model
-    from trainers.sweeps import space as sp
-    from trainers.sweeps.study import SweepSpec
+    """The sweep as asked, checked before anything starts: one sentence for the first thing that cannot work
+    (the same checks as the picker's sweep form, in workbench.sweep_options)."""
+    from trainers.sweeps.space import searchable
 
-    from workbench.commands.train import check_names
     from workbench.options import given
+    from workbench.sweep_options import SweepSettings, build_sweep
 
-    searched = sp.searchable()
-    space = {}
-    for name in searched:
-        text = getattr(args, name, None)
-        if text is not None:
-            space[name] = sp.parse(name, text)
+    searched = searchable()
+    texts = {name: getattr(args, name) for name in searched if getattr(args, name, None) is not None}
     fixed = {k: v for k, v in given(args).items() if k not in searched}
-    model = space.pop("model", None)
-    dataset = space.pop("dataset", None)
-    for option, search in (("model", model), ("dataset", dataset)):
-        if search is not None and not isinstance(search, sp.Fixed):
-            raise SweepError(f"--{option} is what a sweep is of: give one {option}, and sweep its settings.")
-    base = RunConfig(**fixed, **({"model": model.value} if model else {}), **({"dataset": dataset.value} if dataset else {}))
-    base.validate()
-    check_names(base)
-    if is_user_model(base.model):  # recorded, so that a resume runs exactly these bytes or nothing
-        from pathlib import Path
-
-        from trainers.models.user import file_sha256
-
-        base.model_sha256 = file_sha256(Path(base.model.rsplit(":", 1)[0]).expanduser())
-    if args.parallel is None or args.parallel < 1:
-        raise SweepError(f"--parallel must be at least 1, got {args.parallel}.")
-    if args.trials is not None and args.trials < 1:
-        raise SweepError(f"--trials must be at least 1, got {args.trials}.")
-    if args.gpus_per_trial < 0 or args.time < 1:
-        raise SweepError("--gpus-per-trial must be 0 or more and --time at least 1 minute.")
-    if not sp.varied(space):
-        raise SweepError("nothing to search: give at least one option a list (a,b,c) or a range (LOW..HIGH).")
-    sampler = args.sampler
-    grid = sp.grid(space)
-    if sampler == "auto":
-        sampler = "grid" if grid is not None else "tpe"
-    if sampler == "grid" and grid is None:
-        raise SweepError("--sampler grid needs every searched option as a list a,b,c, not a range.")
-    trials = args.trials
-    if sampler == "grid":
-        size = sp.grid_size(space)
-        if trials is not None and trials > size:
-            print(f"the grid has {size} points, so the sweep runs {size} trials, not {trials}.", file=sys.stderr)
-        trials = min(trials or size, size)
-    trials = trials or 10
-    metric = args.metric
-    if metric is None:
-        task = MODELS[base.model].task if base.model in MODELS else "classify"
-        metric = "test_loss" if task == "reconstruct" else "test_accuracy"
-    elif metric == "test_accuracy" and base.model in MODELS and MODELS[base.model].task == "reconstruct":
-        raise SweepError(f"{base.model} reconstructs images and has no accuracy; sweep with --metric test_loss.")
-    slurm = {}
-    if args.launcher == "slurm":
-        pairs = []
-        for item in args.slurm_arg:
-            key, sep, value = item.partition("=")
-            if not sep or not key.strip():
-                raise SweepError(f"--slurm-arg {item!r}: write KEY=VALUE, e.g. account=lab.")
-            pairs.append([key.strip(), value.strip()])
-        slurm = {"partition": args.partition, "time": args.time, "args": pairs}
-        from trainers.sweeps.slurm import check_slurm
-
-        check_slurm()
-    elif args.gpus_per_trial:
-        from trainers.sweeps.runner import LocalLauncher
-
-        LocalLauncher(args.parallel, base.device, args.gpus_per_trial)  # more trials than GPUs: one sentence
-    seed = space.get("seed").value if isinstance(space.get("seed"), sp.Fixed) else None
-    if "seed" not in space:
-        seed = base.seed
-    base_values = {k: v for k, v in base.to_dict().items() if v is not None}
-    try:
-        return SweepSpec(name="", base=base_values, space=sp.to_json(space), trials=trials, parallel=args.parallel,
-                         metric=metric, sampler=sampler, prune=args.prune, launcher=args.launcher, seed=seed,
-                         slurm=slurm, gpus_per_trial=args.gpus_per_trial)
-    except ConfigError as err:
-        raise SweepError(str(err)) from None
+    settings = SweepSettings(trials=args.trials, parallel=args.parallel, metric=args.metric, prune=args.prune,
+                             sampler=args.sampler, launcher=args.launcher, partition=args.partition,
+                             gpus_per_trial=args.gpus_per_trial, time=args.time, slurm_args=list(args.slurm_arg))
+    spec, notes = build_sweep(texts, settings, fixed)
+    for note in notes:
+        print(note, file=sys.stderr)
+    return spec
 
 
 def sweeps(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
 """`workbench train`: a run here (a progress bar on a terminal, one plain line per epoch in a log),
-in the background (--detach), or over several processes; and the names check the app shares."""
+in the background (--detach), or over several processes."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from pathlib import Path
 
 from trainers.errors import WorkbenchError
 from trainers.events import END
+
+from workbench.options import check_names  # shared with cli.py and sweeps, from the options' layer
 
 
 def fmt_acc(value: float | None) -> str:
@@ -42,24 +44,6 @@ class LoadProgress:
         if self.bar is not None:
             self.bar.stop()
             self.bar = None
-
-
-def check_names(config) -> None:
-    """Unknown model or dataset names are a one-line error before the app opens. A user's file.py:Name
-    is only checked to exist (running it is the run's job), and a pair that does not fit still opens:
-    the picker marks it and says what does fit."""
-    from trainers.compat import check_pair
-    from trainers.data.registry import DATASETS
-    from trainers.models import get_spec, is_user_model
-
-    if is_user_model(config.model):
-        path = Path(config.model.rsplit(":", 1)[0]).expanduser()
-        if not path.is_file():
-            raise WorkbenchError(f"model file {path} does not exist.")
-    else:
-        get_spec(config.model)  # ConfigError naming the models, for an unknown name
-    if config.dataset not in DATASETS:
-        raise WorkbenchError(check_pair(config.model, config.dataset) or f"unknown dataset {config.dataset!r}.")
 
 
 def train_config(args):

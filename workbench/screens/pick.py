@@ -34,7 +34,7 @@ STATE_MARK = {"ready": "✓", "download": "↓", "missing": "✗"}
 STATE_WORD = {"ready": "ready here", "download": "will download", "missing": "missing"}
 
 
-LETTER_ACTIONS = ("start", "inspect", "lab")
+LETTER_ACTIONS = ("start", "inspect", "lab", "sweep")
 
 
 def filtering(screen: Screen) -> bool:
@@ -62,6 +62,8 @@ class PickScreen(Screen):
         Binding("R", "app.runs", "Runs", tooltip="every run, live ones marked: open, compare, stop"),
         Binding("L", "lab", "Conv lab", tooltip="the convolution lab: a kernel by hand, padding, stride, a kernel "
                 "learned back"),
+        Binding("w", "sweep", "Sweep", tooltip="sweep the chosen pair: each hyperparameter a value, a list a,b,c "
+                "or a range LO..HI[:log]; many runs as one Optuna search"),
     ]
 
     def __init__(self, config: RunConfig, start: bool = False) -> None:
@@ -362,6 +364,32 @@ class PickScreen(Screen):
         dataset = self.dataset if check_pair(model, self.dataset) is None else None
         self.app.push_screen(InspectScreen(model, dataset, self.form_value("data_dir") or self.base.data_dir,
                                            init=self.form_value("init") or "default", editable=True))
+
+    def action_sweep(self) -> None:
+        from workbench.screens.sweep_form import SweepFormScreen
+
+        reason = check_pair(self.model, self.dataset)
+        if reason:
+            self.say(reason, error=True)
+            return
+        self.app.push_screen(SweepFormScreen(self.model, self.dataset, self.query_one(HyperparameterForm).texts(),
+                                             self.sweep_base()))
+
+    def sweep_base(self) -> dict:
+        """What every trial of a sweep shares: the picker's settings that are not hyperparameters (device, data
+        folder, layers set by hand in the inspect view, the command line's other options)."""
+        form = self.query_one(HyperparameterForm)
+        values = {"device": self.form_value("device") or self.base.device,
+                  "data_dir": form.query_one("#hp-data_dir", Input).value.strip() or None}
+        settings = self.app.layer_settings.get(self.model)
+        if settings:
+            from workbench.screens.inspect import layer_options
+
+            values["layer_init"], values["freeze"] = layer_options(settings)
+        config = dataclasses.replace(self.base, **values)
+        skip = {name for name, _label, _kind in FIELDS} | {"model", "dataset", "model_sha256", "out", "resume",
+                                                           "nproc_per_node"}
+        return {k: v for k, v in config.to_dict().items() if k not in skip and v is not None}
 
     @on(Input.Submitted, "HyperparameterForm Input")
     def _form_submitted(self) -> None:

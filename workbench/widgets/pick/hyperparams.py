@@ -154,6 +154,17 @@ class HyperparameterForm(Grid):
                  for n in range(1, gpus + 1)])
         self.set_class(gpus > 1, "-gpus")
 
+    def texts(self) -> dict[str, str]:
+        """Each hyperparameter as its field shows it, checked or not (the sweep form starts from these)."""
+        out = {}
+        for name, _label, kind in FIELDS:
+            if isinstance(kind, tuple):
+                value = self.query_one(f"#hp-{name}", Select).value
+                out[name] = "" if value is Select.NULL else str(value)
+            else:
+                out[name] = self.query_one(f"#hp-{name}", Input).value.strip()
+        return out
+
     def values(self) -> dict:
         """The form as RunConfig fields; ValueError (one sentence) for a value that is not a number."""
         def selected(name: str, blank=None):
