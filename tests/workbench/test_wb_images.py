@@ -3,6 +3,7 @@ never cut, n/N paging, the renderings r offers (never one that shows nothing), a
 detection and fallback (no terminal is asked in tests)."""
 
 import io
+import re
 import sys
 
 import numpy as np
@@ -318,3 +319,61 @@ async def test_pixel_mode_with_sixel_sends_one_sixel_picture_per_image(tmp_path,
         segments = [s for strip in app.screen._compositor.render_strips() for s in strip]
         assert sum("\x1bP" in s.text for s in segments) == per_page  # a Sixel sequence (DCS) per image
         assert "✗Trouser" in screen_text(app)  # the labels are still characters
+
+
+def _decode_sixel(data: str):
+    """A small Sixel decoder (colour resolved when a pixel is painted, as the standard has it): (H, W, 3) ints."""
+    import numpy as np
+
+    body = data.split("q", 1)[1].removesuffix("\x1b\\")
+    raster = re.match(r'"\d+;\d+;(\d+);(\d+)', body)
+    width, height = int(raster.group(1)), int(raster.group(2))
+    body = body[raster.end():]
+    out = np.full((height, width, 3), -1)
+    registers, colour, x, band = {}, (0, 0, 0), 0, 0
+    for token in re.finditer(r"#(\d+)(?:;2;(\d+);(\d+);(\d+))?|!(\d+)(.)|([?-~])|(\$)|(-)", body):
+        number, r, g, b, count, repeated, single, cr, nl = token.groups()
+        if number is not None:
+            if r is not None:
+                registers[number] = (int(r), int(g), int(b))
+            colour = registers[number]
+        elif cr:
+            x = 0
+        elif nl:
+            x, band = 0, band + 6
+        else:
+            char, times = (repeated, int(count)) if count else (single, 1)
+            bits = ord(char) - 0x3F
+            for _ in range(times):
+                for row in range(6):
+                    if bits >> row & 1 and band + row < height:
+                        out[band + row, x] = colour
+                x += 1
+    return out
+
+
+def test_a_sixel_image_defines_every_colour_before_its_first_pixel():
+    """xterm (vt340) painted the bands drawn before a colour's definition in its default palette: a flat bar
+    over the top of every image. The terminal must receive every register defined first, then the pixels."""
+    import numpy as np
+    from PIL import Image
+    from textual_image._sixel import image_to_sixels
+
+    from workbench.render.images import registers_first
+
+    grey = np.zeros((12, 4), np.uint8)
+    grey[6:] = 255
+    grey[3, 1] = 128
+    sent = registers_first(image_to_sixels(Image.fromarray(grey).convert("RGB")))
+    assert sent == ('\x1bP0;0;0q"1;1;4;12#1;2;0;0;0#2;2;50;50;50#0;2;100;100;100'
+                    '#1!4~$#2?G-#0!4~-\x1b\\')
+    rng = np.random.default_rng(0)
+    for shape in ((7, 5), (30, 40), (13, 64)):
+        picture = rng.integers(0, 4, shape).astype(np.uint8) * 85  # four greys, exact in Sixel's percentages
+        raw = image_to_sixels(Image.fromarray(picture).convert("RGB"))
+        fixed = registers_first(raw)
+        parts = re.fullmatch(r'"\d+;\d+;\d+;\d+((?:#\d+;2;\d+;\d+;\d+)*)(.*)', fixed.split("q", 1)[1], re.S)
+        assert parts and ";2;" not in parts.group(2)  # every definition before the first pixel
+        expected = np.round(np.repeat(picture[..., None].astype(int), 3, axis=2) * 100 / 255)
+        assert (_decode_sixel(fixed) == expected).all()  # the same picture, pixel for pixel
+        assert (_decode_sixel(raw) == expected).all()

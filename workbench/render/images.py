@@ -14,6 +14,7 @@ cells: one pixel across and two down per cell.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping
 
@@ -50,7 +51,7 @@ def detect_pixels(environ: Mapping[str, str] | None = None) -> str | None:
     except Exception:  # noqa: BLE001 - not installed, or a terminal that answered nonsense: characters then
         return None
     if renderable.Image is renderable.SixelImage:
-        _pixels = ("sixel", image_widgets.SixelImage)
+        _pixels = ("sixel", sixel_widget(image_widgets.SixelImage))
     elif renderable.Image is renderable.TGPImage:
         _pixels = ("tgp", image_widgets.TGPImage)
     return _pixels[0] if _pixels else None
@@ -204,3 +205,49 @@ def to_pil(image: np.ndarray, width: int, height: int, cell: tuple[int, int] = (
 def pixel_widget() -> type | None:
     """The textual-image widget class that shows real pixels here (detect_pixels), or None."""
     return _pixels[1] if _pixels else None
+
+
+_REGISTER = re.compile(r"#(\d+)(;2;\d+;\d+;\d+)")
+_RASTER = re.compile(r'"\d+;\d+;\d+;\d+')
+
+
+def registers_first(sixel: str) -> str:
+    """The same Sixel image, with every colour register defined before the first pixel is drawn.
+
+    textual-image defines a register where a colour is first used, in the middle of the picture. xterm
+    (vt340 mode) paints the bands drawn before such a definition in its default palette's colours: a flat
+    green or grey bar over the top of every image, and wrong greys below it. Definitions up front, then
+    plain selections (`#N`), are the same image by the Sixel standard, and xterm draws them right. A string
+    that redefines a register to another colour part-way is left as it is."""
+    introducer, q, body = sixel.partition("q")
+    if not q:
+        return sixel
+    raster = _RASTER.match(body)
+    head = raster.group(0) if raster else ""
+    rest = body[len(head):]
+    colours: dict[str, str] = {}
+    for number, value in _REGISTER.findall(rest):
+        if colours.setdefault(number, value) != value:
+            return sixel
+    defined = "".join(f"#{number}{value}" for number, value in colours.items())
+    return introducer + q + head + defined + _REGISTER.sub(r"#\1", rest)
+
+
+def sixel_widget(widget: type) -> type:
+    """textual-image's Sixel widget, encoding through `registers_first`; the widget itself if its inner
+    part (a private class, read at run time) is no longer there."""
+    from textual_image.widget import sixel as module
+
+    inner, noop = getattr(module, "_ImageSixelImpl", None), getattr(module, "_NoopRenderable", None)
+    if inner is None or noop is None or not hasattr(inner, "_image_to_sixels"):
+        return widget
+
+    class RegistersFirst(inner):
+        def _image_to_sixels(self, image, sixel_options=None, background=None) -> str:
+            return registers_first(super()._image_to_sixels(image, sixel_options, background))
+
+    class SixelImage(widget, Renderable=noop):
+        def compose(self):
+            yield RegistersFirst(self.image, self._sixel_options)
+
+    return SixelImage
