@@ -1,5 +1,6 @@
 """The d2l convolution lessons as pure functions: cross-correlation by hand, the output-shape arithmetic of
-padding and stride, kernel presets, the tutorial's stripes image, and a kernel learned by gradient descent.
+padding and stride, kernel presets, the tutorial's stripes image, a kernel learned by gradient descent, several
+input and output channels, the 1x1 convolution as a matrix product, and max and average pooling.
 
     X = stripes()                       # 6x8, ones with a black band in columns 2-5
     Y = corr2d(X, KERNELS["edge"])      # [1, -1]: 1 and -1 at the vertical edges, nothing at horizontal ones
@@ -8,6 +9,10 @@ padding and stride, kernel presets, the tutorial's stripes image, and a kernel l
 `corr2d` is what nn.Conv2d computes (a cross-correlation, not a flipped convolution), written the way the
 notes write it, one kernel offset at a time, so gradients flow through it; tests check it against
 torch.nn.functional.conv2d.
+
+    X, K = notes_input(2), torch.tensor(notes_kernels(2, 3))   # the notes' X (arange(9) + i) and K + i + o
+    corr2d_multi_in_out(X, K)[0]        # [[56, 72], [104, 120]], as corr2d_multi_in(X, K[0])
+    pool2d(X[0], (2, 2))                # [[4, 5], [7, 8]]; "avg": [[2, 3], [5, 6]]
 """
 
 from __future__ import annotations
@@ -64,22 +69,22 @@ def check_window(padding: int | tuple[int, int] = 0, stride: int | tuple[int, in
 
 
 def output_shape(height: int, width: int, kernel: tuple[int, int], padding: int | tuple[int, int] = 0,
-                 stride: int | tuple[int, int] = 1) -> tuple[int, int]:
-    """⌊(n − k + 2p) / s⌋ + 1 in each dimension; refuses, in one sentence, a kernel larger than the
-    padded input or a stride below 1."""
+                 stride: int | tuple[int, int] = 1, what: str = "kernel") -> tuple[int, int]:
+    """⌊(n − k + 2p) / s⌋ + 1 in each dimension; refuses, in one sentence, a kernel (or pooling window:
+    `what`) larger than the padded input or a stride below 1."""
     check_window(padding, stride)
-    (kh, kw), (ph, pw), (sh, sw) = kernel, _pair(padding, "padding"), _pair(stride, "stride")
+    (kh, kw), (ph, pw), (sh, sw) = _pair(kernel, what), _pair(padding, "padding"), _pair(stride, "stride")
     if kh > height + 2 * ph or kw > width + 2 * pw:
-        raise ConfigError(f"a {kh}x{kw} kernel does not fit a {height}x{width} input with padding {_said(padding)}; "
-                          f"use a smaller kernel or more padding.")
+        raise ConfigError(f"a {kh}x{kw} {what} does not fit a {height}x{width} input with padding {_said(padding)}; "
+                          f"use a smaller {what} or more padding.")
     return (height - kh + 2 * ph) // sh + 1, (width - kw + 2 * pw) // sw + 1
 
 
 def shape_formula(height: int, width: int, kernel: tuple[int, int], padding: int | tuple[int, int] = 0,
-                  stride: int | tuple[int, int] = 1) -> str:
+                  stride: int | tuple[int, int] = 1, what: str = "kernel") -> str:
     """The arithmetic, as the notes write it: "(8 − 3 + 2·1) / 1 + 1 = 8" for each dimension."""
-    oh, ow = output_shape(height, width, kernel, padding, stride)
-    (kh, kw), (ph, pw), (sh, sw) = kernel, _pair(padding, "padding"), _pair(stride, "stride")
+    oh, ow = output_shape(height, width, kernel, padding, stride, what)
+    (kh, kw), (ph, pw), (sh, sw) = _pair(kernel, ""), _pair(padding, "padding"), _pair(stride, "stride")
 
     def one(n, k, p, s, out):
         ratio = f"({n} − {k} + 2·{p}) / {s}"
@@ -122,6 +127,11 @@ def parse_kernel(text: str) -> torch.Tensor:
     optionally divided by a number at the end: "1 1 1; 1 1 1; 1 1 1 / 9"."""
     import torch
 
+    return torch.tensor(kernel_rows(text))
+
+
+def kernel_rows(text: str) -> list[list[float]]:
+    """parse_kernel's numbers as lists, without torch: what the command line checks before computing."""
     text, _, divisor = text.partition("/")
     try:
         scale = float(divisor) if divisor.strip() else 1.0
@@ -139,16 +149,21 @@ def parse_kernel(text: str) -> torch.Tensor:
         raise ConfigError(f"a kernel's rows must all have the same number of values; got {text!r}.")
     if len(values) > 9 or len(values[0]) > 9:
         raise ConfigError("a kernel of at most 9x9 values, please.")
-    return torch.tensor(values) / scale if scale != 1.0 else torch.tensor(values)
+    return [[v / scale for v in row] for row in values] if scale != 1.0 else values
 
 
 def kernel_named(name_or_values: str) -> torch.Tensor:
     import torch
 
+    return torch.tensor(kernel_named_rows(name_or_values))
+
+
+def kernel_named_rows(name_or_values: str) -> list[list[float]]:
+    """A preset's or typed kernel's numbers as lists, without torch."""
     if name_or_values in KERNELS:
-        return torch.tensor(KERNELS[name_or_values])
+        return KERNELS[name_or_values]
     if any(c.isdigit() for c in name_or_values):
-        return parse_kernel(name_or_values)
+        return kernel_rows(name_or_values)
     raise ConfigError(f"unknown kernel {name_or_values!r}; one of {', '.join(KERNELS)}, or numbers like '1 -1'.")
 
 
@@ -209,3 +224,196 @@ def learn_kernel(x: torch.Tensor, target: torch.Tensor, shape: tuple[int, int], 
         with torch.no_grad():
             kernel -= lr * kernel.grad
         yield KernelStep(step, float(loss.detach()), tuple(tuple(float(v) for v in row) for row in kernel.detach()))
+
+
+# ------------------------------------------------------------------ several channels, 1x1 convolutions, pooling
+
+NOTES_X = [[0.0, 1.0, 2.0], [3.0, 4.0, 5.0], [6.0, 7.0, 8.0]]  # d2l's X: arange(9) as 3x3; channel i is X + i
+NOTES_K = [[0.0, 1.0], [2.0, 3.0]]  # d2l's K; for input channel i and output channel o the notes use K + i + o
+MAX_CHANNELS = 8
+NOTES_IMAGES = {"notes": (3, 3), "notes-4x4": (4, 4)}  # arange(9) and arange(16), the pooling examples' inputs
+
+
+def parse_pair(value: int | str | tuple[int, int], name: str) -> tuple[int, int]:
+    """A size, padding or stride as given: 2, "2", "2x3" (height x width) or (2, 3)."""
+    if isinstance(value, str):
+        parts = value.lower().replace(" ", "").split("x")
+        try:
+            numbers = [int(p) for p in parts]
+        except ValueError:
+            numbers = []
+        if len(numbers) not in (1, 2):
+            raise ConfigError(f"{name} is a whole number or HxW (e.g. 2 or 2x3); got {value!r}.")
+        return (numbers[0], numbers[-1])
+    return _pair(value, name)
+
+
+def kernel_stack_rows(text: str) -> list[list[list[list[float]]]]:
+    """A kernel stack typed by hand, as (out, in, kh, kw) lists: each input channel's kernel as parse_kernel
+    reads one, '|' between input channels, '||' between output channels: "0 1; 2 3 | 1 2; 3 4"."""
+    stack = [[kernel_rows(k) for k in out.split("|")] for out in text.split("||")]
+    shapes = {(len(k), len(k[0])) for out in stack for k in out}
+    if len(shapes) > 1:
+        said = " and ".join(f"{h}x{w}" for h, w in sorted(shapes))
+        raise ConfigError(f"the kernels of a stack must all have one shape; got {said}.")
+    if len({len(out) for out in stack}) > 1:
+        raise ConfigError("each output channel needs one kernel per input channel; the stack's output channels "
+                          f"have {', '.join(str(len(out)) for out in stack)}.")
+    return stack
+
+
+def notes_kernels(channels_in: int, channels_out: int,
+                  base: list[list[float]] | None = None) -> list[list[list[list[float]]]]:
+    """The notes' kernel stack: K + i for input channel i, K + i + o for output channel o (K = [[0, 1], [2, 3]]
+    unless `base` is given). (out, in, kh, kw) lists."""
+    base = NOTES_K if base is None else base
+    return [[[[v + i + o for v in row] for row in base] for i in range(channels_in)] for o in range(channels_out)]
+
+
+def check_channels(channels_in: int, channels_out: int | None = None,
+                   stack: tuple[int, int, int, int] | None = None) -> None:
+    """Refuse, in one sentence, channel counts out of 1..8, or a kernel stack (out, in, kh, kw) whose input
+    channels are not the input's or whose output channels are not the ones asked for."""
+    for name, n in (("channels-in", channels_in), ("channels-out", channels_out)):
+        if n is not None and not 1 <= n <= MAX_CHANNELS:
+            raise ConfigError(f"{name} must be 1 to {MAX_CHANNELS}, got {n}.")
+    if stack is None:
+        return
+    co, ci = stack[0], stack[1]
+    if ci != channels_in:
+        raise ConfigError(f"the kernel stack has {ci} input channel{'s' * (ci != 1)} but the input has "
+                          f"{channels_in}: give one kernel per input channel.")
+    if channels_out is not None and co != channels_out:
+        raise ConfigError(f"the kernel stack makes {co} output channel{'s' * (co != 1)}, not the "
+                          f"{channels_out} asked for.")
+
+
+def check_pool(height: int, width: int, size: int | tuple[int, int], padding: int | tuple[int, int] = 0,
+               stride: int | tuple[int, int] = 1) -> tuple[int, int]:
+    """The pooled output's (height, width); refuses, in one sentence, a window below 1x1, a stride below 1, a
+    window larger than the padded input, or padding over half the window (torch's pooling refuses it too: a
+    window could then hold padding alone)."""
+    (kh, kw), (ph, pw) = _pair(size, "size"), _pair(padding, "padding")
+    if min(kh, kw) < 1:
+        raise ConfigError(f"a pooling window is at least 1x1, got {_said(size)}.")
+    shape = output_shape(height, width, (kh, kw), padding, stride, what="pooling window")
+    if ph > kh // 2 or pw > kw // 2:
+        raise ConfigError(f"padding {_said(padding)} is more than half of a {kh}x{kw} window; at most "
+                          f"{_said((kh // 2, kw // 2))}, as torch allows (a window of padding alone has no maximum).")
+    return shape
+
+
+def pool_window(i: int, j: int, size: int | tuple[int, int],
+                stride: int | tuple[int, int] = 1) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Output cell (i, j)'s window in the padded input: ((first row, last row + 1), (first col, last col + 1))."""
+    (kh, kw), (sh, sw) = _pair(size, "size"), _pair(stride, "stride")
+    return (i * sh, i * sh + kh), (j * sw, j * sw + kw)
+
+
+def parse_image(image: str) -> tuple[str, int]:
+    """"DATASET[:N]" as (name, N); the named inputs as (name, 0)."""
+    name, _, index = image.partition(":")
+    try:
+        return name, int(index) if index else 0
+    except ValueError:
+        raise ConfigError(f"--image {image}: the part after ':' is a test image's number.") from None
+
+
+def input_size(image: str) -> tuple[int, int]:
+    """(height, width) of a lab input, without loading it: notes, notes-4x4, stripes or DATASET[:N]."""
+    from .data.registry import DATASETS
+
+    name, _ = parse_image(image)
+    if name in NOTES_IMAGES:
+        return NOTES_IMAGES[name]
+    if name == "stripes":
+        return (6, 8)
+    if name not in DATASETS or DATASETS[name].shape is None:
+        known = [n for n, d in DATASETS.items() if d.shape is not None]
+        raise ConfigError(f"unknown image {image!r}; one of notes, notes-4x4, stripes, or {', '.join(known)}[:N].")
+    return DATASETS[name].shape[1:]
+
+
+def input_stack(image: str = "notes", channels: int = 2, data_dir: str | None = None) -> tuple[torch.Tensor, str]:
+    """A (channels, H, W) input and what it is: as the notes build X, channel i is the image + i (notes: arange(9)
+    as 3x3, notes-4x4: arange(16), stripes); a dataset's channels are its test images N, N + 1, ..."""
+    import torch
+
+    check_channels(channels)
+    name, n = parse_image(image)
+    if name in NOTES_IMAGES or name == "stripes":
+        h, w = input_size(name)
+        base = stripes() if name == "stripes" else torch.arange(h * w, dtype=torch.float32).reshape(h, w)
+        what = {"notes": "the notes' X, arange(9)", "notes-4x4": "arange(16)", "stripes": "stripes"}[name]
+        return torch.stack([base + i for i in range(channels)]), what + (" + channel" if channels > 1 else "")
+    pictures = [test_image(name, n + i, data_dir) for i in range(channels)]
+    labels = ", ".join(label for _x, label in pictures)
+    what = f"{name} #{n}" + (f"-{n + channels - 1}" if channels > 1 else "") + f", {labels}"
+    return torch.stack([x for x, _label in pictures]), what
+
+
+def corr2d_multi_in(x: torch.Tensor, kernels: torch.Tensor, padding: int | tuple[int, int] = 0,
+                    stride: int | tuple[int, int] = 1) -> torch.Tensor:
+    """Several input channels: x (ci, H, W), kernels (ci, kh, kw); the sum over input channels of each channel's
+    cross-correlation with its own kernel, as the notes write it. One output channel."""
+    if x.dim() != 3 or kernels.dim() != 3:
+        raise ConfigError(f"corr2d_multi_in takes a (channels, H, W) input and a (channels, kh, kw) kernel stack, "
+                          f"got shapes {tuple(x.shape)} and {tuple(kernels.shape)}.")
+    check_channels(x.shape[0], None, (1, *kernels.shape))  # zip would quietly drop the extra channels
+    return sum(corr2d(xi, ki, padding, stride) for xi, ki in zip(x, kernels))
+
+
+def corr2d_multi_in_out(x: torch.Tensor, kernels: torch.Tensor, padding: int | tuple[int, int] = 0,
+                        stride: int | tuple[int, int] = 1) -> torch.Tensor:
+    """Several output channels: kernels (co, ci, kh, kw), one stack of ci kernels per output channel; the
+    outputs stacked, (co, oh, ow). What F.conv2d(x[None], kernels)[0] computes."""
+    import torch
+
+    if kernels.dim() != 4:
+        raise ConfigError(f"corr2d_multi_in_out takes an (out, in, kh, kw) kernel stack, got shape "
+                          f"{tuple(kernels.shape)}.")
+    check_channels(x.shape[0], None, tuple(kernels.shape))
+    return torch.stack([corr2d_multi_in(x, k, padding, stride) for k in kernels], 0)
+
+
+def corr2d_multi_in_out_1x1(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """A 1x1 convolution as the notes read it, a fully connected layer at every pixel: x (ci, H, W) as a
+    (ci, H·W) matrix, one column per pixel; kernels (co, ci, 1, 1) as a (co, ci) matrix; their product,
+    (co, H·W), reshaped to (co, H, W)."""
+    import torch
+
+    if kernels.dim() != 4 or tuple(kernels.shape[2:]) != (1, 1):
+        raise ConfigError(f"a 1x1 convolution takes an (out, in, 1, 1) kernel stack, got shape {tuple(kernels.shape)}.")
+    check_channels(x.shape[0], None, tuple(kernels.shape))
+    c_i, h, w = x.shape
+    c_o = kernels.shape[0]
+    y = torch.matmul(kernels.reshape(c_o, c_i), x.reshape(c_i, h * w))
+    return y.reshape(c_o, h, w)
+
+
+def pool2d(x: torch.Tensor, pool_size: int | tuple[int, int], mode: str = "max", padding: int | tuple[int, int] = 0,
+           stride: int | tuple[int, int] = 1) -> torch.Tensor:
+    """Max or average pooling by hand, as the notes write it: each output cell is the maximum or the mean of its
+    window. A (H, W) input, or (C, H, W), each channel pooled on its own. The window may be rectangular, with
+    its own padding and stride in each dimension; the stride is 1 by default, as in the notes' pool2d
+    (nn.MaxPool2d and nn.AvgPool2d step by their window unless told). Padding is -inf for max (never chosen)
+    and 0 for average, counted in the mean, as torch's default count_include_pad=True does."""
+    import torch
+
+    if mode not in ("max", "avg"):
+        raise ConfigError(f"pooling is max or avg, got {mode!r}.")
+    if x.dim() == 3:
+        return torch.stack([pool2d(channel, pool_size, mode, padding, stride) for channel in x])
+    if x.dim() != 2:
+        raise ConfigError(f"pool2d takes a (H, W) or (channels, H, W) input, got shape {tuple(x.shape)}.")
+    (h, w), (ph, pw) = x.shape, _pair(padding, "padding")
+    oh, ow = check_pool(h, w, pool_size, padding, stride)
+    padded = x.new_full((h + 2 * ph, w + 2 * pw), float("-inf") if mode == "max" else 0.0)
+    padded[ph:ph + h, pw:pw + w] = x
+    y = x.new_zeros(oh, ow)
+    for i in range(oh):
+        for j in range(ow):
+            (r0, r1), (c0, c1) = pool_window(i, j, pool_size, stride)
+            window = padded[r0:r1, c0:c1]
+            y[i, j] = window.max() if mode == "max" else window.mean()
+    return y

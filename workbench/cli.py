@@ -77,19 +77,32 @@ def build_parser() -> argparse.ArgumentParser:
                       help="the run's model, when it is your own file: a run folder never chooses code to run, so "
                       "its file runs only when you name it here (and it still has the SHA-256 the run recorded)")
     lab = sub.add_parser("lab", help="the convolution lab: an image, a kernel, their cross-correlation; --learn "
-                         "finds the kernel again by gradient descent")
-    lab.add_argument("--image", default="stripes",
-                     help="stripes (the notes' 6x8 black-band image, default) or DATASET[:N], its test image N")
-    lab.add_argument("--kernel", default="edge", help=f"{KERNEL_NAMES}, or numbers with rows split by ';' "
-                     "(e.g. '1 -1' or '0 1 0; 1 -4 1; 0 1 0'); default edge, the notes' [1, -1]")
-    lab.add_argument("--padding", type=int, default=0, help="zeros added on every side (default 0)")
-    lab.add_argument("--stride", type=int, default=1, help="step between kernel positions (default 1)")
+                         "finds the kernel again by gradient descent; several channels, 1x1 convolutions, pooling")
+    lab.add_argument("--image", help="stripes (the notes' 6x8 black-band image; the default for one channel), notes "
+                     "(the notes' 3x3 arange(9); the default for channels and pooling), notes-4x4, or DATASET[:N], its "
+                     "test image N (several channels: images N, N+1, ...)")
+    lab.add_argument("--kernel", help=f"{KERNEL_NAMES}, or numbers with rows split by ';' "
+                     "(e.g. '1 -1' or '0 1 0; 1 -4 1; 0 1 0'); default edge, the notes' [1, -1]. With channels: "
+                     "input channels split by '|', output channels by '||' ('0 1; 2 3 | 1 2; 3 4'); one kernel K "
+                     "makes the notes' stack K + i + o (default K = '0 1; 2 3')")
+    lab.add_argument("--padding", default="0", help="zeros added on every side, N or HxW (default 0)")
+    lab.add_argument("--stride", default="1", help="step between kernel or window positions, N or HxW (default 1)")
     lab.add_argument("--transpose", action="store_true", help="transpose the input: [1, -1] then finds nothing")
     lab.add_argument("--learn", action="store_true",
                      help="learn a fresh kernel of the same shape from the input and this output")
     lab.add_argument("--steps", type=int, default=10, help="gradient steps for --learn (default 10, as the notes)")
     lab.add_argument("--lr", type=float, default=3e-2, help="learning rate for --learn (default 0.03)")
-    lab.add_argument("--seed", type=int, default=0, help="seeds the learned kernel's start")
+    lab.add_argument("--seed", type=int, default=0, help="seeds the learned kernel's start and --one-by-one's tensors")
+    lab.add_argument("--channels-in", type=int, metavar="N",
+                     help="input channels: each is cross-correlated with its own kernel and the results summed "
+                     "(default 2 with channels, 3 with --one-by-one)")
+    lab.add_argument("--channels-out", type=int, metavar="N",
+                     help="output channels: one kernel stack each (default 1; 2 with --one-by-one)")
+    lab.add_argument("--one-by-one", action="store_true",
+                     help="the 1x1 convolution as a matrix product: a fully connected layer at every pixel")
+    lab.add_argument("--pool", choices=("max", "avg"), help="max or average pooling, by hand, checked against "
+                     "nn.MaxPool2d / nn.AvgPool2d")
+    lab.add_argument("--size", help="the pooling window, N or HxW (default 2)")
     lab.add_argument("--data-dir", help="where the dataset's files are")
     export = sub.add_parser(
         "export", help="take a run home: a standalone PyTorch script, its metrics as CSV, TensorBoard files",

@@ -4,6 +4,7 @@ parameters set per layer (initialisation, freezing) that reach the run; paramete
 import contextlib
 import io
 import subprocess
+import sys
 
 import pytest
 import torch
@@ -12,7 +13,9 @@ import torch.nn.functional as F
 from tests.conftest import recorded, tiny_config
 from trainers import events as ev
 from trainers.errors import ConfigError, WorkbenchError
-from trainers.lab import KERNELS, corr2d, kernel_named, learn_kernel, output_shape, parse_kernel, shape_formula, stripes
+from trainers.lab import (KERNELS, check_channels, check_pool, corr2d, corr2d_multi_in, corr2d_multi_in_out,
+                          corr2d_multi_in_out_1x1, input_stack, kernel_named, kernel_stack_rows, learn_kernel,
+                          notes_kernels, output_shape, parse_kernel, parse_pair, pool2d, shape_formula, stripes)
 
 
 @pytest.mark.parametrize("padding,stride", [(0, 1), (1, 1), (2, 1), (0, 2), (1, 2), ((1, 0), (2, 1)), (0, 3)])
@@ -193,5 +196,123 @@ def test_a_users_own_init_rule_survives_when_no_init_is_asked_for(tmp_path):
     (["--padding", "-1"], "padding must be 0 or more, got -1."),
 ])
 def test_the_labs_bad_settings_are_one_line_before_anything_is_shown(args, said):
+    out = wb("lab", *args)
+    assert out.returncode == 2 and out.stdout == "" and out.stderr == f"workbench: error: {said}\n"
+
+
+# ------------------------------------------------------------ several channels, 1x1 convolutions, pooling
+
+
+def test_the_notes_channel_examples_give_their_numbers():
+    x, _what = input_stack("notes", 2)  # arange(9) as 3x3, and + 1
+    k = torch.tensor(notes_kernels(2, 1))[0]  # [[0, 1], [2, 3]] and + 1
+    assert corr2d_multi_in(x, k).tolist() == [[56, 72], [104, 120]]
+    y = corr2d_multi_in_out(x, torch.tensor(notes_kernels(2, 3)))  # torch.stack((K, K + 1, K + 2), 0)
+    assert y.tolist() == [[[56, 72], [104, 120]], [[76, 100], [148, 172]], [[96, 128], [192, 224]]]
+
+
+@pytest.mark.parametrize("padding,stride", [(0, 1), (1, 1), (0, 2), (2, 3), ((1, 0), (2, 1))])
+@pytest.mark.parametrize("ci,co,kernel", [(1, 1, (2, 2)), (2, 3, (3, 3)), (3, 2, (1, 2)), (4, 1, (3, 1))])
+def test_several_channels_in_and_out_are_what_conv2d_computes(padding, stride, ci, co, kernel):
+    g = torch.Generator().manual_seed(ci * 10 + co)
+    x, k = torch.randn(ci, 7, 9, generator=g), torch.randn(co, ci, *kernel, generator=g)
+    theirs = F.conv2d(x[None], k, padding=padding, stride=stride)[0]
+    mine = corr2d_multi_in_out(x, k, padding, stride)
+    assert mine.shape == theirs.shape and torch.allclose(mine, theirs, atol=1e-5)
+    assert torch.allclose(corr2d_multi_in(x, k[0], padding, stride), theirs[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("ci,co,size", [(3, 2, (3, 3)), (1, 4, (5, 2)), (6, 1, (1, 1))])
+def test_a_1x1_convolution_is_a_matrix_product(ci, co, size):
+    g = torch.Generator().manual_seed(ci)
+    x, k = torch.normal(0, 1, (ci, *size), generator=g), torch.normal(0, 1, (co, ci, 1, 1), generator=g)
+    y = corr2d_multi_in_out_1x1(x, k)
+    assert y.shape == (co, *size)
+    assert float((y - corr2d_multi_in_out(x, k)).abs().sum()) < 1e-5  # the notes' check
+    assert torch.allclose(y, F.conv2d(x[None], k)[0], atol=1e-5)
+
+
+def test_the_notes_pooling_examples_give_their_numbers():
+    x = torch.arange(9, dtype=torch.float32).reshape(3, 3)
+    assert pool2d(x, (2, 2)).tolist() == [[4, 5], [7, 8]]
+    assert pool2d(x, (2, 2), "avg").tolist() == [[2, 3], [5, 6]]
+    x4 = torch.arange(16, dtype=torch.float32).reshape(4, 4)
+    assert pool2d(x4, 3, stride=3).tolist() == [[10]]  # nn.MaxPool2d(3): the stride is the window
+    assert pool2d(x4, 3, padding=1, stride=2).tolist() == [[5, 7], [13, 15]]
+    assert pool2d(x4, (2, 3), padding=(0, 1), stride=(2, 3)).tolist() == [[5, 7], [13, 15]]
+    two = pool2d(torch.stack([x4, x4 + 1]), 3, padding=1, stride=2)  # each channel on its own
+    assert two.tolist() == [[[5, 7], [13, 15]], [[6, 8], [14, 16]]]
+
+
+@pytest.mark.parametrize("mode", ["max", "avg"])
+@pytest.mark.parametrize("size,padding,stride", [
+    (2, 0, 2), (2, 0, 1), (3, 1, 2), (3, 1, 1), ((2, 3), (0, 1), (2, 3)), ((3, 2), (1, 1), (1, 2)), (1, 0, 1),
+    (4, 2, 3)])
+def test_pooling_by_hand_is_what_torchs_pooling_layers_compute(mode, size, padding, stride):
+    """AvgPool2d with its default count_include_pad=True: padding counts as zeros in the mean."""
+    x = torch.randn(3, 7, 10, generator=torch.Generator().manual_seed(7))
+    layer = torch.nn.MaxPool2d if mode == "max" else torch.nn.AvgPool2d
+    theirs = layer(size, stride=stride, padding=padding)(x[None])[0]
+    mine = pool2d(x, size, mode, padding, stride)
+    assert mine.shape == theirs.shape and torch.allclose(mine, theirs, atol=1e-6)
+    assert torch.allclose(pool2d(x[1], size, mode, padding, stride), theirs[1], atol=1e-6)
+
+
+def test_bad_channels_and_pooling_are_one_sentence_without_torch():
+    with pytest.raises(ConfigError, match="^the kernel stack has 3 input channels but the input has 2: give one"):
+        check_channels(2, None, (1, 3, 2, 2))
+    with pytest.raises(ConfigError, match="input has 2"):
+        corr2d_multi_in_out(torch.zeros(2, 3, 3), torch.zeros(1, 3, 2, 2))
+    with pytest.raises(ConfigError, match="^a 6x6 pooling window does not fit a 3x3 input with padding 1"):
+        check_pool(3, 3, 6, 1, 1)
+    with pytest.raises(ConfigError, match="does not fit a 3x3 input with padding 0"):
+        pool2d(torch.zeros(3, 3), 4)
+    with pytest.raises(ConfigError, match="^stride must be at least 1, got 0.$"):
+        check_pool(4, 4, 2, 0, 0)
+    with pytest.raises(ConfigError, match="more than half of a 3x3 window"):
+        check_pool(8, 8, 3, 2, 1)
+    assert parse_pair("2x3", "size") == (2, 3) and parse_pair("2", "size") == (2, 2)
+    with pytest.raises(ConfigError, match="size is a whole number or HxW"):
+        parse_pair("2y3", "size")
+    assert len(kernel_stack_rows("0 1; 2 3 | 1 2; 3 4 || 1 1; 1 1 | 0 0; 0 0")) == 2
+    with pytest.raises(ConfigError, match="one shape"):
+        kernel_stack_rows("1 2 | 3")
+    code = ("import sys, trainers.lab as l; l.check_pool(3, 3, 2); l.check_channels(2, 3, (3, 2, 2, 2)); "
+            "l.input_size('synthetic-digits:3'); l.kernel_stack_rows('1 | 2'); assert 'torch' not in sys.modules")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_channels_one_by_one_and_pooling_on_the_command_line():
+    out = wb("lab", "--channels-in", "2", "--channels-out", "3")
+    assert out.returncode == 0, out.stderr
+    assert "input X: 2 channels of 3x3" in out.stdout and "shape (3, 2, 2, 2)" in out.stdout
+    assert "X[0]⋆K[2,0] +" in out.stdout and "192 224" in out.stdout and "largest difference 0" in out.stdout
+    one = wb("lab", "--one-by-one")
+    assert one.returncode == 0 and "a 2x3 matrix" in one.stdout and "X as 3x9" in one.stdout
+    assert "corr2d_multi_in_out(X, K) gives the same" in one.stdout
+    pooled = wb("lab", "--pool", "max", "--size", "2")
+    assert pooled.returncode == 0 and "max pooling 2x2" in pooled.stdout
+    assert [line.split()[-2:] for line in pooled.stdout.splitlines()[1:3]] == [["4", "5"], ["7", "8"]]
+    avg = wb("lab", "--pool", "avg", "--image", "notes-4x4", "--size", "2x3", "--padding", "0x1", "--stride", "2x3")
+    assert avg.returncode == 0 and "nn.AvgPool2d((2, 3), stride=(2, 3), padding=(0, 1)) gives the same" in avg.stdout
+    assert "count_include_pad=True" in avg.stdout and "→ 2x2" in avg.stdout
+    padded = wb("lab", "--pool", "max", "--image", "notes-4x4", "--size", "3", "--padding", "1", "--stride", "2")
+    assert "padded 6x6" in padded.stdout and "13 15" in padded.stdout
+    digits = wb("lab", "--pool", "avg", "--image", "synthetic-digits:0", "--channels-in", "2", "--stride", "2")
+    assert digits.returncode == 0 and "avg[1]" in digits.stdout and "→ 14x14" in digits.stdout
+
+
+@pytest.mark.parametrize("args,said", [
+    (["--channels-in", "2", "--kernel", "0 1; 2 3 | 1 2; 3 4 | 1 1; 1 1"],
+     "the kernel stack has 3 input channels but the input has 2: give one kernel per input channel."),
+    (["--pool", "max", "--size", "4"],
+     "a 4x4 pooling window does not fit a 3x3 input with padding 0; use a smaller pooling window or more padding."),
+    (["--pool", "avg", "--stride", "0"], "stride must be at least 1, got 0."),
+    (["--pool", "max", "--size", "2x0"], "a pooling window is at least 1x1, got 2x0."),
+    (["--pool", "max", "--size", "two"], "size is a whole number or HxW (e.g. 2 or 2x3); got 'two'."),
+    (["--channels-out", "9"], "channels-out must be 1 to 8, got 9."),
+    (["--size", "3"], "--size is the pooling window: give --pool max or --pool avg with it."),
+])
+def test_bad_channel_and_pooling_settings_are_one_line_before_anything_is_shown(args, said):
     out = wb("lab", *args)
     assert out.returncode == 2 and out.stdout == "" and out.stderr == f"workbench: error: {said}\n"

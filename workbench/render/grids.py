@@ -21,10 +21,18 @@ def shows_numbers(values: np.ndarray) -> bool:
     return values.shape[0] <= NUMBERS_MAX[0] and values.shape[1] <= NUMBERS_MAX[1]
 
 
-def number_lines(values: np.ndarray) -> list[str]:
+def number_cells(values: np.ndarray, blank: np.ndarray | None = None) -> list[list[str]]:
+    """Each value as the notes print it, right-aligned to one width; cells where `blank` holds (a pooling
+    input's padding) as "·"."""
     cells = [[_number(float(v)) for v in row] for row in values]
+    if blank is not None:
+        cells = [["·" if b else c for c, b in zip(row, brow)] for row, brow in zip(cells, blank)]
     width = max((len(c) for row in cells for c in row), default=1)
-    return [" ".join(c.rjust(width) for c in row) for row in cells]
+    return [[c.rjust(width) for c in row] for row in cells]
+
+
+def number_lines(values: np.ndarray, blank: np.ndarray | None = None) -> list[str]:
+    return [" ".join(row) for row in number_cells(values, blank)]
 
 
 def image_lines(values: np.ndarray, max_width: int, max_height: int) -> list[str]:
