@@ -17,7 +17,7 @@ from textual.binding import Binding
 from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
 
-from workbench.messages import StartRun
+from workbench.messages import ShowInPicker, StartRun
 from workbench.render.images import default_rendering, pixel_protocol, renderings
 from workbench.screens.help import HelpScreen
 from workbench.screens.pick import PickScreen
@@ -40,6 +40,22 @@ def attached_pair(folder: str) -> RunConfig:
     return RunConfig()
 
 
+def sweep_pair(folder: str) -> RunConfig:
+    """The picker under a sweep starts on the sweep's model and dataset, when they are the zoo's."""
+    from trainers.data.registry import DATASETS
+    from trainers.models.registry import MODELS
+    from trainers.sweeps.study import SweepSpec
+
+    try:
+        base = SweepSpec.load(Path(folder)).base
+    except WorkbenchError:
+        return RunConfig()
+    model, dataset = base.get("model"), base.get("dataset")
+    if isinstance(model, str) and isinstance(dataset, str) and model in MODELS and dataset in DATASETS:
+        return RunConfig(model=model, dataset=dataset)
+    return RunConfig()
+
+
 class WorkbenchApp(App):
     """Pick → watch a run → back to pick; runs, compare, help and inspection on top."""
 
@@ -53,12 +69,13 @@ class WorkbenchApp(App):
     ]
 
     def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
-                 compare: list[str] | None = None, prewarm: bool = False) -> None:
+                 compare: list[str] | None = None, prewarm: bool = False, sweep: str | None = None) -> None:
         super().__init__()
-        self.run_config = config or (attached_pair(attach) if attach else RunConfig())
+        self.run_config = config or (attached_pair(attach) if attach else sweep_pair(sweep) if sweep else RunConfig())
         self.start_now = start
         self.attach_to = attach
         self.compare_runs = compare
+        self.sweep_folder = sweep
         self.children_started: list[subprocess.Popen] = []
         self.exit_message: str | None = None  # printed after the screen is restored
         self.prewarm = prewarm
@@ -100,6 +117,10 @@ class WorkbenchApp(App):
             from workbench.screens.compare import CompareScreen
 
             self.push_screen(CompareScreen(self.compare_runs))
+        elif self.sweep_folder:
+            from workbench.screens.sweep import SweepScreen
+
+            self.push_screen(SweepScreen(self.sweep_folder))
         elif not self.start_now:
             self.show_live_run()
         self.call_after_refresh(self.check_size)
@@ -164,6 +185,13 @@ class WorkbenchApp(App):
         self.push_screen(RunScreen(folder))  # the next spare waits for the picker: this run needs the CPU now
         self.call_after_refresh(self.check_size)
 
+    def on_show_in_picker(self, message: ShowInPicker) -> None:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, PickScreen):
+            self.pop_screen()
+        picker = self.screen
+        if isinstance(picker, PickScreen):
+            picker.call_later(picker.fill, message.config, message.note)  # after its own word on resuming
+
     def action_runs(self) -> None:
         from workbench.screens.run_list import RunListScreen
 
@@ -175,7 +203,7 @@ class WorkbenchApp(App):
         screen = self.screen
         bindings = [b for b in getattr(screen, "BINDINGS", []) if isinstance(b, Binding)]
         name = {"PickScreen": "picker", "RunScreen": "a run", "InspectScreen": "inspect", "RunListScreen": "runs",
-                "CompareScreen": "compare", "LabScreen": "the convolution lab"}
+                "CompareScreen": "compare", "LabScreen": "the convolution lab", "SweepScreen": "a sweep"}
         self.push_screen(HelpScreen(name.get(type(screen).__name__, "workbench"), bindings,
                                     lists=isinstance(screen, PickScreen)))
 
@@ -183,6 +211,13 @@ class WorkbenchApp(App):
         from workbench.screens.run import RunScreen
 
         return [s.folder for s in self.screen_stack if isinstance(s, RunScreen) and s.live]
+
+    def live_sweep_on_screen(self) -> Path | None:
+        from workbench.screens.sweep import SweepScreen
+
+        shown = [s for s in self.screen_stack if isinstance(s, SweepScreen) and s.view is not None
+                 and s.view.state == "running"]
+        return shown[-1].folder if shown else None
 
     async def action_quit(self) -> None:
         live = self.live_runs_on_screen()
@@ -192,6 +227,12 @@ class WorkbenchApp(App):
             message = (f"{names} keeps training in the background.\n"
                        f"  watch again: workbench attach {Path(live[-1]).name}\n"
                        f"  stop it:     workbench stop {Path(live[-1]).name}")
+        sweep = self.live_sweep_on_screen()
+        if sweep is not None:
+            message = (f"{message}\n" if message else "") + (
+                f"sweep {sweep.name} keeps running in the background.\n"
+                f"  watch again: workbench attach {sweep}\n"
+                f"  stop it:     workbench stop {sweep}")
         self.exit_message = message
         if self.spare is not None:
             self.spare.close()
@@ -199,19 +240,19 @@ class WorkbenchApp(App):
 
 
 def run_app(config: RunConfig | None = None, start: bool = False, attach: str | None = None,
-            compare: list[str] | None = None) -> int | None:
+            compare: list[str] | None = None, sweep: str | None = None) -> int | None:
     """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
-    run folder, or comparing run folders."""
+    run folder, comparing run folders, or on a sweep's folder."""
     import sys
 
     from workbench.render.images import detect_pixels
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):  # escape codes into a pipe, and keys that never come
-        what = ("`workbench runs` lists the runs in plain lines" if attach or compare
+        what = ("`workbench runs` lists the runs in plain lines" if attach or compare or sweep
                 else "`workbench train --model M --dataset D` trains without it")
         raise WorkbenchError(f"the app needs a terminal (its input or output is redirected here); {what}.")
     detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
-    app = WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True)
+    app = WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True, sweep=sweep)
     try:
         app.run()
     finally:

@@ -23,6 +23,14 @@ class StartRun(Message):
 
 
 @dataclass
+class ShowInPicker(Message):
+    """Back to the picker, with this configuration chosen there and `note` said (the Sweep screen's f)."""
+
+    config: RunConfig
+    note: str
+
+
+@dataclass
 class RunEvents(Message):
     """Events read from a run folder since the previous message (a follower sends them a few times a
     second at most; every event is kept)."""

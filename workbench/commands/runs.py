@@ -56,9 +56,26 @@ def runs(args) -> int:
     return 0
 
 
+def sweep_named(name: str | None) -> Path | None:
+    """The sweep's folder when `name` is one (a folder with sweep.json, or a sweep's name in the runs home)."""
+    from trainers.runs import runs_home
+    from trainers.sweeps import find_sweep, is_sweep
+
+    if not name:
+        return None
+    if is_sweep(Path(name).expanduser()) or is_sweep(runs_home() / name):
+        return find_sweep(name)
+    return None
+
+
 def attach(args) -> int:
     from trainers.runs import find_run, list_runs
 
+    sweep = sweep_named(args.run)
+    if sweep is not None:
+        from workbench.app import run_app
+
+        return run_app(sweep=str(sweep)) or 0
     if args.run:
         folder = find_run(args.run)
     else:
@@ -85,6 +102,9 @@ def compare(args) -> int:
 def stop(args) -> int:
     from trainers.runs import find_run, lock_holder, read_status, send
 
+    sweep = sweep_named(args.run)
+    if sweep is not None:
+        return stop_sweep(sweep, wait=not args.no_wait)
     folder = find_run(args.run)
     status = read_status(folder)
     if not status.live:
@@ -107,4 +127,42 @@ def stop(args) -> int:
 
     command = resume_command(folder.name, RunReader(folder).config().get("model"))
     print(f"{folder.name} {status.state}; saved in {folder}. `{command}` continues it.")
+    return 0
+
+
+def stop_sweep(folder: Path, wait: bool = True) -> int:
+    """SIGTERM to the sweep's process: it asks its running trials to stop after their batch (each saves) and
+    ends once they have; `workbench sweep --resume` continues it, no trial run twice."""
+    import os
+    import signal
+
+    from trainers.sweeps.study import sweeper_pid
+
+    pid = sweeper_pid(folder)
+    if pid is None:
+        print(f"sweep {folder.name} is not running; nothing to stop. `workbench sweep --resume {folder}` continues it.")
+        return 0
+    if pid < 0:
+        raise WorkbenchError(f"sweep {folder.name} runs, but {folder / 'sweeper.json'} does not say its process id; "
+                             f"stop it where it was started (Ctrl-C).")
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        print(f"sweep {folder.name}'s process {pid} has just ended.")
+        return 0
+    except PermissionError:
+        raise WorkbenchError(f"sweep {folder.name}'s process {pid} is not yours to stop.") from None
+    if not wait:
+        print(f"asked sweep {folder.name} to stop: its running trials save, then it ends.")
+        return 0
+    print(f"stopping sweep {folder.name}: its running trials save after their batch...", flush=True)
+    deadline = time.monotonic() + 120
+    while sweeper_pid(folder) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if sweeper_pid(folder) is not None:
+        print(f"sweep {folder.name} has not stopped within 2 minutes (a trial's batch may be slow); it stops once "
+              f"its trials have saved.", file=sys.stderr)
+        return 1
+    print(f"sweep {folder.name} stopped; its trials are saved in {folder}. `workbench sweep --resume {folder}` "
+          f"continues it.")
     return 0

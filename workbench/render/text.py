@@ -12,3 +12,29 @@ def age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds / 3600:.0f}h ago"
     return f"{seconds / 86400:.0f}d ago"
+
+
+def duration(seconds: float) -> str:
+    """A length of time as a clock reads it: 0:42, 12:05, 1:02:03."""
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def fit_columns(rows: list[list[str]], headers: tuple[str, ...] | list[str], width: int,
+                shrinks: tuple[int, ...] | list[int]) -> list[list[str]]:
+    """The rows with the columns in `shrinks` cut (with …), in that order, so that a DataTable `width` cells
+    wide shows every column whole; the others (a status, a time) are never what a narrow terminal loses."""
+    if not rows:
+        return rows
+    widths = [max(len(headers[i]), *(len(r[i]) for r in rows)) for i in range(len(headers))]
+    over = sum(widths) + 2 * len(widths) + 2 - width  # DataTable pads each cell by one on both sides; a scrollbar
+    for i in shrinks:
+        if over <= 0:
+            break
+        floor = len(headers[i]) + 1
+        cut = min(over, widths[i] - floor)
+        if cut > 0:
+            widths[i] -= cut
+            over -= cut
+    return [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths)] for r in rows]

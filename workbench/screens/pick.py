@@ -351,6 +351,17 @@ class PickScreen(Screen):
         self.query_one(CostPanel).pause()  # so does a dry run
         self.post_message(StartRun(config))
 
+    def fill(self, config: RunConfig, note: str) -> None:
+        """Choose `config` here, as if picked by hand (the Sweep screen's f: its best trial's settings)."""
+        self.base = config
+        self.model, self.dataset = config.model, config.dataset
+        self.check_availability(config.data_dir)
+        self.refresh_lists(first=True)
+        self.query_one(HyperparameterForm).set_values(form_defaults(config, self.model))
+        self.show_details("models", self.model)
+        self.query_one("#hp-epochs", Input).focus()
+        self.say(note)
+
     def action_lab(self) -> None:
         from workbench.screens.lab import LabScreen
 

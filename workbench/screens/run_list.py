@@ -16,7 +16,7 @@ from trainers.errors import WorkbenchError
 from trainers.runs import RunSummary, list_runs, runs_home, send
 from trainers.runs.status import quiet_words
 
-from workbench.render.text import age
+from workbench.render.text import age, fit_columns as fit_cells
 from workbench.widgets.shared.filter_list import matches
 
 HINT = "Enter opens · Space marks · c compares the marked · x stops a live run"
@@ -43,6 +43,8 @@ class RunListScreen(Screen):
         self.note = note
         self.confirm_stop: str | None = None
         self.said_quiet = False  # the message line speaks of a quiet run
+        self.sweeps: list = []  # SweepViews of the sweeps in the runs home: one row each
+        self.sweep_cache: dict[str, tuple] = {}  # folder -> (its stamp, its view): read again when it changes
 
     def compose(self) -> ComposeResult:
         yield Static(id="runs-title")
@@ -73,10 +75,37 @@ class RunListScreen(Screen):
     @work(thread=True, exclusive=True, group="list", exit_on_error=False)
     def refresh_runs(self) -> None:
         summaries = list_runs()
-        self.app.call_from_thread(self.show_runs, summaries)
+        sweeps = self.read_sweeps()
+        self.app.call_from_thread(self.show_runs, summaries, sweeps)
 
-    def show_runs(self, summaries: list[RunSummary]) -> None:
+    def read_sweeps(self) -> list:
+        """The sweeps in the runs home (Optuna is imported only when there is one), each read again only
+        when its journal or its process changed."""
+        from trainers.sweeps import list_sweeps
+
+        found = list_sweeps()
+        if not found:
+            return []
+        from trainers.sweeps.view import read_sweep
+
+        from workbench.screens.sweep import folder_stamp
+
+        views = []
+        for folder in found:
+            stamp = folder_stamp(folder)
+            cached = self.sweep_cache.get(str(folder))
+            if cached is None or cached[0] != stamp:
+                try:
+                    cached = (stamp, read_sweep(folder))
+                except (WorkbenchError, OSError):
+                    continue
+                self.sweep_cache[str(folder)] = cached
+            views.append(cached[1])
+        return views
+
+    def show_runs(self, summaries: list[RunSummary], sweeps: list | None = None) -> None:
         self.summaries = summaries
+        self.sweeps = self.sweeps if sweeps is None else sweeps
         table = self.table
         current = self.current_key() or self.highlight
         query = self.query_one("#runs-filter", Input).value
@@ -92,23 +121,34 @@ class RunListScreen(Screen):
             mark = "✓" if s.folder in self.marked else ("●" if s.live else " ")
             rows.append((s, [mark, short_name(s), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
                              age(now - s.started)]))
+        for view in self.sweeps:
+            if query and not matches(query, f"{view.folder.name} sweep {view.spec.base.get('dataset')} {view.state}"):
+                continue
+            rows.append((view, sweep_cells(view, now)))
+        rows.sort(key=lambda row: -started(row[0]))
         for (s, _), cells in zip(rows, fit_columns([cells for _, cells in rows], self.size.width or 80)):
+            if not isinstance(s, RunSummary):
+                style = "bold" if s.state == "running" else ("red" if s.state == "interrupted" else "")
+                cells[1], cells[6] = Text(cells[1], style=style), Text(cells[6], style=style)
+                table.add_row(*cells, key=str(s.folder))
+                continue
             style = ("bold yellow" if s.quiet else "bold") if s.live else (
                 "red" if s.state in ("failed", "interrupted") else "")
             cells[1], cells[6] = Text(cells[1], style=style), Text(cells[6], style=style)
             table.add_row(*cells, key=s.folder)
         shown = len(rows)
-        if current is not None and current in [s.folder for s in summaries]:
+        if current is not None and current in [s.folder for s in summaries] + [str(v.folder) for v in self.sweeps]:
             try:
                 table.move_cursor(row=table.get_row_index(current))
             except Exception:  # noqa: BLE001 - filtered out: the cursor stays where it is
                 pass
         live = sum(1 for s in summaries if s.live)
         filt = f" · filter {query!r}: {shown} shown" if query else ""
+        swept = f", {len(self.sweeps)} sweep(s)" if self.sweeps else ""
         self.query_one("#runs-title", Static).update(Text(
-            f"Runs in {runs_home()} · {len(summaries)} run(s), {live} training · {len(self.marked)} marked{filt}",
+            f"Runs in {runs_home()} · {len(summaries)} run(s), {live} training{swept} · {len(self.marked)} marked{filt}",
             no_wrap=True, overflow="ellipsis"))
-        if not summaries:
+        if not summaries and not self.sweeps:
             self.say("No runs yet: b goes back to the picker, where s starts one.")
         quiet = [s for s in summaries if s.quiet]
         if quiet and self.confirm_stop is None:
@@ -133,9 +173,17 @@ class RunListScreen(Screen):
 
     # -- keys ------------------------------------------------------------------------------------------
 
+    def sweep(self, folder: str | None):
+        return next((v for v in self.sweeps if str(v.folder) == folder), None)
+
     def action_open(self) -> None:
         folder = self.current_key()
         if folder is None:
+            return
+        if self.sweep(folder) is not None:
+            from workbench.screens.sweep import SweepScreen
+
+            self.app.push_screen(SweepScreen(folder))
             return
         from workbench.screens.run import RunScreen
 
@@ -149,6 +197,9 @@ class RunListScreen(Screen):
     def action_mark(self) -> None:
         folder = self.current_key()
         if folder is None:
+            return
+        if self.sweep(folder) is not None:
+            self.say("A sweep's trials are marked and compared in the sweep: Enter opens it.", error=True)
             return
         self.marked ^= {folder}
         self.show_runs(self.summaries)
@@ -166,6 +217,9 @@ class RunListScreen(Screen):
     def action_stop(self) -> None:
         folder = self.current_key()
         s = self.summary(folder)
+        if self.sweep(folder) is not None:
+            self.say("Enter opens the sweep: X there stops it (or `workbench stop SWEEP`).", error=True)
+            return
         if s is None or not s.live:
             self.say("Only a run that is training can be stopped.", error=True)
             return
@@ -223,19 +277,7 @@ SHRINKS = (1, 3, 2)  # columns that give up width when a row would not fit: run,
 def fit_columns(rows: list[list[str]], width: int) -> list[list[str]]:
     """The rows with the run, dataset and model columns cut (with …) so that a table of `width` cells shows
     every column whole: status and start time are never what a narrow terminal loses."""
-    if not rows:
-        return rows
-    widths = [max(len(HEADERS[i]), *(len(r[i]) for r in rows)) for i in range(len(HEADERS))]
-    over = sum(widths) + 2 * len(widths) + 2 - width  # DataTable pads each cell by one on both sides; a scrollbar
-    for i in SHRINKS:
-        if over <= 0:
-            break
-        floor = len(HEADERS[i]) + 1
-        cut = min(over, widths[i] - floor)
-        if cut > 0:
-            widths[i] -= cut
-            over -= cut
-    return [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths)] for r in rows]
+    return fit_cells(rows, HEADERS, width, SHRINKS)
 
 
 HEADERS = (" ", "run", "model", "dataset", "epochs", "best", "status", "started")
@@ -250,6 +292,22 @@ def short_name(s: RunSummary) -> str:
     """A run's name without the model and dataset its own columns show: MODEL-DATASET-TIME -> TIME."""
     prefix = f"{s.model}-{s.dataset}-"
     return s.name[len(prefix):] if s.name.startswith(prefix) and len(s.name) > len(prefix) else s.name
+
+
+def sweep_cells(view, now: float) -> list[str]:
+    """A sweep as one row of the runs: its name, "sweep", trials done of all, its best value, its state."""
+    from workbench.widgets.sweep.trials import metric_text
+
+    c = view.counts()
+    done = c["finished"] + c["pruned"] + c["failed"]
+    best = view.best
+    return ["●" if view.state == "running" else " ", view.folder.name, "sweep", str(view.spec.base.get("dataset") or "?"),
+            f"{done}/{view.spec.trials}", metric_text(view.spec.metric, best.value) if best else "-", view.state,
+            age(now - (view.spec.created or now))]
+
+
+def started(row) -> float:
+    return row.started if isinstance(row, RunSummary) else (row.spec.created or 0.0)
 
 
 def newest_live() -> RunSummary | None:
