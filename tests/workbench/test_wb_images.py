@@ -377,3 +377,23 @@ def test_a_sixel_image_defines_every_colour_before_its_first_pixel():
         expected = np.round(np.repeat(picture[..., None].astype(int), 3, axis=2) * 100 / 255)
         assert (_decode_sixel(fixed) == expected).all()  # the same picture, pixel for pixel
         assert (_decode_sixel(raw) == expected).all()
+
+
+def test_overlaid_curves_use_markers_the_usual_fonts_carry_and_m_picks_another_set():
+    """plotext's "fhd" draws Unicode 13 sextants, which DejaVu Sans Mono (xterm's usual font) lacks: a compared
+    run drawn with them showed nothing at all. The default set keeps to block elements, braille, the bullet and
+    ASCII; WORKBENCH_MARKERS picks another."""
+    from workbench.widgets.shared.charts import MARKER_SETS, marker_set, markers, next_marker_set
+
+    carried = {"hd", "braille", "dot"} | {chr(c) for c in range(0x21, 0x7F)}
+    for count in range(1, 9):
+        chosen = markers(marker_set({}), count)
+        assert set(chosen) <= carried and len(set(chosen)) == count  # every run its own, none sextants
+    assert all(len(m) == 1 and m.isascii() for m in MARKER_SETS["ascii"])
+    assert marker_set({"WORKBENCH_MARKERS": "sextants"}) == "sextants" and "fhd" in MARKER_SETS["sextants"]
+    assert marker_set({"WORKBENCH_MARKERS": "nonsense"}) == "common"
+    seen, name = [], "common"
+    for _ in MARKER_SETS:
+        seen.append(name)
+        name = next_marker_set(name)
+    assert sorted(seen) == sorted(MARKER_SETS) and name == "common"  # m cycles through every set

@@ -21,11 +21,10 @@ from trainers.runs import LogRestarted, RunReader
 from workbench import follow
 from workbench.messages import RunEvents
 from workbench.options import HYPERPARAMETERS
-from workbench.widgets.shared.charts import LineChart
+from workbench.widgets.shared.charts import MARKER_GLYPH, LineChart, marker_set, markers, next_marker_set
 
 COLORS = ("cyan", "orange", "green", "magenta", "yellow", "blue", "red", "white")  # plotext's names
 RICH = {"orange": "dark_orange"}  # the same colours as rich names them, where they differ
-MARKERS = ("braille", "hd", "dot", "fhd", "braille", "hd", "dot", "fhd")
 # The settings always lined up; any other is shown where the runs differ in it.
 SETTINGS = ("model", "dataset", *HYPERPARAMETERS, "seed", "device", "normalize")
 TABS = ("tab-curves", "tab-batches", "tab-settings")
@@ -78,6 +77,8 @@ class CompareScreen(Screen):
         Binding("1", "tab(0)", "Epochs", tooltip="test accuracy and loss per epoch, one line per run"),
         Binding("2", "tab(1)", "Batches", tooltip="training loss per logged batch, on a common axis in epochs"),
         Binding("3", "tab(2)", "Settings", tooltip="the runs' settings side by side, differences marked"),
+        Binding("m", "markers", "Markers", tooltip="the next set of curve markers, for a terminal whose font lacks "
+                "some (common, sextants, ascii, braille; $WORKBENCH_MARKERS picks the first)"),
     ]
 
     def __init__(self, folders: list[str]) -> None:
@@ -86,9 +87,11 @@ class CompareScreen(Screen):
         self.labels = short_names(self.folders)
         self.stop_following = threading.Event()
         self.classify: dict[str, bool] = {}
+        self.marker_set = marker_set()
 
     def _series(self):
-        return [(label, COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]) for i, label in enumerate(self.labels)]
+        chosen = markers(self.marker_set, len(self.labels))
+        return [(label, COLORS[i % len(COLORS)], chosen[i]) for i, label in enumerate(self.labels)]
 
     def compose(self) -> ComposeResult:
         yield Static(id="compare-title")
@@ -110,17 +113,29 @@ class CompareScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#compare-title", Static).update(Text(
             f"Comparing {len(self.folders)} runs · 1 per epoch · 2 per batch · 3 settings side by side", no_wrap=True))
-        legend = Text()
-        for i, label in enumerate(self.labels):
-            legend.append("■ ", style=_rich(i))
-            legend.append(f"{label}  ")
-        self.query_one("#compare-legend", Static).update(legend)
+        self.show_legend()
         self.show_settings()
         for folder in self.folders:
             self.follow_run(folder)
 
     def on_unmount(self) -> None:
         self.stop_following.set()
+
+    def show_legend(self) -> None:
+        """Each run's colour and its curves' marker, as the charts draw them."""
+        legend = Text()
+        for i, (label, marker) in enumerate(zip(self.labels, markers(self.marker_set, len(self.labels)))):
+            legend.append(f"{MARKER_GLYPH.get(marker, marker)} ", style=_rich(i))
+            legend.append(f"{label}  ")
+        self.query_one("#compare-legend", Static).update(legend)
+
+    def action_markers(self) -> None:
+        self.marker_set = next_marker_set(self.marker_set)
+        chosen = markers(self.marker_set, len(self.labels))
+        for chart in self.query(LineChart):
+            chart.set_markers(chosen)
+        self.show_legend()
+        self.notify(f"markers: {self.marker_set}", timeout=3)
 
     def show_settings(self) -> None:
         configs = [RunReader(f).config() for f in self.folders]

@@ -19,7 +19,35 @@ import numpy as np
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-MARKER_GLYPH = {"braille": "⣿", "hd": "▞", "fhd": "▞", "dot": "•"}
+MARKER_GLYPH = {"braille": "⣿", "hd": "▞", "fhd": "🬗", "dot": "•"}  # any other marker is its own character
+# One marker per series, in order, for charts that overlay many (compare, sweeps). plotext's "fhd" draws with
+# Unicode 13's sextants (U+1FB00), which the monospace fonts terminals ship with mostly lack (xterm with DejaVu
+# Sans Mono showed nothing for that run): the default set keeps to glyphs those fonts carry, block elements,
+# braille, the bullet and ASCII. WORKBENCH_MARKERS picks another set; `m` cycles them where charts overlay.
+MARKER_SETS = {
+    "common": ("hd", "braille", "dot", "+", "x", "o", "*", "#"),
+    "sextants": ("hd", "fhd", "braille", "dot", "+", "x", "o", "*"),  # kitty, WezTerm, fonts with Unicode 13
+    "ascii": ("+", "x", "o", "*", "#", "@", "%", "="),  # any font, and copy-pastes
+    "braille": ("braille",) * 8,  # one fine line each, told apart by colour alone
+}
+
+
+def marker_set(environ=None) -> str:
+    """The marker set to start with: $WORKBENCH_MARKERS when it names one, else "common"."""
+    import os
+
+    name = ((environ if environ is not None else os.environ).get("WORKBENCH_MARKERS") or "").strip().lower()
+    return name if name in MARKER_SETS else "common"
+
+
+def next_marker_set(name: str) -> str:
+    names = list(MARKER_SETS)
+    return names[(names.index(name) + 1) % len(names)] if name in names else names[0]
+
+
+def markers(name: str, count: int) -> list[str]:
+    chosen = MARKER_SETS.get(name, MARKER_SETS["common"])
+    return [chosen[i % len(chosen)] for i in range(count)]
 REDRAW_SECONDS = 1.0  # at most once a second: each replot costs the trainer CPU on a small machine
 
 
@@ -169,12 +197,18 @@ class LineChart(PlotextPlot):
         if self.legend and len(self.series) > 1:
             for i, series in enumerate(self.series.values()):
                 title.append("  " if i == 0 else " ")
-                title.append(MARKER_GLYPH.get(series.marker, "•"), style=rich_color(series.color))
+                title.append(MARKER_GLYPH.get(series.marker, series.marker), style=rich_color(series.color))
                 title.append(f" {series.label}")
         notes = ([f"smoothing {self.smoothing:g}"] if self.smoothing else []) + (["log"] if self.log_y else [])
         for note in notes:
             title.append(f" · {note}", style="bold")
         self.border_title = title
+
+    def set_markers(self, markers: list[str]) -> None:
+        """One marker per series, in their order."""
+        for series, marker in zip(self.series.values(), markers):
+            series.marker = marker
+        self.set_view()
 
     def set_view(self, log_y: bool | None = None, smoothing: float | None = None) -> None:
         if log_y is not None:
