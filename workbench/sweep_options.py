@@ -5,6 +5,7 @@ same one sentence for the first thing that cannot work, before anything starts."
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,8 +120,15 @@ def build_sweep(texts: dict[str, str], settings: SweepSettings, fixed: dict | No
     if "seed" not in space:
         seed = base.seed
     base_values = {k: v for k, v in base.to_dict().items() if v is not None}
+    parallel = settings.parallel
+    if parallel > trials:  # never more trainers than trials
+        notes.append(f"{trials} trial(s) in all, so {trials} at a time, not {parallel}.")
+        parallel = trials
+    if settings.launcher == "local" and not settings.gpus_per_trial and parallel > (os.cpu_count() or 1):
+        notes.append(f"{parallel} trials at once on {os.cpu_count()} CPU cores: each gets one thread and they take "
+                     f"turns on the cores, so the sweep is no faster than --parallel {os.cpu_count()}.")
     try:
-        spec = SweepSpec(name="", base=base_values, space=sp.to_json(space), trials=trials, parallel=settings.parallel,
+        spec = SweepSpec(name="", base=base_values, space=sp.to_json(space), trials=trials, parallel=parallel,
                          metric=metric, sampler=sampler, prune=settings.prune, launcher=settings.launcher, seed=seed,
                          slurm=slurm, gpus_per_trial=settings.gpus_per_trial)
     except ConfigError as err:

@@ -231,6 +231,7 @@ class Sweeper:
         from optuna.trial import TrialState
 
         self.lock.acquire()  # informative: a second sweep process on the folder joins the same study
+        write_sweeper(self.folder, "starting")  # its pid, for `workbench stop`, before Optuna's import
         study = open_study(self.folder, self.spec)
         if self.launcher is None:
             self.launcher = self._launcher()
