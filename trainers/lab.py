@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Iterator
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
 # torch is imported by the functions that compute: the kernel names, the shape arithmetic and the checks
@@ -270,6 +271,26 @@ def notes_kernels(channels_in: int, channels_out: int,
     return [[[[v + i + o for v in row] for row in base] for i in range(channels_in)] for o in range(channels_out)]
 
 
+def kernel_stack(text: str | None, channels_in: int | None = None, channels_out: int | None = None,
+                 default: tuple[int, int] = (2, 1)) -> tuple[list, int, int, str]:
+    """(stack as (out, in, kh, kw) lists, channels in, channels out, where it came from), checked without torch.
+    A typed stack ('|' between input channels, '||' between output channels) says its own channel counts unless
+    they are given; one kernel K (a preset or typed), or none (the notes' [[0, 1], [2, 3]]), makes the notes'
+    stack K + i + o for the channels given (`default` when not)."""
+    if text and "|" in text:
+        stack = kernel_stack_rows(text)
+        shape = (len(stack), len(stack[0]), len(stack[0][0]), len(stack[0][0][0]))
+        ci = shape[1] if channels_in is None else channels_in
+        check_channels(ci, channels_out, shape)
+        return stack, ci, shape[0], "typed"
+    ci = default[0] if channels_in is None else channels_in
+    co = default[1] if channels_out is None else channels_out
+    check_channels(ci, co)
+    if text and text.strip():
+        return notes_kernels(ci, co, kernel_named_rows(text.strip())), ci, co, f"{text.strip()} + i + o, as the notes do"
+    return notes_kernels(ci, co), ci, co, "the notes' K + i + o"
+
+
 def check_channels(channels_in: int, channels_out: int | None = None,
                    stack: tuple[int, int, int, int] | None = None) -> None:
     """Refuse, in one sentence, channel counts out of 1..8, or a kernel stack (out, in, kh, kw) whose input
@@ -298,8 +319,8 @@ def check_pool(height: int, width: int, size: int | tuple[int, int], padding: in
         raise ConfigError(f"a pooling window is at least 1x1, got {_said(size)}.")
     shape = output_shape(height, width, (kh, kw), padding, stride, what="pooling window")
     if ph > kh // 2 or pw > kw // 2:
-        raise ConfigError(f"padding {_said(padding)} is more than half of a {kh}x{kw} window; at most "
-                          f"{_said((kh // 2, kw // 2))}, as torch allows (a window of padding alone has no maximum).")
+        raise ConfigError(f"padding {_said(padding)} is over half a {kh}x{kw} window; torch allows at most "
+                          f"{_said((kh // 2, kw // 2))}.")
     return shape
 
 
@@ -417,3 +438,49 @@ def pool2d(x: torch.Tensor, pool_size: int | tuple[int, int], mode: str = "max",
             window = padded[r0:r1, c0:c1]
             y[i, j] = window.max() if mode == "max" else window.mean()
     return y
+
+
+# -------------------------------------------------------------------- worked out, as plain arrays for a viewer
+
+
+@dataclass(frozen=True)
+class ChannelSums:
+    """A cross-correlation over several channels, worked out: numpy arrays, no live tensors."""
+
+    x: np.ndarray  # (ci, H, W)
+    kernels: np.ndarray  # (co, ci, kh, kw)
+    parts: np.ndarray  # (co, ci, oh, ow): X[i] ⋆ K[o, i], before the sum over i
+    y: np.ndarray  # (co, oh, ow) = corr2d_multi_in_out(x, kernels)
+    formula: str  # each output channel's shape arithmetic
+
+
+def channel_sums(x: torch.Tensor, kernels: torch.Tensor, padding: int | tuple[int, int] = 0,
+                 stride: int | tuple[int, int] = 1) -> ChannelSums:
+    import torch
+
+    y = corr2d_multi_in_out(x, kernels, padding, stride)
+    parts = torch.stack([torch.stack([corr2d(xi, k, padding, stride) for xi, k in zip(x, ko)]) for ko in kernels])
+    formula = shape_formula(x.shape[1], x.shape[2], tuple(kernels.shape[2:]), padding, stride)
+    return ChannelSums(x.numpy(), kernels.numpy(), parts.numpy(), y.numpy(), formula)
+
+
+@dataclass(frozen=True)
+class Pooled:
+    """One channel max- and average-pooled with the same window: numpy arrays, no live tensors."""
+
+    x: np.ndarray  # (H, W)
+    y_max: np.ndarray  # (oh, ow)
+    y_avg: np.ndarray
+    size: tuple[int, int]
+    padding: tuple[int, int]
+    stride: tuple[int, int]
+    formula: str
+
+
+def pooled(x: torch.Tensor, size: int | tuple[int, int], padding: int | tuple[int, int] = 0,
+           stride: int | tuple[int, int] = 1) -> Pooled:
+    size, padding, stride = _pair(size, "size"), _pair(padding, "padding"), _pair(stride, "stride")
+    check_pool(x.shape[0], x.shape[1], size, padding, stride)
+    y_max, y_avg = (pool2d(x, size, mode, padding, stride) for mode in ("max", "avg"))
+    formula = shape_formula(x.shape[0], x.shape[1], size, padding, stride, what="pooling window")
+    return Pooled(x.numpy(), y_max.numpy(), y_avg.numpy(), size, padding, stride, formula)

@@ -269,7 +269,7 @@ def test_bad_channels_and_pooling_are_one_sentence_without_torch():
         pool2d(torch.zeros(3, 3), 4)
     with pytest.raises(ConfigError, match="^stride must be at least 1, got 0.$"):
         check_pool(4, 4, 2, 0, 0)
-    with pytest.raises(ConfigError, match="more than half of a 3x3 window"):
+    with pytest.raises(ConfigError, match="^padding 2 is over half a 3x3 window; torch allows at most 1.$"):
         check_pool(8, 8, 3, 2, 1)
     assert parse_pair("2x3", "size") == (2, 3) and parse_pair("2", "size") == (2, 2)
     with pytest.raises(ConfigError, match="size is a whole number or HxW"):

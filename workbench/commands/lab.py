@@ -120,29 +120,11 @@ def _transposed(size, transpose: bool):
 # -- several channels in and out ---------------------------------------------------------------------------
 
 
-def _kernel_stack(text: str | None, channels_in: int | None, channels_out: int | None, default=(2, 1)):
-    """(stack as lists, channels in, channels out, where it came from), checked without torch."""
-    from trainers import lab as conv
-
-    if text and "|" in text:
-        stack = conv.kernel_stack_rows(text)
-        shape = (len(stack), len(stack[0]), len(stack[0][0]), len(stack[0][0][0]))
-        ci = shape[1] if channels_in is None else channels_in
-        conv.check_channels(ci, channels_out, shape)
-        return stack, ci, shape[0], "typed"
-    ci = default[0] if channels_in is None else channels_in
-    co = default[1] if channels_out is None else channels_out
-    conv.check_channels(ci, co)
-    if text:
-        return conv.notes_kernels(ci, co, conv.kernel_named_rows(text)), ci, co, f"{text} + i + o, as the notes do"
-    return conv.notes_kernels(ci, co), ci, co, "the notes' K + i + o"
-
-
 def _channels(args, padding, stride) -> int:
     from trainers import lab as conv
 
     image = args.image or "notes"
-    stack, ci, co, source = _kernel_stack(args.kernel, args.channels_in, args.channels_out)
+    stack, ci, co, source = conv.kernel_stack(args.kernel, args.channels_in, args.channels_out)
     h, w = _transposed(conv.input_size(image), args.transpose)
     kh, kw = len(stack[0][0]), len(stack[0][0][0])
     formula = conv.shape_formula(h, w, (kh, kw), padding, stride)
@@ -177,7 +159,7 @@ def _one_by_one(args, padding, stride) -> int:
 
     if padding != (0, 0) or stride != (1, 1):
         raise WorkbenchError("--one-by-one shows the 1x1 convolution as a matrix product, with no padding or stride.")
-    stack, ci, co, _source = _kernel_stack(args.kernel, args.channels_in, args.channels_out, default=(3, 2))
+    stack, ci, co, _source = conv.kernel_stack(args.kernel, args.channels_in, args.channels_out, default=(3, 2))
     if not args.kernel:
         stack = None  # the notes' random kernels, drawn below
     elif (len(stack[0][0]), len(stack[0][0][0])) != (1, 1):

@@ -1,0 +1,1 @@
+"""The lab screen's widgets: the Channels and Pooling tabs' drawings (the screen computes, these draw)."""
