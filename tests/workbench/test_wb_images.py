@@ -397,3 +397,14 @@ def test_overlaid_curves_use_markers_the_usual_fonts_carry_and_m_picks_another_s
         seen.append(name)
         name = next_marker_set(name)
     assert sorted(seen) == sorted(MARKER_SETS) and name == "common"  # m cycles through every set
+
+
+@pytest.mark.parametrize("version, shown", [
+    ("kitty(0.26.5)", False),  # Debian 12's: answers the graphics query, draws each placeholder as a box
+    ("kitty(0.28.0)", True), ("kitty(0.39.1)", True), ("ghostty 1.1.3", True),
+    ("WezTerm 20240203-110809-5046fc22", False), ("", False),
+])
+def test_kitty_graphics_only_where_its_placeholders_are_drawn(version, shown):
+    from workbench.render.images import placeholders_shown
+
+    assert placeholders_shown(version) is shown

@@ -52,9 +52,38 @@ def detect_pixels(environ: Mapping[str, str] | None = None) -> str | None:
         return None
     if renderable.Image is renderable.SixelImage:
         _pixels = ("sixel", sixel_widget(image_widgets.SixelImage))
-    elif renderable.Image is renderable.TGPImage:
+    elif renderable.Image is renderable.TGPImage and (
+            environ.get("WORKBENCH_PIXELS", "").lower() == "tgp" or placeholders_shown(terminal_version())):
         _pixels = ("tgp", image_widgets.TGPImage)
     return _pixels[0] if _pixels else None
+
+
+def terminal_version() -> str:
+    """The terminal's name and version as it answers XTVERSION (CSI > 0 q), e.g. "kitty(0.26.5)"; "" when it
+    does not answer. Only before Textual starts, as detect_pixels."""
+    try:
+        from textual_image._terminal import TerminalError, capture_terminal_response
+
+        with capture_terminal_response("\x1bP>|", "\x1b\\", timeout=0.2) as response:
+            sys.__stdout__.write("\x1b[>0q")
+            sys.__stdout__.flush()
+        return response.sequence[len("\x1bP>|"):-2]
+    except (ImportError, OSError, TimeoutError, TerminalError):
+        return ""
+
+
+def placeholders_shown(version: str) -> bool:
+    """Whether a terminal that speaks the Kitty graphics protocol also draws its Unicode placeholders, which
+    textual-image places images with: kitty from 0.28 and Ghostty. kitty 0.26 (Debian 12's) answers the
+    protocol's query yet draws every placeholder as a box, so it gets characters instead (WORKBENCH_PIXELS=tgp
+    insists)."""
+    match = re.match(r"\s*([A-Za-z]+)[( ]v?(\d+)\.(\d+)", version or "")
+    if not match:
+        return False
+    name, major, minor = match.group(1).lower(), int(match.group(2)), int(match.group(3))
+    if name == "kitty":
+        return (major, minor) >= (0, 28)
+    return name == "ghostty"
 
 
 def pixel_protocol() -> str | None:
