@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from rich.color import ColorSystem
 from textual.app import App
 from textual.binding import Binding
 
@@ -98,6 +99,10 @@ class WorkbenchApp(App):
         """Leaves at once, and surely, when the terminal goes away (workbench.terminal)."""
 
     def on_mount(self) -> None:
+        # 16 colours (TERM=xterm) start images on shade characters; headless (tests, SVG screenshots) there
+        # is no terminal to ask, so they draw as for a full-colour one
+        if not self.is_headless and self.console.color_system not in (ColorSystem.EIGHT_BIT, ColorSystem.TRUECOLOR):
+            self.rendering = default_rendering(colour=self.colour, pixels=pixel_protocol(), colours=16)
         # Colour is only a hint: under NO_COLOR the .tcss marks cursors and states with reverse video too
         self.set_class(not self.colour, "-no-color")
         self.terminal.install()

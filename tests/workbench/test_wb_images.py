@@ -408,3 +408,15 @@ def test_kitty_graphics_only_where_its_placeholders_are_drawn(version, shown):
     from workbench.render.images import placeholders_shown
 
     assert placeholders_shown(version) is shown
+
+
+def test_sixteen_colours_start_on_shades_not_half_blocks():
+    """TERM=xterm (xterm's own default) gives 16 colours: half blocks came out in four greys, shade characters
+    keep the strokes. 256 colours and more start on half blocks, NO_COLOR on plain characters."""
+    from workbench.render.images import default_rendering
+
+    assert default_rendering(colour=True, colours=16) == "shades"
+    assert default_rendering(colour=True, colours=256) == "blocks"
+    assert default_rendering(colour=True) == "blocks"
+    assert default_rendering(colour=False, colours=16) == "plain"
+    assert default_rendering(colour=True, colours=16, pixels="sixel") == "pixels"

@@ -109,14 +109,17 @@ def next_rendering(current: str, available: tuple[str, ...]) -> str:
 
 
 def default_rendering(environ: Mapping[str, str] | None = None, *, colour: bool | None = None,
-                      pixels: str | None = None) -> str:
+                      pixels: str | None = None, colours: int | None = None) -> str:
     """Real pixels where the terminal has them; else plain characters where colour is unwanted (NO_COLOR,
-    https://no-color.org) or missing, half blocks elsewhere."""
+    https://no-color.org) or missing, half blocks elsewhere, or shade characters where the terminal has only
+    16 `colours` (TERM=xterm: half blocks came out in four greys, shades keep the digits' strokes)."""
     if colour is None:
         environ = os.environ if environ is None else environ
         colour = environ.get("NO_COLOR", "") == ""
     if "pixels" in renderings(colour, pixels):
         return "pixels"
+    if colour and colours is not None and colours < 256:
+        return "shades"
     return "blocks" if colour else "plain"
 
 
