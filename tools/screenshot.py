@@ -74,7 +74,8 @@ def main() -> int:
             window = ""
             deadline = time.monotonic() + 20
             while not window:
-                found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title], env=env, capture_output=True, text=True)
+                found = subprocess.run(["xdotool", "search", "--onlyvisible", "--name", title], env=env,
+                                       capture_output=True, text=True)
                 window = found.stdout.split()[0] if found.stdout.split() else ""
                 if time.monotonic() > deadline:
                     raise SystemExit("screenshot: xterm's window never appeared")
