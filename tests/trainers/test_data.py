@@ -466,19 +466,20 @@ def test_the_quick_look_at_a_data_folder_is_bounded_so_typing_a_path_never_walks
 
 def test_synthetic_digits_are_drawn_once_then_read_and_a_damaged_copy_is_drawn_again(tmp_path, monkeypatch):
     from trainers.data import synthetic
+    from trainers.data.registry import drawn_once
 
     drawn = []
     real = synthetic.generate
     monkeypatch.setattr(synthetic, "generate", lambda *a: drawn.append(a) or real(*a))
-    first = synthetic.generated(50, 3, "train", tmp_path)
-    again = synthetic.generated(50, 3, "train", tmp_path)
+    first = drawn_once(50, 3, "train", tmp_path)
+    again = drawn_once(50, 3, "train", tmp_path)
     assert len(drawn) == 1  # the second came from the file
     assert (first[0] == again[0]).all() and (first[1] == again[1]).all()
     assert (first[0] == real(50, 3, "train")[0]).all()  # the same digits as drawing them
     (cache,) = tmp_path.glob("*.npz")
     cache.write_bytes(cache.read_bytes()[:100])  # a copy cut short
-    third = synthetic.generated(50, 3, "train", tmp_path)
+    third = drawn_once(50, 3, "train", tmp_path)
     assert len(drawn) == 2 and (third[0] == first[0]).all()
     read_only = tmp_path / "ro"
     read_only.write_text("a file, not a folder")  # nowhere to keep it: drawn, not kept, no error
-    assert (synthetic.generated(50, 3, "train", read_only)[0] == first[0]).all()
+    assert (drawn_once(50, 3, "train", read_only)[0] == first[0]).all()

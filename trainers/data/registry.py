@@ -8,6 +8,8 @@ is raised as a WorkbenchError with one sentence saying what to do.
 
 from __future__ import annotations
 
+import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,21 +138,50 @@ def load(name: str, *, input_shape: tuple[int, int, int], data_dir: str | None =
 def _load_synthetic(extra: dict) -> LoadedData:
     import torch
 
-    from . import synthetic
-
     data_seed = int(extra.get("data_seed", 0))
     train_size, test_size = int(extra.get("train_size", 10000)), int(extra.get("test_size", 2000))
     if train_size < 1 or test_size < 1:
         raise ConfigError(f"synthetic-digits sizes must be at least 1, got train_size={train_size} "
                           f"and test_size={test_size}.")
     cache = resolve_data_dir(None) / "synthetic-digits"
-    train_x, train_y = synthetic.generated(train_size, data_seed, "train", cache)
-    test_x, test_y = synthetic.generated(test_size, data_seed, "test", cache)
+    train_x, train_y = drawn_once(train_size, data_seed, "train", cache)
+    test_x, test_y = drawn_once(test_size, data_seed, "test", cache)
     x = train_x.astype(np.float32) / 255
     return LoadedData(torch.from_numpy(train_x), torch.from_numpy(train_y),
                       torch.from_numpy(test_x), torch.from_numpy(test_y),
                       classes=DIGITS, mean=(float(x.mean()),), std=(float(x.std()),),
                       source=f"synthetic-digits generated with data seed {data_seed}")
+
+
+def drawn_once(n: int, seed: int, split: str, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """synthetic.generate(), kept in `cache` (a folder) after the first time: 12,000 digits take a second to draw, and
+    every trainer process of the default dataset would draw them again. A damaged or missing file is drawn
+    again; a cache that cannot be written is done without."""
+    from . import synthetic
+
+    if cache is None:
+        return synthetic.generate(n, seed, split)
+    path = cache / f"v{synthetic.DRAWING}-seed{seed}-{split}-{n}.npz"
+    try:
+        with np.load(path) as saved:
+            x, y = saved["x"], saved["y"]
+        if x.shape == (n, 1, synthetic.SIZE, synthetic.SIZE) and x.dtype == np.uint8 and y.shape == (n,):
+            return x, y
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        pass
+    x, y = synthetic.generate(n, seed, split)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.savez(f, x=x, y=y)
+        os.replace(tmp, path)  # whole or absent: two processes drawing at once each write a whole file
+    except OSError:
+        try:
+            tmp.unlink(missing_ok=True)
+        except (OSError, UnboundLocalError):
+            pass
+    return x, y
 
 
 # ------------------------------------------------------------------------------------------ sizes

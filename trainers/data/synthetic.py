@@ -10,9 +10,6 @@ afterwards, vectorised over the whole batch.
 from __future__ import annotations
 
 import math
-import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -150,31 +147,3 @@ def generate(n: int, seed: int = 0, split: str = "train") -> tuple[np.ndarray, n
     np.clip(x, 0, 255, out=x)
     return x.astype(np.uint8)[:, None], labels
 
-
-def generated(n: int, seed: int, split: str, cache: Path | None) -> tuple[np.ndarray, np.ndarray]:
-    """generate(), kept in `cache` (a folder) after the first time: 12,000 digits take a second to draw, and
-    every trainer process of the default dataset would draw them again. A damaged or missing file is drawn
-    again; a cache that cannot be written is done without."""
-    if cache is None:
-        return generate(n, seed, split)
-    path = cache / f"v{DRAWING}-seed{seed}-{split}-{n}.npz"
-    try:
-        with np.load(path) as saved:
-            x, y = saved["x"], saved["y"]
-        if x.shape == (n, 1, SIZE, SIZE) and x.dtype == np.uint8 and y.shape == (n,):
-            return x, y
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        pass
-    x, y = generate(n, seed, split)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.savez(f, x=x, y=y)
-        os.replace(tmp, path)  # whole or absent: two processes drawing at once each write a whole file
-    except OSError:
-        try:
-            tmp.unlink(missing_ok=True)
-        except (OSError, UnboundLocalError):
-            pass
-    return x, y
