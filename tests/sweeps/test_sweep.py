@@ -112,7 +112,7 @@ class Slow(torch.nn.Module):
         super().__init__()
         self.fc = torch.nn.Linear(784, 10)
     def forward(self, x):
-        time.sleep(0.02)
+        time.sleep(0.05)
         return self.fc(x.flatten(1))
 """
 
@@ -123,8 +123,10 @@ def test_a_sweep_killed_mid_way_resumes_with_exactly_the_trials_asked_for(tmp_pa
 
     (tmp_path / "slow.py").write_text(SLOW)  # a model slow enough to be caught mid-epoch
     model = f"{tmp_path}/slow.py:Slow"
+    # 32 batches an epoch, 50 ms each: seconds a trial, so a loaded machine still catches both mid-epoch
     folder = sweep(tmp_path, {"lr": "0.01..0.2:log"}, 4, parallel=2, prune="none", seed=5,
-                   base={"epochs": 3, "log_every": 1, "model": model,
+                   base={"epochs": 3, "log_every": 1, "model": model, "limit_batches": None,
+                         "extra": {"train_size": 1024, "test_size": 64},
                          "model_sha256": file_sha256(tmp_path / "slow.py")})
     first = _sweep_process(folder, model)
     trial0, trial1 = folder / "trial-000", folder / "trial-001"
