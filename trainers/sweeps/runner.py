@@ -451,7 +451,10 @@ class Sweeper:
         self.launcher.reap(t.handle)
         finished, failed, gone = t.finished, t.failed, t.gone
         t.finished = t.failed = t.gone = None  # a continued trial's next follower reads its end afresh
-        if t.pruning:
+        if t.pruning and finished is not None and not finished.stopped and t.last is not None:
+            t.trial.set_user_attr("pruning", None)  # it ended all its epochs before the stop reached it:
+            # a whole trial, told as complete
+        elif t.pruning:
             _tell(study, t.trial, state=TrialState.PRUNED)
             yield TrialEnded(t.number, "pruned", t.last, t.trial.user_attrs.get("pruning") or "pruned")
             return
