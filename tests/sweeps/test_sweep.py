@@ -215,3 +215,37 @@ def test_a_damaged_journal_is_one_sentence_and_the_trials_are_still_listed(tmp_p
     view = read_sweep(folder)
     assert "not a readable Optuna journal" in view.problem
     assert [t.number for t in view.trials] == [0, 1] and {t.state for t in view.trials} == {"finished"}
+
+
+def test_two_sweep_processes_on_one_folder_share_the_study_and_run_each_trial_once(tmp_path):
+    """As two machines sharing the folder would: both `--resume` the same sweep at once."""
+    folder = sweep(tmp_path, {"lr": "0.01..0.2:log"}, 5, parallel=1, prune="none", seed=2)
+    procs = [subprocess.Popen([sys.executable, "-m", "workbench.cli", "sweep", "--resume", str(folder)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+             for _ in range(2)]
+    try:
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+        end_trainers(tmp_path)
+    assert [p.returncode for p in procs] == [0, 0], outs
+    study = load_study(folder)
+    assert [t.state.name for t in study.trials] == ["COMPLETE"] * 5, outs
+    started = [line.split()[1] for out in outs for line in out.splitlines() if " started: " in line]
+    assert sorted(started, key=int) == [str(n) for n in range(5)]  # each trial started once, by one of them
+    assert all(" started: " in out for out in outs), outs  # both did some of the work
+    assert sorted(p.name for p in folder.glob("trial-*")) == [f"trial-{n:03d}" for n in range(5)]
+
+
+def test_more_gpus_per_trial_than_this_machine_has_is_one_sentence(tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset",
+                           "synthetic-digits", "--lr", "0.1,1", "--parallel", "2", "--gpus-per-trial", "1",
+                           "--out", str(tmp_path / "s")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "needs 2 GPUs; this machine has none that torch can use" in proc.stderr
+    assert not (tmp_path / "s").exists()

@@ -91,9 +91,12 @@ class LocalLauncher:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.threads = max(1, cores // parallel)
         self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
-        if gpus_per_trial and self.gpus and parallel * gpus_per_trial > self.gpus:
-            raise SweepError(f"--parallel {parallel} with --gpus-per-trial {gpus_per_trial} needs "
-                             f"{parallel * gpus_per_trial} GPUs; this machine has {self.gpus}.")
+        if gpus_per_trial:
+            self.gpus = _gpu_count()
+            if parallel * gpus_per_trial > self.gpus:
+                have = f"this machine has {self.gpus}" if self.gpus else "this machine has none that torch can use"
+                raise SweepError(f"--parallel {parallel} with --gpus-per-trial {gpus_per_trial} needs "
+                                 f"{parallel * gpus_per_trial} GPUs; {have}.")
 
     def start(self, config: RunConfig, slot: int):
         import dataclasses
@@ -253,8 +256,10 @@ class Sweeper:
                         self._ask_stop(t)
                 elif (not self.holding.is_set() and len(self.running) < self.spec.parallel
                       and ended + len(self.running) + others < self.spec.trials and not self._grid_done(study)):
-                    yield self._start(study)
-                    continue
+                    started = self._start(study)
+                    if started is not None:
+                        yield started
+                        continue
                 if not self.running:
                     if stopped or ended >= self.spec.trials or self._grid_done(study):
                         break
@@ -298,12 +303,20 @@ class Sweeper:
         used = {t.slot for t in self.running.values()}
         return next(i for i in range(self.spec.parallel + 1) if i not in used)
 
-    def _start(self, study) -> "TrialStarted | TrialEnded":
+    def _start(self, study) -> "TrialStarted | TrialEnded | None":
+        """Ask Optuna for the next trial and start it; None when the trials asked for are all taken already
+        (by another sweep process on the same folder, which may be on another machine)."""
         import optuna
 
-        trial = study.ask(self._distributions())
+        with _asking(self.folder):  # the count and the ask as one step among all sweep processes
+            trials = study.get_trials(deepcopy=False)
+            taken = sum(t.state.is_finished() or t.state == optuna.trial.TrialState.RUNNING for t in trials)
+            if taken >= self.spec.trials:
+                return None
+            trial = study.ask(self._distributions())
         folder = trial_folder(self.folder, trial.number)
         trial.set_user_attr("folder", folder.name)
+        trial.set_user_attr("sweeper", _me())
         params = trial_params(trial)
         t = _Trial(trial.number, trial, folder, params, slot=self._slot())
         try:
@@ -322,12 +335,15 @@ class Sweeper:
         from optuna.trial import TrialState
 
         for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if _tended(frozen.user_attrs.get("sweeper"), self.folder / str(frozen.user_attrs.get("folder") or "")):
+                continue  # another sweep process on this folder is at work on it
             name = frozen.user_attrs.get("folder")
             folder = self.folder / name if name else trial_folder(self.folder, frozen.number)
             trial = optuna.trial.Trial(study, frozen._trial_id)
             t = _Trial(frozen.number, trial, folder, dict(frozen.params), slot=self._slot())
             t.epochs = dict(frozen.intermediate_values)
             t.pruning = bool(frozen.user_attrs.get("pruning"))
+            trial.set_user_attr("sweeper", _me())
             job = frozen.user_attrs.get("job")
             waiting = bool(job) and self.spec.launcher == "slurm" and not self.launcher.ended(job)
             if waiting:  # its Slurm job is still queued or running
@@ -517,6 +533,44 @@ class Sweeper:
                           str(self.folder / best.user_attrs.get("folder", "")) if best else None)
 
 
+def _me() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _tended(sweeper, folder: Path) -> bool:
+    """Whether the sweep process that started a trial still tends it: on this machine, that process is alive;
+    on another, its trial's trainer has been heard from lately (its heartbeat)."""
+    import socket
+
+    from ..runs.files import alive
+
+    host, _, pid = str(sweeper or "").rpartition(":")
+    if not host or not pid.isdigit():
+        return False
+    if host == socket.gethostname():
+        return int(pid) != os.getpid() and alive(int(pid))
+    status = read_status(folder)
+    return status.live and not status.quiet()
+
+
+class _asking:
+    """flock on SWEEP/.ask.lock: two sweep processes on one folder never both take the last trial."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / ".ask.lock"
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)  # closing lets the flock go
+
+
 def _tell(study, trial, values=None, state=None) -> None:
     """study.tell, minus a grid's end: GridSampler calls study.stop() once its last point is told, which
     ask-and-tell code may not do (a RuntimeError); the trial's state is stored before it."""
@@ -524,6 +578,9 @@ def _tell(study, trial, values=None, state=None) -> None:
         study.tell(trial, values, state=state)
     except RuntimeError as err:
         if "Study.stop" not in str(err):
+            raise
+    except ValueError as err:  # told already by another sweep process on the folder: its word stands
+        if "Cannot tell" not in str(err):
             raise
 
 
