@@ -420,3 +420,41 @@ def test_sixteen_colours_start_on_shades_not_half_blocks():
     assert default_rendering(colour=True) == "blocks"
     assert default_rendering(colour=False, colours=16) == "plain"
     assert default_rendering(colour=True, colours=16, pixels="sixel") == "pixels"
+
+
+def test_a_kitty_graphics_image_is_sent_as_the_protocol_says(monkeypatch):
+    """What a Kitty-protocol terminal must receive for a small image: the PNG in base64 chunks of at most 4096
+    bytes (m=1 on all but the last, f=100, quiet), one virtual placement of the image's cells (U=1), then per
+    cell the placeholder U+10EEEE with its row and column diacritics, coloured with the image's id."""
+    import base64
+    import io
+    import itertools
+
+    import numpy as np
+    from PIL import Image
+    from rich.console import Console
+    from textual_image.renderable import tgp
+    from textual_image._terminal import CellSize
+
+    sent = io.StringIO()
+    monkeypatch.setattr(sys, "__stdout__", sent)
+    monkeypatch.setattr(tgp, "get_cell_size", lambda: CellSize(10, 20))
+    monkeypatch.setattr(tgp.Image, "_image_id_counter", itertools.count(0x0A0B0C))
+    rng = np.random.default_rng(1)
+    picture = rng.integers(0, 256, (40, 30, 3)).astype(np.uint8)  # noise: a PNG of several chunks
+    console = Console(file=io.StringIO(), width=80, color_system="truecolor", force_terminal=True)
+    with console.capture() as cells:
+        console.print(tgp.Image(Image.fromarray(picture), width=3, height=2))
+    messages = re.findall(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\", sent.getvalue())
+    assert "".join(f"\x1b_G{k}{';' + p if p else ''}\x1b\\" for k, p in messages) == sent.getvalue()
+    *chunks, placement = messages
+    assert len(chunks) > 1 and all(len(p) <= 4096 for _, p in chunks)
+    assert [k for k, _ in chunks] == ["i=658188,m=1,f=100,q=2"] * (len(chunks) - 1) + ["i=658188,m=0,f=100,q=2"]
+    png = Image.open(io.BytesIO(base64.b64decode("".join(p for _, p in chunks))))
+    assert png.format == "PNG" and png.size == (30, 40)  # 3x2 cells of 10x20 pixels
+    assert (np.asarray(png.convert("RGB")) == picture).all()  # the pixels, unchanged
+    assert placement == ("a=p,i=658188,c=3,r=2,U=1,q=2", "")
+    rows = cells.get().rstrip("\n").split("\n")
+    assert len(rows) == 2 and "38;2;10;11;12" in rows[0]  # the id 0x0A0B0C as the placeholders' colour
+    first = re.sub(r"\x1b\[[0-9;]*m", "", rows[0])
+    assert first == "".join(f"\U0010eeee{chr(0x305)}{chr(d)}{chr(0x305)}" for d in (0x305, 0x30D, 0x30E))
