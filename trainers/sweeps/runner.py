@@ -314,9 +314,9 @@ class Sweeper:
             if taken >= self.spec.trials:
                 return None
             trial = study.ask(self._distributions())
-        folder = trial_folder(self.folder, trial.number)
-        trial.set_user_attr("folder", folder.name)
-        trial.set_user_attr("sweeper", _me())
+            folder = trial_folder(self.folder, trial.number)
+            trial.set_user_attr("folder", folder.name)
+            trial.set_user_attr("sweeper", _me())  # before another process could take it for an orphan
         params = trial_params(trial)
         t = _Trial(trial.number, trial, folder, params, slot=self._slot())
         try:
@@ -334,16 +334,21 @@ class Sweeper:
         import optuna
         from optuna.trial import TrialState
 
-        for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if _tended(frozen.user_attrs.get("sweeper"), self.folder / str(frozen.user_attrs.get("folder") or "")):
-                continue  # another sweep process on this folder is at work on it
-            name = frozen.user_attrs.get("folder")
-            folder = self.folder / name if name else trial_folder(self.folder, frozen.number)
-            trial = optuna.trial.Trial(study, frozen._trial_id)
+        orphans = []
+        with _asking(self.folder):  # claimed in one step: two processes resuming at once never share one
+            for frozen in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                name = frozen.user_attrs.get("folder") or trial_folder(self.folder, frozen.number).name
+                folder = self.folder / str(name)
+                if _tended(frozen.user_attrs.get("sweeper"), folder):
+                    continue  # another sweep process on this folder is at work on it
+                # Optuna has no public way back from a stored trial to one that can report and be told
+                trial = optuna.trial.Trial(study, frozen._trial_id)
+                trial.set_user_attr("sweeper", _me())
+                orphans.append((frozen, trial, folder))
+        for frozen, trial, folder in orphans:
             t = _Trial(frozen.number, trial, folder, dict(frozen.params), slot=self._slot())
             t.epochs = dict(frozen.intermediate_values)
             t.pruning = bool(frozen.user_attrs.get("pruning"))
-            trial.set_user_attr("sweeper", _me())
             job = frozen.user_attrs.get("job")
             waiting = bool(job) and self.spec.launcher == "slurm" and not self.launcher.ended(job)
             if waiting:  # its Slurm job is still queued or running
