@@ -249,3 +249,12 @@ def test_more_gpus_per_trial_than_this_machine_has_is_one_sentence(tmp_path):
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "needs 2 GPUs; this machine has none that torch can use" in proc.stderr
     assert not (tmp_path / "s").exists()
+
+
+def test_runs_says_where_the_sweeps_trials_are(tmp_path):
+    folder = sweep(tmp_path, {"lr": "0.01,0.1"}, 2, sampler="grid", prune="none", seed=0)
+    home = folder.parent
+    out = subprocess.run([sys.executable, "-m", "workbench.cli", "runs", "--home", str(home)], capture_output=True,
+                         text=True, cwd=ROOT, timeout=60)
+    assert out.returncode == 0 and "outside its sweeps" in out.stdout and "workbench sweeps" in out.stdout
+    assert f"--home {folder}" in out.stdout

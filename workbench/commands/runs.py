@@ -28,10 +28,17 @@ def runs_table(summaries) -> list[list[str]]:
 def runs(args) -> int:
     from trainers.runs import list_runs, runs_home
 
+    from trainers.sweeps import list_sweeps
+
     home = Path(args.home).expanduser() if args.home else runs_home()
     summaries = list_runs(home)
+    sweeps = list_sweeps(home)
+    # a sweep's trials are runs in its own folder: said here, listed by `workbench sweeps` and --home SWEEP
+    besides = (f"{len(sweeps)} sweep(s) here as well: `workbench sweeps` lists them, `workbench runs --home "
+               f"{sweeps[0]}` a sweep's trials." if sweeps else "")
     if not summaries:
-        print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one.")
+        print(f"no runs in {home} yet; `workbench train ...` or the app's s starts one." if not sweeps else
+              f"no runs in {home} outside its sweeps; {besides}")
         return 0
     for s in summaries:
         for what in s.damaged:
@@ -53,6 +60,8 @@ def runs(args) -> int:
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
         for row in [header] + rows:
             print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if besides:
+        print(besides, file=sys.stderr if not sys.stdout.isatty() else sys.stdout)
     return 0
 
 
