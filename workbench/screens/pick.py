@@ -349,6 +349,7 @@ class PickScreen(Screen):
         by_hand = ", ".join(config.layer_init + [f"{n} frozen" for n in config.freeze])
         self.say(f"Starting {config.model} on {config.dataset}" + (f" ({by_hand})" if by_hand else "") + "…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
+        self.workers.cancel_group(self, "lrfind")  # and a range test still going is not wanted any more
         self.starting = True  # and no cost is priced until the picker shows again
         self.query_one(CostPanel).pause()  # so does a dry run
         self.post_message(StartRun(config))
