@@ -13,6 +13,7 @@ from trainers.errors import WorkbenchError
 from trainers.lab import KERNELS
 
 from workbench.commands import COMMANDS
+from workbench.commands.lrfind import add_lr_find_options
 from workbench.commands.sweep import SWEEP_EPILOG, add_sweep_options
 from workbench.commands.train import check_names
 from workbench.options import add_run_options
@@ -130,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="many runs as one search (Optuna): ranges and lists of any train option",
                            epilog=SWEEP_EPILOG)
     add_sweep_options(sweep)
+    lrf = sub.add_parser("lr-find", help="find a learning rate: the loss over a few hundred batches as the lr grows "
+                         "(Smith's range test), a chart, and the lr where it falls fastest",
+                         description="The learning-rate range test: from the model's initial weights, train one "
+                         "batch at a time as the learning rate grows exponentially, until the loss blows up; the "
+                         "weights are put back. The last line is `suggested learning rate: X`.")
+    add_lr_find_options(lrf)
     sweeps = sub.add_parser("sweeps", help="list the sweeps, newest first")
     sweeps.add_argument("--home", metavar="DIR", help="the runs home to list (default: $WORKBENCH_RUNS)")
     return parser

@@ -229,3 +229,20 @@ async def test_the_parameter_table_fits_80_columns_for_a_model_without_ties():
         rows = [line for line in screen_text(app).splitlines() if re.match(r"^ \d+\.(weight|bias) ", line)]
         assert len(rows) == 10 and "shared with" not in screen_text(app)
         assert all(re.search(r"[+-]\d\.\d{3}, [+-]\d\.\d{3}\s*$", line) for line in rows), rows  # never cut
+
+
+async def test_F_finds_a_learning_rate_into_the_form():
+    from textual.widgets import Input
+
+    app = WorkbenchApp(tiny(model="mlp"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        pick = app.screen
+        assert isinstance(pick, PickScreen)
+        lr = pick.query_one("#hp-lr", Input)
+        before = lr.value
+        await pilot.press("F")
+        await until(pilot, lambda: lr.value != before, seconds=120)
+        found = float(lr.value)
+        assert 1e-7 <= found <= 10
+        assert pick.query_one(HyperparameterForm).values()["lr"] == found
+        assert any(f"lr set to {lr.value}" in n.message for n in app._notifications)
