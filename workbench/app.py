@@ -252,11 +252,16 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
 
     from workbench.render.images import detect_pixels
 
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):  # escape codes into a pipe, and keys that never come
+    import os
+
+    # `workbench serve`: textual-serve runs the app with Textual's web driver, on pipes to the browser
+    served = os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+    if not served and not (sys.stdin.isatty() and sys.stdout.isatty()):  # escape codes into a pipe, and keys that never come
         what = ("`workbench runs` lists the runs in plain lines" if attach or compare or sweep
                 else "`workbench train --model M --dataset D` trains without it")
         raise WorkbenchError(f"the app needs a terminal (its input or output is redirected here); {what}.")
-    detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
+    if not served:
+        detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
     app = WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True, sweep=sweep)
     try:
         app.run()

@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "batch at a time as the learning rate grows exponentially, until the loss blows up; the "
                          "weights are put back. The last line is `suggested learning rate: X`.")
     add_lr_find_options(lrf)
+    served = sub.add_parser("serve", help="the same app in a browser (textual-serve): each tab its own workbench",
+                            description="Serve the workbench to browsers through textual-serve. It listens on "
+                            "localhost unless told otherwise: from your machine, ssh -L 8000:localhost:8000 SERVER "
+                            "and open http://localhost:8000/.")
+    served.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default 127.0.0.1: only this machine, or an SSH tunnel)")
+    served.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    served.set_defaults(app_args=[])
     sweeps = sub.add_parser("sweeps", help="list the sweeps, newest first")
     sweeps.add_argument("--home", metavar="DIR", help="the runs home to list (default: $WORKBENCH_RUNS)")
     return parser
