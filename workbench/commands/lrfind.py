@@ -79,10 +79,16 @@ def chart(result, width: int = 80, height: int = 20, color: bool = False) -> str
         plt.theme("clear")
     lrs = [p.lr for p in result.points]
     losses = [p.smoothed for p in result.points]
-    plt.plot(lrs, losses, marker="braille", label="smoothed loss")
+    # the blow-up at the end of the ramp (thousands, for a loss that starts at 2.3) would flatten the part worth
+    # reading into the bottom row: the axis stops at 1.5x the start (or the lowest), as fastai's plot does
+    lowest = min(losses)
+    top = min(max(losses), max(losses[0], lowest) * 1.5)
+    shown = [(lr, loss) for lr, loss in zip(lrs, losses) if loss <= top]
+    plt.plot([lr for lr, _ in shown], [loss for _, loss in shown], marker="braille", label="smoothed loss")
     plt.xscale("log")
+    plt.ylim(lowest - 0.05 * (top - lowest), top)
     plt.vline(result.lr_steepest, "red")
-    plt.text(f"{result.lr_steepest:.3g}", result.lr_steepest, max(losses), color="red")
+    plt.text(f"{result.lr_steepest:.3g}", result.lr_steepest, top, color="red")
     low, high = math.floor(math.log10(min(lrs))), math.ceil(math.log10(max(lrs)))
     step = max(1, (high - low + 5) // 6)
     decades = [10.0 ** k for k in range(low, high + 1, step)]
