@@ -8,7 +8,7 @@ from pathlib import Path
 
 from trainers.errors import WorkbenchError
 
-from workbench.render.text import age
+from workbench.render.text import age, lineage
 
 
 def runs_table(summaries) -> list[list[str]]:
@@ -20,7 +20,7 @@ def runs_table(summaries) -> list[list[str]]:
         best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
                 else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
         state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
-        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
+        rows.append([lineage(s.name, s.parent), s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
                      time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({age(now - s.started)})"])
     return rows
 
