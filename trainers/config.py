@@ -92,6 +92,15 @@ class RunConfig:
     resume: str | None = option(None, "continue RUN (a name from `workbench runs`, a folder or a .pt file): its "
                                 "settings and folder, unless other options say otherwise", flag="--resume",
                                 metavar="RUN")
+    from_run: str | None = option(None, "a new run with RUN's settings (a name from `workbench runs` or a folder), "
+                                  "the options given here changed, from fresh initial weights", flag="--from",
+                                  metavar="RUN")
+    weights_from: str | None = option(None, "start from RUN's last saved weights, with a new optimizer (fine-tune "
+                                      "or branch it); RUN's settings too unless --from names another",
+                                      flag="--weights-from", metavar="RUN")
+    parent: dict | None = option(None, "the run this one was forked from: {\"run\": name, \"folder\": path, "
+                                 "\"weights\": whether it started from that run's weights} (set by --from and "
+                                 "--weights-from, and the app's f)")
     normalize: bool | None = option(None, "normalise inputs with the dataset's mean/std; None: classifiers yes, "
                                     "autoencoders no")
     log_every: int = option(10, "batches between BatchEnded events (the seeds log every 10 to 300 batches)")
@@ -151,6 +160,15 @@ class RunConfig:
         dropped."""
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
+
+    @classmethod
+    def forked(cls, saved: dict, folder: str, weights: bool = False) -> "RunConfig":
+        """A new run with a run's saved settings (the app's f): a new folder, no resume, its parent recorded.
+        The model it names is the folder's word: build it only as trainers.models.trusted_model allows."""
+        name = str(folder).rstrip("/").rsplit("/", 1)[-1]
+        return cls.from_dict({**saved, "out": None, "resume": None, "from_run": None,
+                              "weights_from": folder if weights else None,
+                              "parent": {"run": name, "folder": str(folder), "weights": weights}})
 
     def with_defaults(self, defaults: dict) -> "RunConfig":
         """Fill unset fields from a model's defaults, then the global ones."""

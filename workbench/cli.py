@@ -154,7 +154,7 @@ def build_app_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="workbench", epilog=f"subcommands: {', '.join(SUBCOMMANDS)} (workbench COMMAND --help)",
         description="Open the interactive workbench. Options preselect a run; --start begins it at once.")
-    add_run_options(parser, skip=("resume",))
+    add_run_options(parser, skip=("resume", "from_run", "weights_from"))
     parser.add_argument("--start", action="store_true", help="start training at once")
     return parser
 

@@ -2,9 +2,9 @@
 torchrun. Each hands back the same thing: a run folder to read and steer (trainers.runs)."""
 
 from .detached import Spare, start_detached
-from .local import claim, resume_config, train_here
+from .local import claim, fork_config, resume_config, train_here
 
-__all__ = ["Spare", "claim", "resume_config", "start", "start_detached", "train_here"]
+__all__ = ["Spare", "claim", "fork_config", "resume_config", "start", "start_detached", "train_here"]
 
 
 def start(config, spare: Spare | None = None):

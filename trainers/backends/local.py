@@ -60,6 +60,49 @@ def resume_config(run: str, **overrides) -> RunConfig:
     return _saved_config(saved, overrides, folder.name, resume=str(folder), out=str(folder))
 
 
+def fork_config(from_run: str | None = None, weights_from: str | None = None, **overrides) -> RunConfig:
+    """A new run from a run: `from_run`'s settings (`weights_from`'s when only that is given), the
+    `overrides` that are not None replacing them, in a new folder. Fresh initial weights, unless
+    `weights_from` names the run whose last saved weights it starts from (with a new optimizer). The config
+    records its parent. A run folder never chooses code: a user's model file runs only when `overrides`
+    names it (`trusted_model`)."""
+    from ..models import trusted_model
+    from ..runs.files import read_json
+
+    source = find_run(from_run or weights_from)
+    weights = find_run(weights_from) if weights_from else None
+    saved = read_json(source / CONFIG) or _checkpoint_config(source) or read_json(source / REQUEST)
+    if not saved:
+        raise ConfigError(f"{source.name} has no readable {CONFIG}, so there are no settings to start from.")
+    given = overrides.get("model")
+    changed = bool(given) and given != saved.get("model")
+    if weights is not None:
+        from .. import checkpoint as ckpt
+
+        if not (weights / ckpt.FILENAME).exists():
+            raise ConfigError(f"{weights.name} has no saved weights yet ({ckpt.FILENAME}); --from {weights.name} "
+                              f"starts a run with its settings from fresh weights.")
+        parent_model = (read_json(weights / CONFIG) or _checkpoint_config(weights) or {}).get("model")
+        wanted = given or saved.get("model")
+        if parent_model and wanted != parent_model:
+            raise ConfigError(f"--weights-from {weights.name}: its weights are for the model {parent_model}, not "
+                              f"{wanted}; they load only into the model they were trained with.")
+    if changed:
+        model, sha = given, None  # the user's own choice, checked as any --model is
+    else:
+        model = trusted_model(saved.get("model"), saved.get("model_sha256"), given, source.name)
+        sha = saved.get("model_sha256")
+    parent = weights or source
+    fixed = {"model": model, "model_sha256": sha, "out": overrides.get("out"), "resume": None, "from_run": None,
+             "weights_from": str(weights.resolve()) if weights is not None else None,
+             "parent": {"run": parent.name, "folder": str(parent.resolve()), "weights": weights is not None}}
+    names = {f.name for f in dataclasses.fields(RunConfig)}
+    changes = {k: v for k, v in overrides.items() if v is not None and k in names}
+    config = dataclasses.replace(RunConfig.from_dict({**saved, "model": model}), **{**changes, **fixed})
+    config.validate()
+    return config
+
+
 def _saved_config(saved: dict, overrides: dict, source: str, **fixed) -> RunConfig:
     """Saved settings (unknown keys dropped), the `overrides` that are not None on top, then `fixed`. The
     saved settings are someone's data: the model they name is built only as `trusted_model` allows."""

@@ -111,6 +111,7 @@ class RunSummary:
     live: bool
     damaged: tuple[str, ...] = ()  # what was skipped, one phrase per file: "config.json: damaged, skipped"
     quiet: float = 0.0  # seconds a live run's trainer has said nothing, once that is minutes (status.QUIET_SECONDS)
+    parent: str = ""  # the run it was forked from (--from, --weights-from, the app's f), by name
 
 
 LATEST = 1e11  # a start time past this (the year 5138) is damage: time.localtime() cannot show it
@@ -182,7 +183,14 @@ def summarize(folder: str | os.PathLike) -> RunSummary:
                       best_accuracy=max(accuracies) if accuracies else None,
                       best_loss=min(losses) if losses else None,
                       state=status.state, reason=status.reason, started=_started(folder), live=status.live,
-                      damaged=tuple(damaged), quiet=status.quiet())
+                      damaged=tuple(damaged), quiet=status.quiet(), parent=parent_name(config))
+
+
+def parent_name(config: dict) -> str:
+    """The name of the run a config says it was forked from, or "" (a damaged record names none)."""
+    parent = config.get("parent")
+    name = parent.get("run") if isinstance(parent, dict) else None
+    return name if isinstance(name, str) else ""
 
 
 def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:

@@ -140,6 +140,9 @@ def prepare(config: RunConfig, progress=None) -> Session:
     payload = None
     if cfg.resume and not _never_saved(cfg.resume):
         payload = ckpt.load(cfg.resume)  # a bad checkpoint fails before the data loads
+    parent = None
+    if payload is None and cfg.weights_from:
+        parent = ckpt.load(cfg.weights_from)  # a fork's first weights: its parent's last saved ones
     device = resolve(cfg.device)
     if device.type == "cpu":
         # Denormals take the slow path in x86 floating point: mlp's second epoch was 1.7x its first. This
@@ -156,6 +159,8 @@ def prepare(config: RunConfig, progress=None) -> Session:
     normalize = task == "classify" and (cfg.normalize if cfg.normalize is not None else True)
     init_parameters(model, cfg.init)
     apply_layer_settings(model, cfg.layer_init, cfg.freeze)
+    if parent is not None:
+        _start_from(model, parent, cfg)
     model.to(device)
     trainable = [p for p in model.parameters() if p.requires_grad]
     if not trainable:
@@ -179,6 +184,17 @@ def prepare(config: RunConfig, progress=None) -> Session:
                 raise ConfigError(f"the checkpoint's optimizer state does not fit {cfg.optimizer}: {err}") from err
         session.resume = ckpt.training_state(payload)
     return session
+
+
+def _start_from(model: torch.nn.Module, parent: dict, cfg: RunConfig) -> None:
+    """The parent's weights in place of the initial ones; shapes that do not fit are one sentence naming both."""
+    saved = parent.get("config") if isinstance(parent.get("config"), dict) else {}
+    try:
+        model.load_state_dict(parent["model_state"])
+    except (RuntimeError, KeyError) as err:
+        first = str(err).strip().splitlines()[-1].strip()[:160] if str(err).strip() else type(err).__name__
+        raise ConfigError(f"--weights-from {Path(cfg.weights_from).name}: its {parent.get('model_name')} weights (from "
+                          f"{saved.get('dataset', '?')}) do not fit {cfg.model} on {cfg.dataset}: {first}") from None
 
 
 def _never_saved(resume: str) -> bool:

@@ -8,20 +8,31 @@ from pathlib import Path
 
 from trainers.errors import WorkbenchError
 
-from workbench.render.text import age
+from workbench.render.text import age, lineage
 
 
-def runs_table(summaries) -> list[list[str]]:
+def runs_table(summaries, narrow: bool = False) -> list[list[str]]:
+    """The listing's rows. `narrow` (a terminal too narrow for whole names): each name without the model and
+    dataset its own columns show, as the Runs screen has it, and the start as an age."""
     from trainers.runs.status import quiet_words
 
     rows = []
     now = time.time()
+    by_name = {s.name: s for s in summaries}
+
+    def shown(name: str) -> str:
+        s = by_name.get(name)
+        prefix = f"{s.model}-{s.dataset}-" if s is not None else ""
+        return name[len(prefix):] if narrow and prefix and name.startswith(prefix) and name != prefix else name
+
     for s in summaries:
         best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
                 else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
         state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
-        rows.append([s.name, s.model, s.dataset, f"{s.epochs_done}/{s.epochs}", best, state,
-                     time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({age(now - s.started)})"])
+        started = (age(now - s.started) if narrow else
+                   time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({age(now - s.started)})")
+        rows.append([lineage(shown(s.name), shown(s.parent) if s.parent else ""), s.model, s.dataset,
+                     f"{s.epochs_done}/{s.epochs}", best, state, started])
     return rows
 
 
@@ -49,12 +60,15 @@ def runs(args) -> int:
         from rich.console import Console
         from rich.table import Table
 
+        console = Console(highlight=False)
+        if sum(max(len(r[i]) for r in rows + [header]) + 1 for i in range(len(header))) > console.width:
+            rows = runs_table(summaries, narrow=True)  # whole names would squeeze the name column out
         table = Table(box=None, header_style="bold", pad_edge=False)
         for col in header:
-            table.add_column(col, no_wrap=col != "name", overflow="fold")
+            table.add_column(col, no_wrap=col != "name", overflow="fold", min_width=12 if col == "name" else None)
         for s, row in zip(summaries, rows):
             table.add_row(*row, style="bold" if s.live else ("red" if s.state in ("failed", "interrupted") else None))
-        Console(highlight=False).print(table)
+        console.print(table)
         print(f"\n{len(rows)} run(s) in {home}")
     else:
         widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]

@@ -26,7 +26,7 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
             names = [meta["flag"]] + ([meta["short"]] if meta.get("short") else [])
             parser.add_argument(*names, dest=name, default=None, metavar="V|A,B|LO..HI",
                                 help=meta["help"] + (f" ({'|'.join(meta['choices'])})" if meta.get("choices") else ""))
-    add_run_options(parser, skip=(*searched, "out", "resume", "nproc_per_node", "nnodes", "node_rank",
+    add_run_options(parser, skip=(*searched, "out", "resume", "from_run", "weights_from", "nproc_per_node", "nnodes", "node_rank",
                                   "rdzv_endpoint", "dist_backend"))
     parser.add_argument("--trials", type=int, help="runs in all (default 10; a grid: all its points)")
     parser.add_argument("--parallel", type=int, default=1, help="trials at once (default 1)")

@@ -56,6 +56,8 @@ def train_config(args):
     from workbench.options import config_from_args, given
 
     options = given(args)
+    if options.get("from_run") or options.get("weights_from"):
+        return fork_config(options)
     resume = options.get("resume")
     given_file = bool(resume) and Path(resume).expanduser().is_file()
     if resume and not ("model" in options and given_file):
@@ -78,6 +80,28 @@ def train_config(args):
     from trainers.compat import check_pair
 
     problem = check_pair(config.model, config.dataset)  # so is a pair whose shapes do not fit
+    if problem:
+        raise WorkbenchError(problem)
+    return config
+
+
+def fork_config(options: dict):
+    """`--from RUN` / `--weights-from RUN`: a new run from RUN's settings, the options given changed."""
+    from trainers import backends
+    from trainers.compat import check_pair
+    from trainers.runs import runs_home
+    from trainers.sweeps import is_sweep
+
+    if options.get("resume"):
+        raise WorkbenchError("--resume continues a run in its own folder, --from and --weights-from start a new one "
+                             "from it: give one or the other.")
+    for flag, run in (("--from", options.get("from_run")), ("--weights-from", options.get("weights_from"))):
+        if run and (is_sweep(Path(run).expanduser()) or is_sweep(runs_home() / run)):
+            raise WorkbenchError(f"{flag} {run}: that is a sweep, not a run; `workbench runs --home SWEEP` lists its "
+                                 f"trials, and {flag} SWEEP/trial-NNN starts from one of them.")
+    config = backends.fork_config(**options)
+    check_names(config)
+    problem = check_pair(config.model, config.dataset)
     if problem:
         raise WorkbenchError(problem)
     return config

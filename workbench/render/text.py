@@ -38,3 +38,15 @@ def fit_columns(rows: list[list[str]], headers: tuple[str, ...] | list[str], wid
             widths[i] -= cut
             over -= cut
     return [[c if len(c) <= w else c[:w - 1] + "…" for c, w in zip(r, widths)] for r in rows]
+
+
+def lineage(name: str, parent: str) -> str:
+    """A run's name with the run it was forked from: "b ← a"; the parent's leading words that it shares with
+    the child (model, dataset, day) are left out, "…131455", so that the pair fits a column."""
+    if not parent:
+        return name
+    mine, theirs = name.split("-"), parent.split("-")
+    same = 0
+    while same < min(len(mine), len(theirs)) - 1 and mine[same] == theirs[same]:
+        same += 1
+    return f"{name} ← " + ("…" + "-".join(theirs[same:]) if same else parent)

@@ -49,7 +49,25 @@ def short_names(folders: list[str]) -> list[str]:
     return labels
 
 
-NOT_SETTINGS = ("out", "resume", "run")  # where a run lives and how it started, not how it trains
+NOT_SETTINGS = ("out", "resume", "run", "from_run", "weights_from", "parent")  # where a run lives and how it
+# started, not how it trains (a fork's parent is said in the title and its own row)
+
+
+def forks(folders: list[str], configs: list[dict], labels: list[str]) -> list[str]:
+    """Each compared run's parent, in words: its label when it is compared too ("2 mlp ← 1 mlp, its weights"),
+    else the parent's name; "" for a run forked from none."""
+    where = {str(Path(f).resolve()): label for f, label in zip(folders, labels)}
+    said = []
+    for config in configs:
+        parent = config.get("parent") if isinstance(config.get("parent"), dict) else {}
+        name = parent.get("run")
+        if not isinstance(name, str) or not name:
+            said.append("")
+            continue
+        folder = parent.get("folder")
+        shown = where.get(str(Path(folder).resolve())) if isinstance(folder, str) and folder else None
+        said.append(f"← {shown or name}" + (", its weights" if parent.get("weights") else ""))
+    return said
 
 
 def _shown(value) -> str:
@@ -111,8 +129,11 @@ class CompareScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
+        configs = [RunReader(f).config() for f in self.folders]
+        lines = [f"{label} {said}" for label, said in zip(self.labels, forks(self.folders, configs, self.labels)) if said]
+        title = f"Comparing {len(self.folders)} runs" + (f" · {'; '.join(lines)}" if lines else "")
         self.query_one("#compare-title", Static).update(Text(
-            f"Comparing {len(self.folders)} runs · 1 per epoch · 2 per batch · 3 settings side by side", no_wrap=True))
+            f"{title} · 1 per epoch · 2 per batch · 3 settings side by side", no_wrap=True, overflow="ellipsis"))
         self.show_legend()
         self.show_settings()
         for folder in self.folders:
@@ -143,6 +164,9 @@ class CompareScreen(Screen):
         table.add_column("setting")
         for i, label in enumerate(self.labels):
             table.add_column(Text(label, style=_rich(i)))
+        parents = forks(self.folders, configs, self.labels)
+        if any(parents):
+            table.add_row(Text("  parent", style="bold"), *[Text(p or "-") for p in parents])
         for key, values, differs in differing(configs):
             style = "bold reverse" if differs else "dim"
             table.add_row(Text(("≠ " if differs else "  ") + key, style="bold" if differs else ""),

@@ -50,6 +50,8 @@ class RunScreen(InsightTabs, Screen):
         Binding("x", "stop", "Stop", tooltip="stop after the current batch; the run is saved and can be resumed"),
         Binding("c", "save", "Checkpoint", tooltip="save a checkpoint after the current batch"),
         Binding("s", "again", "Again", tooltip="start a new run with the same settings (after this one ends)"),
+        Binding("f", "fork", "Fork", show=False, tooltip="the picker with this run's settings: change any, s starts a new run "
+                "(fresh weights) that records this one as its parent"),
         Binding("b,escape", "back", "Back", tooltip="back to where you came from; a live run keeps training"),
         Binding("r", "rendering", "Render", tooltip="draw images another way: real pixels, colour half blocks, "
                 "shade or plain characters (those that work in this terminal)"),
@@ -443,6 +445,20 @@ class RunScreen(InsightTabs, Screen):
         config = RunConfig.from_dict({**saved, "out": None, "resume": None})
         self.with_trusted_model(saved, lambda _model: self.app.post_message(StartRun(config)))
 
+    def action_fork(self) -> None:
+        from trainers.config import RunConfig
+        from trainers.runs import RunReader
+
+        from workbench.messages import ShowInPicker
+
+        saved = RunReader(self.folder).config()
+        if not saved:
+            self.say("This run never started, so there are no settings to start from.", error=True)
+            return
+        config = RunConfig.forked(saved, self.folder)
+        note = fork_note(self.name_text)
+        self.with_trusted_model(saved, lambda _model: self.app.post_message(ShowInPicker(config, note)))
+
     def action_back(self) -> None:
         if self.live:
             self.app.notify(f"{self.name_text} keeps training; R lists runs, and Enter there attaches again.",
@@ -524,3 +540,7 @@ class RunScreen(InsightTabs, Screen):
         else:
             self.say(f"{self.name_text} names the model {model[:80]!r}, which is not one of the workbench's; "
                      f"nothing was run.", error=True)
+
+
+def fork_note(name: str) -> str:
+    return f"{name}'s settings: change any, s starts a new run from fresh weights, with {name} as its parent."

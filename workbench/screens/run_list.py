@@ -4,6 +4,7 @@ runs are attached), Space marks runs and c compares the marked ones, x stops a l
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from rich.text import Text
 from textual import on, work
@@ -16,10 +17,10 @@ from trainers.errors import WorkbenchError
 from trainers.runs import RunSummary, list_runs, runs_home, send
 from trainers.runs.status import quiet_words
 
-from workbench.render.text import age, fit_columns as fit_cells
+from workbench.render.text import age, fit_columns as fit_cells, lineage
 from workbench.widgets.shared.filter_list import matches
 
-HINT = "Enter opens · Space marks · c compares the marked · x stops a live run"
+HINT = "Enter opens · Space marks · c compares the marked · f forks · x stops a live run"
 REFRESH_SECONDS = 2.0  # statuses and epochs of live runs change; a listing is a few small file reads
 
 
@@ -28,6 +29,8 @@ class RunListScreen(Screen):
         Binding("enter", "open", "Open", tooltip="open the highlighted run (a live one is attached)"),
         Binding("space", "mark", "Mark", tooltip="mark or unmark the run for comparing"),
         Binding("c", "compare", "Compare", tooltip="overlay the marked runs' curves (two or more)"),
+        Binding("f", "fork", "Fork", tooltip="the picker with the highlighted run's settings: s there starts a new "
+                "run that records this one as its parent"),
         Binding("x", "stop", "Stop", tooltip="stop the highlighted run after its current batch (asks first)"),
         Binding("slash", "filter", "Filter", tooltip="filter the runs by name, model, dataset or status"),
         Binding("b,escape", "back", "Back", tooltip="back (Esc clears a filter first)"),
@@ -214,6 +217,42 @@ class RunListScreen(Screen):
 
         self.app.push_screen(CompareScreen(folders))
 
+    def action_fork(self) -> None:
+        folder = self.current_key()
+        if folder is None:
+            return
+        if self.sweep(folder) is not None:
+            self.say("Enter opens the sweep: f there takes its best trial's settings to the picker.", error=True)
+            return
+        from trainers.config import RunConfig
+        from trainers.models.registry import MODELS, is_user_model
+        from trainers.runs import RunReader
+
+        from workbench.messages import ShowInPicker
+        from workbench.screens.run import fork_note
+
+        saved = RunReader(folder).config()
+        name = Path(folder).name
+        if not saved:
+            self.say(f"{name} never started, so there are no settings to start from.", error=True)
+            return
+        config = RunConfig.forked(saved, folder)
+        model = saved.get("model")
+        if model in MODELS or model in self.app.trusted_models:
+            self.app.post_message(ShowInPicker(config, fork_note(name)))
+        elif isinstance(model, str) and is_user_model(model):
+            from workbench.screens.trust import TrustScreen
+
+            def answered(allowed: bool | None) -> None:
+                if allowed:
+                    self.app.trusted_models.add(model)
+                    self.app.post_message(ShowInPicker(config, fork_note(name)))
+
+            self.app.push_screen(TrustScreen(model, saved.get("model_sha256"), name), answered)
+        else:
+            self.say(f"{name} names the model {str(model)[:80]!r}, which is not one of the workbench's; nothing was "
+                     f"run.", error=True)
+
     def action_stop(self) -> None:
         folder = self.current_key()
         s = self.summary(folder)
@@ -291,7 +330,9 @@ def status_word(s: RunSummary) -> str:
 def short_name(s: RunSummary) -> str:
     """A run's name without the model and dataset its own columns show: MODEL-DATASET-TIME -> TIME."""
     prefix = f"{s.model}-{s.dataset}-"
-    return s.name[len(prefix):] if s.name.startswith(prefix) and len(s.name) > len(prefix) else s.name
+    name = s.name[len(prefix):] if s.name.startswith(prefix) and len(s.name) > len(prefix) else s.name
+    parent = s.parent[len(prefix):] if s.parent.startswith(prefix) and len(s.parent) > len(prefix) else s.parent
+    return lineage(name, parent)
 
 
 def sweep_cells(view, now: float) -> list[str]:
