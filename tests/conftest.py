@@ -11,6 +11,9 @@ def _isolated_data(tmp_path_factory, tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DATA", str(tmp_path_factory.getbasetemp() / "data"))
     runs = tmp_path / "runs-home"
     monkeypatch.setenv("WORKBENCH_RUNS", str(runs))
+    # no bell or toast when a test's run ends in an open app (snapshots!); tests/workbench/test_wb_notify.py turns
+    # it back on
+    monkeypatch.setenv("WORKBENCH_QUIET", "1")
     yield
     end_trainers(tmp_path)
 

@@ -19,6 +19,7 @@ from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
 
 from workbench.messages import ShowInPicker, StartRun
+from workbench.notify import EndWatcher, quiet_by_environment
 from workbench.render.images import default_rendering, pixel_protocol, renderings
 from workbench.screens.help import HelpScreen
 from workbench.screens.pick import PickScreen
@@ -70,7 +71,8 @@ class WorkbenchApp(App):
     ]
 
     def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
-                 compare: list[str] | None = None, prewarm: bool = False, sweep: str | None = None) -> None:
+                 compare: list[str] | None = None, prewarm: bool = False, sweep: str | None = None,
+                 quiet: bool = False) -> None:
         super().__init__()
         self.run_config = config or (attached_pair(attach) if attach else sweep_pair(sweep) if sweep else RunConfig())
         self.start_now = start
@@ -97,6 +99,9 @@ class WorkbenchApp(App):
         """How images are drawn (workbench.render.images.RENDERINGS); kept across runs, switched with r."""
         self.terminal = TerminalGuard(self)
         """Leaves at once, and surely, when the terminal goes away (workbench.terminal)."""
+        self.quiet = quiet or quiet_by_environment()
+        self.end_watcher: EndWatcher | None = None
+        """Rings and notifies when a run or sweep ends while the app is open (workbench.notify); None if quiet."""
 
     def on_mount(self) -> None:
         # 16 colours (TERM=xterm) start images on shade characters; headless (tests, SVG screenshots) there
@@ -106,6 +111,9 @@ class WorkbenchApp(App):
         # Colour is only a hint: under NO_COLOR the .tcss marks cursors and states with reverse video too
         self.set_class(not self.colour, "-no-color")
         self.terminal.install()
+        if not self.quiet:
+            self.end_watcher = EndWatcher(self, extra=self.live_runs_on_screen)
+            self.end_watcher.start()
         # the spare trainer imports torch in a process of its own, but on two cores that still takes the
         # CPU the picker needs for its first frames, its device list and its cost panel: it starts once the
         # picker has been on screen a moment (a start before then starts a trainer). Opened to start at
@@ -245,9 +253,9 @@ class WorkbenchApp(App):
 
 
 def run_app(config: RunConfig | None = None, start: bool = False, attach: str | None = None,
-            compare: list[str] | None = None, sweep: str | None = None) -> int | None:
+            compare: list[str] | None = None, sweep: str | None = None, quiet: bool = False) -> int | None:
     """Open the interactive workbench: with `config` chosen (`start` begins it at once), attached to a
-    run folder, comparing run folders, or on a sweep's folder."""
+    run folder, comparing run folders, or on a sweep's folder. `quiet`: no word when a run ends."""
     import sys
 
     from workbench.render.images import detect_pixels
@@ -262,7 +270,8 @@ def run_app(config: RunConfig | None = None, start: bool = False, attach: str | 
         raise WorkbenchError(f"the app needs a terminal (its input or output is redirected here); {what}.")
     if not served:
         detect_pixels()  # asks the terminal about real pixels: only now, before Textual reads its input
-    app = WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True, sweep=sweep)
+    app = WorkbenchApp(config=config, start=start, attach=attach, compare=compare, prewarm=True, sweep=sweep,
+                       quiet=quiet)
     try:
         app.run()
     finally:

@@ -45,6 +45,14 @@ def build_parser() -> argparse.ArgumentParser:
     stop = sub.add_parser("stop", help="stop a run after its current batch (it saves first), or a whole sweep")
     stop.add_argument("run", help="a name from `workbench runs` or `workbench sweeps`, or a folder")
     stop.add_argument("--no-wait", action="store_true", help="ask and return, without waiting for it to end")
+    wait = sub.add_parser("wait", help="wait until runs (or sweeps) end: one line for each as it ends; exit 0 if all "
+                          "finished, 1 if one failed or diverged, 3 if one was stopped or interrupted",
+                          description="Block until each run or sweep named has ended, printing a line for each as it "
+                          "ends. Exit status: 0 all finished, 1 one failed or diverged, 3 one was stopped or "
+                          "interrupted (and none failed), 2 a name that is no run. So: workbench wait NAME && "
+                          "notify-send done.")
+    wait.add_argument("runs", nargs="+", metavar="RUN", help="names from `workbench runs` or `workbench sweeps`, "
+                      "or folders")
     compare = sub.add_parser("compare", help="open the app comparing runs: curves overlaid, configs side by side")
     compare.add_argument("runs", nargs="+", metavar="RUN", help="two or more names or folders")
     sub.add_parser("models", help="list the models")
@@ -156,6 +164,9 @@ def build_app_parser() -> argparse.ArgumentParser:
         description="Open the interactive workbench. Options preselect a run; --start begins it at once.")
     add_run_options(parser, skip=("resume", "from_run", "weights_from"))
     parser.add_argument("--start", action="store_true", help="start training at once")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no bell, desktop notification or toast when a run or sweep ends (also: WORKBENCH_QUIET=1; "
+                        "WORKBENCH_BELL=0 keeps the notification but not the bell)")
     return parser
 
 
@@ -173,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         check_names(config)
         from workbench.app import run_app
 
-        return run_app(config, start=args.start) or 0
+        return run_app(config, start=args.start, quiet=args.quiet) or 0
     except WorkbenchError as err:
         print(f"workbench: error: {err}", file=sys.stderr)
         return 2

@@ -73,7 +73,8 @@ class SweepView:
                 f"{what}  ({self.folder})")
 
 
-def _sweep_state(folder: Path) -> str:
+def sweep_state(folder: Path) -> str:
+    """running, finished, stopped, interrupted (its process died), or waiting (not started yet)."""
     data = read_json(folder / SWEEPER) or {}
     state = str(data.get("state") or "")
     if sweeper_pid(folder) is not None:
@@ -128,7 +129,7 @@ def read_sweep(folder: str | Path, importances: bool = False) -> SweepView:
     if finished:
         pick = max if spec.direction == "maximize" else min
         pick(finished, key=lambda t: t.value).best = True
-    view = SweepView(folder, spec, trials, _sweep_state(folder), problem)
+    view = SweepView(folder, spec, trials, sweep_state(folder), problem)
     if importances and study is not None and len(finished) >= 4:
         view.importances = _importances(study)
     return view

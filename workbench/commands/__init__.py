@@ -11,5 +11,5 @@ COMMANDS = {
     "train": train.train, "runs": runs.runs, "attach": runs.attach, "stop": runs.stop, "compare": runs.compare,
     "models": info.models, "datasets": info.datasets, "inspect": info.inspect, "predict": predict.predict,
     "lab": lab.lab, "export": export.export, "sweep": sweep.sweep, "sweeps": sweep.sweeps,
-    "lr-find": lrfind.lr_find, "serve": serve.serve,
+    "lr-find": lrfind.lr_find, "serve": serve.serve, "wait": runs.wait,
 }

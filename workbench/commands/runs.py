@@ -189,3 +189,69 @@ def stop_sweep(folder: Path, wait: bool = True) -> int:
     print(f"sweep {folder.name} stopped; its trials are saved in {folder}. `workbench sweep --resume {folder}` "
           f"continues it.")
     return 0
+
+
+WAIT_CODES = {"finished": 0, "failed": 1, "stopped": 3, "interrupted": 3}
+"""`workbench wait`'s exit status per way a run (or sweep) ended: the worst of them is the command's."""
+
+
+def ended_line(folder: Path, state: str, sweep: bool = False) -> str:
+    """One line for a run or sweep that has ended: name, state, epochs, best metric (and why, if it failed)."""
+    if sweep:
+        from trainers.sweeps.view import read_sweep
+
+        try:
+            view = read_sweep(folder)
+        except WorkbenchError:
+            return f"sweep {folder.name} {state}"
+        best = view.best
+        c = view.counts()
+        what = f"best trial {best.number} {view.spec.metric} {best.value:.4f}" if best else "no trial finished"
+        return f"sweep {folder.name} {state}, {c['finished']}/{view.spec.trials} trials finished, {what}"
+    from trainers.runs import summarize
+
+    s = summarize(folder)
+    best = (f"best {100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
+            else f"best loss {s.best_loss:.4f}" if s.best_loss is not None else "no epoch evaluated")
+    line = f"{s.name} {state}, epoch {s.epochs_done}/{s.epochs}, {best}"
+    return f"{line} ({s.reason})" if s.reason and state != "finished" else line
+
+
+def wait(args) -> int:
+    """Block until every named run or sweep has ended; a line for each as it ends. 0: all finished, 1: one
+    failed (diverged too), 3: one was stopped or interrupted (and none failed)."""
+    from trainers.runs import find_run, read_status
+    from trainers.runs.home import is_run
+    from trainers.runs.reader import POLL_SECONDS
+    from trainers.sweeps.view import sweep_state
+
+    waiting: dict[Path, bool] = {}  # folder -> it is a sweep
+    for name in args.runs:
+        sweep = sweep_named(name)
+        if sweep is not None:
+            waiting[sweep] = True
+            continue
+        folder = find_run(name)
+        if not is_run(folder):
+            raise WorkbenchError(f"{folder} is not a run's folder (no config, status or event log in it).")
+        waiting[folder] = False
+    code = 0
+    while waiting:
+        for folder, sweep in list(waiting.items()):
+            if sweep:
+                state = sweep_state(folder)
+                ended = state not in ("running", "waiting")
+            else:
+                status = read_status(folder)
+                state = status.state
+                ended = not status.live and state != "empty"  # empty: a run folder its trainer has not claimed yet
+            if not ended:
+                continue
+            del waiting[folder]
+            print(ended_line(folder, state, sweep), flush=True)
+            # failed outranks stopped: `wait A B && ...` is about whether anything went wrong
+            step = WAIT_CODES.get(state, 1)
+            code = 1 if 1 in (code, step) else max(code, step)
+        if waiting:
+            time.sleep(POLL_SECONDS)  # as often as a RunReader follows a run, no more
+    return code
