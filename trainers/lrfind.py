@@ -153,3 +153,11 @@ def _check(start_lr: float, end_lr: float, max_batches: int, stop_factor: float,
         raise ConfigError(f"the stop factor must be above 1, got {stop_factor:g}.")
     if not 0 <= beta < 1:
         raise ConfigError(f"the smoothing beta must be in [0, 1), got {beta:g}.")
+
+
+def in_words(model: str, dataset: str, result: "LrSuggestion") -> str:
+    """The finder's result in one sentence, for the command and the picker's lr-find screen."""
+    low = min(result.points, key=lambda p: p.smoothed)
+    ended = "stopped early: " + result.reason if result.stopped_early else result.reason
+    return (f"{model} on {dataset}: the smoothed loss fell fastest at lr {result.lr_steepest:.3g} and was lowest "
+            f"({low.smoothed:.3g}) at lr {low.lr:.3g} (a tenth of that: {result.lr_min_over_10:.3g}); {ended}")

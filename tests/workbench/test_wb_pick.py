@@ -231,8 +231,10 @@ async def test_the_parameter_table_fits_80_columns_for_a_model_without_ties():
         assert all(re.search(r"[+-]\d\.\d{3}, [+-]\d\.\d{3}\s*$", line) for line in rows), rows  # never cut
 
 
-async def test_F_finds_a_learning_rate_into_the_form():
+async def test_F_finds_a_learning_rate_draws_it_and_enter_takes_it_into_the_form():
     from textual.widgets import Input
+
+    from workbench.screens.lr_find import LrFindScreen
 
     app = WorkbenchApp(tiny(model="mlp"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -241,8 +243,19 @@ async def test_F_finds_a_learning_rate_into_the_form():
         lr = pick.query_one("#hp-lr", Input)
         before = lr.value
         await pilot.press("F")
-        await until(pilot, lambda: lr.value != before, seconds=120)
-        found = float(lr.value)
-        assert 1e-7 <= found <= 10
-        assert pick.query_one(HyperparameterForm).values()["lr"] == found
+        finder = app.screen
+        assert isinstance(finder, LrFindScreen)
+        await until(pilot, lambda: finder.suggestion is not None, seconds=120)
+        series = finder.chart.series["smoothed"]
+        assert len(series.xs) >= 5 and series.xs == sorted(series.xs)  # drawn as it went, lr rising
+        assert "Enter puts" in str(finder.query_one("#lr-find-words").render())
+        assert lr.value == before  # nothing taken until Enter
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is pick and lr.value == f"{finder.suggestion:.3g}"
+        assert pick.query_one(HyperparameterForm).values()["lr"] == float(lr.value)
         assert any(f"lr set to {lr.value}" in n.message for n in app._notifications)
+        await pilot.press("F")  # again, and Esc: the form stays as it is
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is pick and lr.value == f"{finder.suggestion:.3g}"

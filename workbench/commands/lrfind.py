@@ -103,7 +103,6 @@ def chart(result, width: int = 80, height: int = 20, color: bool = False) -> str
 
 
 def words(model: str, dataset: str, result) -> str:
-    low = min(result.points, key=lambda p: p.smoothed)
-    ended = "stopped early: " + result.reason if result.stopped_early else result.reason
-    return (f"{model} on {dataset}: the smoothed loss fell fastest at lr {result.lr_steepest:.3g} and was lowest "
-            f"({low.smoothed:.3g}) at lr {low.lr:.3g} (a tenth of that: {result.lr_min_over_10:.3g}); {ended}")
+    from trainers.lrfind import in_words
+
+    return in_words(model, dataset, result)

@@ -349,53 +349,33 @@ class PickScreen(Screen):
         by_hand = ", ".join(config.layer_init + [f"{n} frozen" for n in config.freeze])
         self.say(f"Starting {config.model} on {config.dataset}" + (f" ({by_hand})" if by_hand else "") + "…")
         self.workers.cancel_group(self, "counts")  # the run needs the CPU; counting resumes on return
-        self.workers.cancel_group(self, "lrfind")  # and a range test still going is not wanted any more
         self.starting = True  # and no cost is priced until the picker shows again
         self.query_one(CostPanel).pause()  # so does a dry run
         self.post_message(StartRun(config))
 
     def action_find_lr(self) -> None:
+        from workbench.screens.lr_find import LrFindScreen
+
         try:
             config = self.build_config()
         except (WorkbenchError, ValueError) as err:
             self.say(str(err), error=True)
             return
-        self.say(f"Finding a learning rate for {config.model} on {config.dataset} (a few hundred batches)…")
-        self.find_lr(config)
+        self.app.push_screen(LrFindScreen(config), lambda lr: self.lr_found(config, lr))
 
-    @work(thread=True, exclusive=True, group="lrfind", exit_on_error=False)
-    def find_lr(self, config: RunConfig) -> None:
-        from trainers.lrfind import LrSuggestion, lr_find
-
-        worker = get_current_worker()
-        result = None
-        try:
-            for event in lr_find(config):
-                if worker.is_cancelled:
-                    return
-                if isinstance(event, LrSuggestion):
-                    result = event
-        except WorkbenchError as err:
-            self.app.call_from_thread(self.say, str(err), True)
+    def lr_found(self, config: RunConfig, lr: float | None) -> None:
+        """The finder's suggestion into the lr field, if the user took it (Enter) for the pair still chosen."""
+        if lr is None:
+            self.say("The lr field is as it was.")
             return
-        except Exception as err:  # noqa: BLE001 - a model that raises: said, the picker stays
-            self.app.call_from_thread(self.say, f"the lr finder failed: {type(err).__name__}: {err}", True)
-            return
-        if result is not None and not worker.is_cancelled:
-            self.app.call_from_thread(self.lr_found, config, result)
-
-    def lr_found(self, config: RunConfig, result) -> None:
-        """The finder's suggestion into the lr field, if the pair is still the one it was found for."""
         if (config.model, config.dataset) != (self.model, self.dataset):
-            self.say(f"The lr found for {config.model} on {config.dataset} was {result.lr_steepest:.3g}; the "
-                     f"pair has changed since, so the form is left as it is.")
+            self.say(f"The lr found for {config.model} on {config.dataset} was {lr:.3g}; the pair has changed since, "
+                     f"so the form is left as it is.")
             return
-        lr = f"{result.lr_steepest:.3g}"
-        self.query_one("#hp-lr", Input).value = lr
-        low = min(result.points, key=lambda p: p.smoothed)
-        self.notify(f"lr set to {lr}: the loss fell fastest there ({len(result.points)} batches; lowest at "
-                    f"{low.lr:.3g}).", title="Learning-rate finder")
-        self.say(f"lr {lr} from the range test; s starts.")
+        self.query_one("#hp-lr", Input).value = f"{lr:.3g}"
+        self.notify(f"lr set to {lr:.3g}: where the loss fell fastest in the range test.",
+                    title="Learning-rate finder")
+        self.say(f"lr {lr:.3g} from the range test; s starts.")
 
     def fill(self, config: RunConfig, note: str) -> None:
         """Choose `config` here, as if picked by hand (the Sweep screen's f: its best trial's settings)."""
