@@ -36,7 +36,7 @@ def _holds_a_run(path: Path) -> bool:
     return any(p.name not in (LOCK, TRAINER_LOG) and not p.name.endswith(".tmp") for p in path.iterdir())
 
 
-def _unused(path: Path) -> Path:
+def unused_folder(path: Path) -> Path:
     """`path`, or `path-2`, `path-3`... when it already holds a run: runs never overwrite runs."""
     candidate, n = path, 1
     while _holds_a_run(candidate) or lock_holder(candidate) is not None:
@@ -45,10 +45,10 @@ def _unused(path: Path) -> Path:
     return candidate
 
 
-def new_run_dir(model: str, dataset: str, home: Path | None = None) -> Path:
-    """A new folder in the runs home, named MODEL-DATASET-YYYYmmdd-HHMMSS."""
+def new_run_dir(model: str, dataset: str, home: Path | None = None, prefix: str = "") -> Path:
+    """A new folder in the runs home, named [PREFIX]MODEL-DATASET-YYYYmmdd-HHMMSS (a sweep's: sweep-...)."""
     safe = Path(model.split(":")[0]).stem if ":" in model else model
-    return _unused((home or runs_home()) / f"{safe}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
+    return unused_folder((home or runs_home()) / f"{prefix}{safe}-{dataset}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def run_folder(out: str, resuming: str | None = None) -> Path:
@@ -65,7 +65,7 @@ def run_folder(out: str, resuming: str | None = None) -> Path:
         source = source.parent if source.is_file() else source
         if source.exists() and path.exists() and source.resolve() == path.resolve():
             return path
-    return _unused(path)
+    return unused_folder(path)
 
 
 def is_run(path: Path) -> bool:

@@ -21,15 +21,15 @@ __all__ = ["Choice", "Fixed", "Range", "SweepSpec", "is_sweep", "make_sweep", "p
 
 def make_sweep(spec: SweepSpec, out: str | None = None) -> Path:
     """Write the sweep's folder (a new one: `out`, or sweep-MODEL-DATASET-DATE in the runs home)."""
-    from ..runs.home import _unused
+    from ..runs.home import new_run_dir, unused_folder
 
-    model = str(spec.base.get("model") or "model")
-    safe = Path(model.split(":")[0]).stem if ":" in model else model
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    folder = Path(out).expanduser() if out else runs_home() / f"sweep-{safe}-{spec.base.get('dataset')}-{stamp}"
-    if folder.exists() and is_sweep(folder):
-        raise SweepError(f"{folder} already holds a sweep; `workbench sweep --resume {folder}` continues it.")
-    folder = _unused(folder)
+    if out:
+        folder = Path(out).expanduser()
+        if is_sweep(folder):
+            raise SweepError(f"{folder} already holds a sweep; `workbench sweep --resume {folder}` continues it.")
+        folder = unused_folder(folder)
+    else:
+        folder = new_run_dir(str(spec.base.get("model") or "model"), str(spec.base.get("dataset")), prefix="sweep-")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
