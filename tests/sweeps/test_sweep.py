@@ -61,10 +61,28 @@ def test_six_trials_two_at_a_time_end_in_six_folders_and_six_finished_trials(tmp
         assert config["lr"] == pytest.approx(t.params["lr"]) and config["optimizer"] == t.params["optimizer"]
 
 
+SLOW = """
+import time
+import torch
+class Slow(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        time.sleep(0.05)
+        return self.fc(x.flatten(1))
+"""
+
+
 def test_a_trial_below_the_median_is_pruned_before_its_last_epoch(tmp_path):
-    # seed 1 makes Optuna's grid take lr 0.05 first, then 1e-7, which learns nothing
+    from trainers.models.user import file_sha256
+
+    # seed 1 makes Optuna's grid take lr 0.05 first, then 1e-7, which learns nothing. A batch takes 50 ms, so the
+    # pruner's stop after epoch 1 reaches the second trial seconds before its last epoch, even on a loaded machine
+    (tmp_path / "slow.py").write_text(SLOW)
     folder = sweep(tmp_path, {"lr": "0.05,1e-7"}, 2, sampler="grid", prune="median", seed=1,
-                   base={"epochs": 4, "optimizer": "sgd", "momentum": 0.9, "limit_batches": 8})
+                   base={"epochs": 4, "optimizer": "sgd", "momentum": 0.9, "limit_batches": 8,
+                         "model": f"{tmp_path}/slow.py:Slow", "model_sha256": file_sha256(tmp_path / "slow.py")})
     events = list(Sweeper(folder, poll=0.1).run())
     study = load_study(folder)
     assert [t.params["lr"] for t in study.trials] == [0.05, 1e-7], "Optuna's grid order changed; pick another seed"
@@ -104,17 +122,6 @@ def _wait(condition, seconds: float, what: str) -> None:
         time.sleep(0.05)
 
 
-SLOW = """
-import time
-import torch
-class Slow(torch.nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.fc = torch.nn.Linear(784, 10)
-    def forward(self, x):
-        time.sleep(0.05)
-        return self.fc(x.flatten(1))
-"""
 
 
 def test_a_sweep_killed_mid_way_resumes_with_exactly_the_trials_asked_for(tmp_path):
