@@ -21,6 +21,7 @@ from ..devices import resolve
 from ..errors import ConfigError, ModelLoadError
 from ..models import ModelSpec, get_spec
 from ..models.init import apply_layer_settings, init_parameters
+from . import compiler
 
 SAMPLE_BYTES = 256 * 1024  # test images recorded per epoch for the image views: about this much, 8 to 32
 
@@ -52,6 +53,8 @@ def make_optimizer(cfg: RunConfig, params):
     loop's numbers bit for bit (tests/trainers/test_speed_options.py). Adam's fused kernel (x1.2-1.8 on
     mlp-wide) rounds differently, so it is only taken with `fused_adam`; its foreach kernels keep the
     numbers but did not pay (x0.84-1.07 on real data). On a GPU, torch's own default (foreach) stays."""
+    if not cfg.compile:
+        compiler.defer()  # the optimizer would import torch's compiler only to mark itself uncompiled
     params = list(params)
     on_cpu = bool(params) and all(p.device.type == "cpu" and p.dtype in FUSED_DTYPES for p in params)
     if cfg.optimizer == "sgd":
