@@ -262,6 +262,8 @@ async def test_f_opens_the_picker_with_the_best_trials_settings_and_twice_its_ep
         assert values["lr"] == pytest.approx(0.2) and values["optimizer"] == "adam" and values["epochs"] == 4
         config = app.screen.build_config()
         assert config.threads is None and config.out is None  # a run of its own: all the cores, a new folder
+        assert config.parent["folder"] == str(mid_sweep.folder / "trial-001")  # its lineage names the trial
+        assert config.parent["weights"] is False and config.weights_from is None
 
 
 async def test_the_runs_screen_shows_a_sweep_as_one_row_and_enter_opens_it(mid_sweep, monkeypatch):

@@ -6,6 +6,7 @@ process's SIGTERM, SWEEP/hold.json."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import threading
@@ -304,8 +305,9 @@ class SweepScreen(Screen):
             self.say(f"Trial {best.number}'s settings cannot be read ({best.folder / 'config.json'}).", error=True)
             return
         epochs = 2 * int(saved.get("epochs") or best.epochs or 1)
-        # a trial's threads were its share of the cores beside the others: a run of its own takes them all
-        config = RunConfig.from_dict({**saved, "out": None, "resume": None, "threads": None, "epochs": epochs})
+        # a trial's threads were its share of the cores beside the others: a run of its own takes them all;
+        # the new run records the trial as its parent, as f on any run does
+        config = dataclasses.replace(RunConfig.forked(saved, str(best.folder)), threads=None, epochs=epochs)
         settings = " ".join(f"{n}={setting_text(v)}" for n, v in best.params.items())
         note = (f"Trial {best.number}'s settings ({settings}), {epochs} epochs instead of "
                 f"{saved.get('epochs')}: change any, s starts.")
