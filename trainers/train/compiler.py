@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
 import types
 
 NAME = "torch._dynamo"
+_LOADING = threading.RLock()  # one thread imports the real module, others wait; its own import may reenter
 
 
 class _Standin(types.ModuleType):
@@ -60,6 +62,11 @@ def deferred() -> bool:
 
 
 def _load_real() -> types.ModuleType:
+    with _LOADING:
+        return _swap()
+
+
+def _swap() -> types.ModuleType:
     standin = sys.modules.get(NAME)
     if not isinstance(standin, _Standin):
         return standin if standin is not None else importlib.import_module(NAME)
