@@ -119,7 +119,7 @@ def test_bad_layer_settings_are_one_sentence(tmp_path):
 def wb(*args):
     """`workbench ARGS` as the command runs it (workbench.cli.main), in this process: these commands start no
     trainer and catch no signal, and a process of their own would spend two seconds importing torch again.
-    tests/test_cli.py runs the command as a process."""
+    tests/system/test_cli.py runs the command as a process."""
     from workbench.cli import main
 
     out, err = io.StringIO(), io.StringIO()
