@@ -199,7 +199,8 @@ def available() -> list[tuple[str, str]]:
     rows = [("auto", auto), ("cpu", f"CPU, {torch.get_num_threads()} threads")]
     if gpus:
         for i, g in gpus:
-            rows.append((f"cuda:{i}" if i else "cuda", f"cuda:{i} {short_name(g.name)}, {gb(g.memory_free)} free"))
+            # the free memory first: a narrow chooser cuts the name, not the figure
+            rows.append((f"cuda:{i}" if i else "cuda", f"cuda:{i}, {gb(g.memory_free)} free, {short_name(g.name)}"))
     else:
         for i in range(torch.cuda.device_count() if cuda else 0):
             rows.append((f"cuda:{i}" if i else "cuda", f"CUDA device {i}"))
