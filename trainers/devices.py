@@ -199,14 +199,24 @@ def available() -> list[tuple[str, str]]:
     rows = [("auto", auto), ("cpu", f"CPU, {torch.get_num_threads()} threads")]
     if gpus:
         for i, g in gpus:
-            # the free memory first: a narrow chooser cuts the name, not the figure
-            rows.append((f"cuda:{i}" if i else "cuda", f"cuda:{i}, {gb(g.memory_free)} free, {short_name(g.name)}"))
+            rows.append((f"cuda:{i}" if i else "cuda", device_label(i, g)))
     else:
         for i in range(torch.cuda.device_count() if cuda else 0):
             rows.append((f"cuda:{i}" if i else "cuda", f"CUDA device {i}"))
     if _mps_available():
         rows.append(("mps", "Apple MPS"))
     return rows
+
+
+LABEL = 30  # the picker's device chooser: wider labels wrap in its menu
+
+
+def device_label(index: int, gpu: nvml.GpuInfo) -> str:
+    """"cuda:1, 67.6 of 80 GB free", with the GPU's name where it fits in LABEL characters (`workbench gpus`
+    and the g panel name every GPU)."""
+    label = f"cuda:{index}, {gb(gpu.memory_free).removesuffix(' GB')} of {gpu.memory_total / 2**30:.0f} GB free"
+    named = f"{label}, {short_name(gpu.name)}"
+    return named if len(named) <= LABEL else label
 
 
 # ---------------------------------------------------------------------------------------- a run's GPU

@@ -9,6 +9,7 @@ command (/proc). No torch: the app refreshes this every 2 s while its GPU panel 
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,6 +204,9 @@ def target(device: str, report: nvml.Report) -> tuple[int, nvml.GpuInfo] | None:
     """The GPU a run asked for `device` would take, as far as NVML tells (auto: its choice)."""
     gpus = visible(report)
     if device == "auto":
+        torch = sys.modules.get("torch")  # asked only when imported: importing it here would take seconds
+        if torch is not None and not torch.cuda.is_available():
+            return None  # auto trains on the CPU (or MPS): a torch built without CUDA, whatever NVML lists
         return pick(gpus)
     if device.startswith("cuda"):
         index = int(device.split(":", 1)[1]) if ":" in device else 0

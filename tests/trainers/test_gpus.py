@@ -80,10 +80,13 @@ def test_auto_takes_the_most_free_memory_then_the_least_busy(fake_gpus, monkeypa
 def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus):
     fake_gpus(FOUR)
     rows = dict(devices.available())
-    assert rows["cuda"] == "cuda:0, 10.0 GB free, H100 80GB HBM3" and rows["cuda:2"].startswith("cuda:2, 70.0 GB free")
+    assert rows["cuda"] == "cuda:0, 10.0 of 80 GB free" and rows["cuda:2"] == "cuda:2, 70.0 of 80 GB free"
+    fake_gpus([gpu(0, used=1, total=16, name="Tesla T4")])
+    assert dict(devices.available())["cuda"] == "cuda:0, 15.0 of 16 GB free, T4"  # the name where it fits
     assert rows["auto"] == "auto → cpu"  # torch here has no CUDA: auto trains on the CPU whatever NVML lists
     fake_gpus([])
     assert [v for v, _ in devices.available()] == ["auto", "cpu"]
+    fake_gpus(FOUR)
 
 
 # -- bad input ---------------------------------------------------------------------------------------------
@@ -157,7 +160,7 @@ def test_no_gpu_says_which_library_found_what(fake_gpus):
 # -- the busy warning ------------------------------------------------------------------------------------------
 
 
-def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus):
+def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus, monkeypatch):
     fake_gpus(FOUR)
     _, lock = live_run("mlp-mnist-20250101-090000", gpu_index=1)
     try:
@@ -168,6 +171,8 @@ def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus):
                                                 "the new run would share its memory and time; --device cuda:2 has no "
                                                 "process on it.")
         assert gpus.busy("cuda:2")[1] == [] and gpus.busy_sentence("cpu") == ""
+        assert gpus.busy("auto")[0] == ""  # this torch has no CUDA: auto trains on the CPU, whatever NVML lists
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         assert gpus.busy("auto")[0] == "cuda:2 (H100 80GB HBM3)"  # auto takes the free one
     finally:
         lock.release()
@@ -261,3 +266,50 @@ def test_on_a_gpu_a_real_out_of_memory_is_measured(tmp_path):
     free, _ = torch.cuda.mem_get_info(session.device)
     fit = fit_session(session, largest=256)
     assert 1 <= fit.batch <= 256 and 0 < fit.need <= 0.9 * fit.room and fit.room <= free + torch.cuda.memory_reserved()
+
+
+@needs_gpu
+def test_on_a_gpu_fp16_trains_with_its_scaler(tmp_path):
+    _, events = recorded(tiny_config(model="cnn-pool", device="cuda", amp="fp16", out=str(tmp_path / "r")))
+    assert isinstance(events[-1], RunFinished)
+
+
+GREEDY_MODEL = """import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        if self.training and x.shape[0] > 8:  # a batch over 8 asks the GPU for a petabyte
+            torch.empty(2**50, dtype=torch.uint8, device=x.device)
+        return self.fc(x.flatten(1))
+"""
+
+
+@needs_gpu
+def test_on_a_gpu_a_real_out_of_memory_saves_and_measures_what_fits(tmp_path):
+    src = tmp_path / "greedy.py"
+    src.write_text(GREEDY_MODEL)
+    folder, events = recorded(tiny_config(model=f"{src}:Net", device="cuda", batch_size=8, epochs=2,
+                                          out=str(tmp_path / "r")))
+    assert isinstance(events[-1], RunFinished)  # 8 fits: the trainer's first epoch is saved...
+    more = recorded(tiny_config(model=f"{src}:Net", device="cuda", batch_size=32, epochs=3, out=folder,
+                                resume=folder))[1]
+    failed = more[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint  # ...and a batch of 32 runs out at once
+    assert "with a batch of 32; a batch of 8 fits (a step takes " in failed.reason
+    assert failed.reason.endswith("--batch-size 8` goes on from there.")
+
+
+
+def test_the_cost_shows_a_steps_measured_peak_beside_torchinfo_only_on_a_gpu():
+    import dataclasses
+
+    from trainers.cost import format_cost, static_cost
+
+    cost = static_cost(tiny_config(device="cpu"))
+    assert len(format_cost(cost)) == 4 and "peak" not in " ".join(format_cost(cost))  # a CPU: nothing more
+    on_gpu = dataclasses.replace(cost, peak_device_bytes=3_210_000_000, batch_note="auto: ...")
+    lines = format_cost(on_gpu)
+    assert lines[0].endswith("batch 32 (auto)") and lines[-1].startswith("peak 3.21 GB a step · torchinfo ")
+    assert all(len(line) <= 40 for line in lines)

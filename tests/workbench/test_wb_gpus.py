@@ -97,10 +97,13 @@ async def test_the_pickers_device_list_shows_each_gpus_free_memory(fake_gpus):
         form = app.screen.query_one(HyperparameterForm)
         await until(pilot, lambda: form.has_class("-gpus"))  # four GPUs: a process each can be chosen (torchrun)
         labels = dict(form.devices)
-        assert labels["cuda:1"] == "cuda:1, 79.5 GB free, H100 80GB HBM3" and labels["cuda:3"].startswith("cuda:3, 0.9 GB")
+        assert labels["cuda:1"] == "cuda:1, 79.5 of 80 GB free" and labels["cuda:3"] == "cuda:3, 0.9 of 80 GB free"
 
 
-async def test_starting_on_a_gpu_another_run_holds_asks_first(fake_gpus):
+async def test_starting_on_a_gpu_another_run_holds_asks_first(fake_gpus, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a torch that can use the fake GPUs
     fake_gpus(four(pid=1))  # auto takes cuda:1, the most free
     _, lock = live_run(RUN, gpu_index=1)
     started = []
@@ -143,7 +146,8 @@ def gpu_run(folder: Path) -> str:
     """A finished run on cuda:1 whose events carry the GPU's memory, and --batch-size auto's choice."""
     record = {"index": 1, "name": H100, "uuid": "GPU-00000001-fake", "nvml_index": 1, "memory": 80 * GIB,
               "driver": "550.54.15", "cuda": "12.4", "torch_cuda": "13.0"}
-    config = RunConfig(model="mlp", dataset="fashion-mnist", epochs=1, batch_size=256, gpu=record).to_dict()
+    config = RunConfig(model="mlp", dataset="fashion-mnist", epochs=1, batch_size=256, optimizer="adam", lr=1e-3,
+                       gpu=record).to_dict()
     folder.mkdir(parents=True)
     writer = RunWriter(folder)
     writer.starting()
@@ -191,12 +195,18 @@ def test_train_on_a_cpu_refuses_batch_size_auto_and_a_gpu_that_is_not_there(fake
     assert not runs_home().exists()  # refused before any folder was made
 
 
-def test_train_warns_in_one_line_when_another_run_holds_the_gpu(fake_gpus, capsys):
+def test_train_warns_in_one_line_when_another_run_holds_the_gpu(fake_gpus, capsys, monkeypatch):
+    import torch
+
     from workbench.commands.train import check_gpu
 
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a torch that can use the fake GPUs
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
     fake_gpus(four(pid=1))
     _, lock = live_run(RUN, gpu_index=1)
     try:
+        check_gpu(RunConfig(model="mlp", device="cuda:1"))
+        assert "cuda:1 (H100 80GB HBM3) is in use by run" in capsys.readouterr().err
         check_gpu(RunConfig(model="mlp", device="auto"))
         err = capsys.readouterr().err
         assert err == (f"workbench: warning: cuda:1 (H100 80GB HBM3) is in use by run {RUN}: the new run would share "
@@ -219,3 +229,15 @@ async def test_the_forms_batch_takes_auto_and_a_start_on_the_cpu_says_it_applies
         await pilot.press("s")
         await shown(pilot, app, "applies to GPUs only")
         assert isinstance(app.screen, PickScreen) and not app.screen.starting and app.children_started == []
+
+
+def test_train_prints_the_gpu_its_driver_the_batch_auto_chose_and_each_epochs_peak(tmp_path, capsys):
+    from trainers.runs import RunReader
+    from workbench.commands.train import show_events
+
+    folder = gpu_run(tmp_path / "mlp-fashion-mnist-gpu")
+    assert show_events(RunReader(folder).events(), folder) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "; cuda:1 H100 80GB HBM3 · driver 550.54.15 · CUDA 12.4; adam lr 0.001, batch 256;" in out[0]
+    assert out[1].startswith("--batch-size auto chose 256: a step takes 1.2 GB")
+    assert out[2].endswith("51,234 samples/s  GPU peak 3.4 GB")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import textwrap
 
 
 def gpus(args) -> int:
@@ -12,7 +13,10 @@ def gpus(args) -> int:
 
     from workbench.render.gpus import gpu_lines
 
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 100
-    for line in gpu_lines(survey(args.home), max(60, width)):
-        print(line.plain.rstrip())
+    tty = sys.stdout.isatty()
+    width = max(60, shutil.get_terminal_size().columns if tty else 100)
+    for line in gpu_lines(survey(args.home), width):
+        # the no-GPU sentence is one line; on a terminal it breaks between words, piped it stays whole
+        text = line.plain.rstrip()
+        print(textwrap.fill(text, width) if tty and len(text) > width else text)
     return 0
