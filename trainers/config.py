@@ -195,8 +195,9 @@ class RunConfig:
         if self.epochs is not None:
             need(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}.")
         if self.batch_size is not None and self.batch_size != AUTO:
-            need(isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool) and self.batch_size >= 1,
-                 f"batch size must be at least 1 (or auto), got {self.batch_size!r}.")
+            need(isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool),
+                 f"batch size must be a whole number or auto, got {str(self.batch_size)[:40]!r}.")
+            need(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
         need(self.batch_size != AUTO or self.nproc_per_node * self.nnodes == 1,
              "--batch-size auto measures one process's batch on one GPU; with several processes give --batch-size N "
              "(the global batch).")

@@ -114,7 +114,7 @@ def test_batch_size_auto_on_a_cpu_applies_to_gpus_only():
     assert isinstance(events[-1], RunFailed) and "applies to GPUs only" in events[-1].reason
     with pytest.raises(ConfigError, match="several processes"):
         tiny_config(batch_size="auto", nproc_per_node=2).validate()
-    with pytest.raises(ConfigError, match="or auto"):
+    with pytest.raises(ConfigError, match="a whole number or auto, got 'many'"):
         tiny_config(batch_size="many").validate()
 
 
