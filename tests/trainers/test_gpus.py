@@ -232,6 +232,18 @@ def test_out_of_memory_at_the_first_batch_saves_nothing_and_starts_over(tmp_path
     assert not any(isinstance(e, CheckpointSaved) for e in events)
 
 
+def test_out_of_memory_in_the_evaluation_keeps_the_epochs_training(tmp_path):
+    src = tmp_path / "hungry.py"
+    src.write_text(OOM_MODEL.replace("if self.training and x.shape[0] > {fits}:", "if not self.training and "
+                                     "x.shape[0] > {fits}:").format(at=1, fits=40))  # the test batch of 64, only
+    folder, events = recorded(tiny_config(model=f"{src}:Net", out=str(tmp_path / "r")))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint
+    assert failed.reason == (f"out of memory on cpu at the evaluation after epoch 1 (test batches of 1000); the training "
+                             f"batch of 32 is not what ran out: free some of the GPU's memory; saved at epoch 1, batch "
+                             f"3/3: `workbench train --resume r --model {src}:Net` goes on from there.")
+
+
 # -- on a GPU -------------------------------------------------------------------------------------------------
 
 

@@ -24,6 +24,7 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
+from ..checkpoint import FILENAME
 from ..config import AUTO, RunConfig
 from ..control import RunControl
 from ..devices import GpuMeter, describe, gb
@@ -341,25 +342,29 @@ class Trainer:
             yield from self.save()
             label = f"epoch {epoch}"
         else:
-            where = "the first batch" if kind == "start" else f"epoch {epoch}"
-        batch = self.fitting_batch(training=kind == "train" and short.done >= 0)
-        fits = batch[1]
+            where = "the start, before the first batch" if kind == "start" else f"epoch {epoch}"
+        size, fits = self.fitting_batch(training=kind == "train" and short.done >= 0)
+        flag = f" --batch-size {size}" if size else ""
         if not cfg.out:
-            then = f"train again with batch_size={batch[0]}" if batch[0] else "free some of the GPU's memory"
+            then = f"train again with batch_size={size}" if size else "free some of the GPU's memory"
         else:
-            name = Path(cfg.out).name
-            command = resume_command(name, cfg.model) + (f" --batch-size {batch[0]}" if batch[0] else "")
-            then = (f"saved at {label}: `{command}` goes on from there" if label and self.checkpoint else
-                    f"nothing was saved: `{command}` starts it again")
+            command = resume_command(Path(cfg.out).name, cfg.model) + flag
+            if label and self.checkpoint:
+                then = f"saved at {label}: `{command}` goes on from there"
+            elif (Path(cfg.out) / FILENAME).exists():
+                then = f"its last save stays: `{command}` goes on from it"
+            else:
+                then = f"nothing was saved: `{command}` starts it again"
         raise OutOfMemory(f"out of memory on {s.device} at {where}; {fits}; {then}.")
 
-    def fitting_batch(self, training: bool) -> tuple[int, str]:
-        """(a batch size that fits, the words for it); 0 when even a batch of 1 does not."""
+    def fitting_batch(self, training: bool) -> tuple[int | None, str]:
+        """(a batch size that fits, the words for it); None when the training batch is not what ran out (or
+        even a batch of 1 does not fit)."""
         s, failed = self.s, int(self.s.cfg.batch_size)
         if not training:
-            return failed, f"the training batch of {failed} is not what ran out"
+            return None, f"the training batch of {failed} is not what ran out: free some of the GPU's memory"
         if failed <= 1:
-            return 0, "not even a batch of 1 fits: free some of the GPU's memory (workbench gpus shows whose)"
+            return None, "not even a batch of 1 fits: free some of the GPU's memory (workbench gpus shows whose)"
         if s.device.type == "cuda":
             try:
                 fit = fit_session(s, largest=failed // 2)
@@ -367,6 +372,9 @@ class Trainer:
                 fit = None
             if fit is not None and fit.batch:
                 return fit.batch, f"a batch of {fit.batch} fits ({fit.measured(s.device)})"
+            if fit is not None:
+                return None, (f"not even a batch of 1 fits in the {gb(fit.room)} free on {s.device}: free some of its "
+                              f"memory (workbench gpus shows whose)")
         return failed // 2, f"half the batch, {failed // 2}, should fit"
 
     def between_batches(self, epoch: int, b: int) -> Iterator:
