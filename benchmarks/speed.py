@@ -14,7 +14,8 @@ the model FLOPs utilisation: the training step's FLOPs per sample (counted by to
 times samples/s, over the peak of a large float32 matmul measured in the same run.
 --options measures what might go past the eager floor, each against eager in interleaved rounds.
 --epoch-check trains every 1x28x28 seed model for 3 epochs and reports each epoch's time against the first.
-With a CUDA GPU present, the GPU figures follow (tutorial, workbench, floor; a cnn-pool epoch's seconds).
+With a CUDA GPU present, the GPU figures follow (tutorial, workbench, floor; a cnn-pool epoch's seconds);
+--gpu-only runs only those (benchmarks/gpu_check.sh).
 """
 
 from __future__ import annotations
@@ -370,12 +371,16 @@ def epoch_check(dataset: str, epochs: int = 3) -> None:
         print(f"  {name:<14} {'  '.join(f'{t:6.1f}s' for t in times)}   worst/first {worst:4.2f}{flag}")
 
 
-def gpu_report(data, mean, std, seed: int, rounds: int) -> None:
+def gpu_report(data, mean, std, seed: int, rounds: int, models=("mlp-deep", "cnn-pool")) -> None:
+    """(a) the tutorial loop, (b) the workbench (median of `rounds`) and (d) the floor on cuda, one epoch each,
+    batch 64; and one epoch's training seconds of (b)."""
     device = "cuda"
-    print(f"\nGPU: {torch.cuda.get_device_name(0)}; matmul peak {matmul_peak(device, 8192):,.0f} GFLOP/s (fp32)")
+    print(f"\nGPU: {torch.cuda.get_device_name(0)}; matmul peak {matmul_peak(device, 8192):,.0f} GFLOP/s (fp32); "
+          f"torch {torch.__version__} (CUDA {torch.version.cuda}); batch {BATCH}, one epoch, {rounds} rounds of (b) "
+          f"and (d)", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         root = torchvision_root(data, Path(tmp))
-        for name in ("mlp-deep", "cnn-pool"):
+        for name in models:
             a, _ = tutorial(name, root, mean, std, 1, seed, device)
             bs = [workbench_headless(name, "fashion-mnist", 1, seed, device)[0] for _ in range(rounds)]
             ds = [floor(name, data, mean, std, 1, seed, device) for _ in range(rounds)]
@@ -386,7 +391,7 @@ def gpu_report(data, mean, std, seed: int, rounds: int) -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--models", nargs="+", default=["mlp-deep", "cnn-pool"])
+    ap.add_argument("--models", nargs="+", default=None, help="default: mlp-deep cnn-pool (--gpu-only: cnn-pool)")
     ap.add_argument("--dataset", default="auto", help="fashion-mnist when installed, else synthetic-digits")
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=5, help="rounds of (b), (c), (d), interleaved; medians reported")
@@ -394,8 +399,22 @@ def main() -> int:
     ap.add_argument("--skip-app", action="store_true")
     ap.add_argument("--options", action="store_true", help="measure the candidates past the eager floor")
     ap.add_argument("--epoch-check", action="store_true", help="each epoch's time against the first, every model")
+    ap.add_argument("--gpu-only", action="store_true", help="only the GPU section, on Fashion-MNIST: (a), (b) and (d) "
+                    "on cuda and one epoch's seconds (benchmarks/gpu_check.sh runs it)")
     args = ap.parse_args()
     os.environ.setdefault("WORKBENCH_RUNS", tempfile.mkdtemp(prefix="speed-runs-"))
+    if args.gpu_only:
+        if not torch.cuda.is_available():
+            print("no CUDA GPU here: the GPU figures are not measured")
+            return 0
+        if availability("fashion-mnist").state != "ready":
+            print("Fashion-MNIST is not here (and is not downloaded for a benchmark): set WORKBENCH_DATA to a folder "
+                  "holding its fashion-mnist/*.gz files")
+            return 1
+        data = load("fashion-mnist", input_shape=(1, 28, 28))
+        gpu_report(data, data.mean, data.std, args.seed, args.repeat, args.models or ["cnn-pool"])
+        return 0
+    args.models = args.models or ["mlp-deep", "cnn-pool"]
     dataset = args.dataset
     if dataset == "auto":
         dataset = "fashion-mnist" if availability("fashion-mnist").state == "ready" else "synthetic-digits"

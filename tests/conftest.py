@@ -62,3 +62,53 @@ def recorded(config: RunConfig, control=None, stop_at=None):
         if stop_at and isinstance(event, BatchEnded) and (event.epoch, event.batch) == tuple(stop_at):
             control.request_stop()
     return config.out, events
+
+
+# -- GPUs, described to the NVML boundary (trainers.nvml reads WORKBENCH_FAKE_GPUS) ----------------------
+
+GIB = 2**30
+H100 = "NVIDIA H100 80GB HBM3"
+
+
+def gpu(i: int, used: float = 0.5, util: int = 0, processes=(), name: str = H100, total: float = 80.0) -> dict:
+    """One GPU as the fake NVML describes it: `used` and `total` in GiB, `processes` (pid, GiB) pairs."""
+    return {"name": name, "uuid": f"GPU-{i:08x}-fake", "memory_total": int(total * GIB), "memory_used": int(used * GIB),
+            "utilization": util, "temperature": 30 + util // 2, "power": 70.0 + 6 * util, "power_limit": 700.0,
+            "processes": [{"pid": pid, "memory": int(gib * GIB)} for pid, gib in processes]}
+
+
+@pytest.fixture
+def fake_gpus(tmp_path, monkeypatch):
+    """describe(gpus=[gpu(0), ...]) or describe(error="LibRmVersionMismatch"): what NVML answers from now on, in
+    this process and in the trainers and commands it starts. Returns the description's file."""
+    import json
+
+    from trainers.nvml import FAKE
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+
+    def describe(gpus=(), error: str | None = None, driver: str = "550.54.15", cuda: str = "12.4"):
+        path = tmp_path / "fake-gpus.json"
+        data = {"error": error} if error else {"driver": driver, "cuda": cuda, "gpus": list(gpus)}
+        path.write_text(json.dumps(data))
+        monkeypatch.setenv(FAKE, str(path))
+        return path
+
+    return describe
+
+
+def live_run(name: str, gpu_index: int | None = None, device: str = "auto"):
+    """A run folder in the runs home that reads as live (this process holds its lock and is its trainer), on
+    the fake GPU `gpu_index` once started. Returns (folder, lock): release the lock to end it."""
+    from trainers.runs import runs_home, write_json, write_status
+    from trainers.runs.files import FolderLock
+
+    folder = runs_home() / name
+    folder.mkdir(parents=True)
+    lock = FolderLock(folder).acquire()
+    record = None if gpu_index is None else {"index": gpu_index, "name": H100, "uuid": f"GPU-{gpu_index:08x}-fake",
+                                            "memory": 80 * GIB, "driver": "550.54.15", "cuda": "12.4"}
+    write_json(folder / "config.json", {"model": "cnn-pool", "dataset": "fashion-mnist", "epochs": 3, "device": device,
+                                        "gpu": record, "run": {"epochs": 3}})
+    write_status(folder, "running")  # names this process, as the lock does: its trainer
+    return folder, lock

@@ -36,6 +36,7 @@ def parse_layer_init(item: str) -> tuple[str, str, float | None]:
     return name, how, None
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_BATCH_SIZE = 64  # when neither the user nor the model's seed defaults say
+AUTO = "auto"  # --batch-size auto: measured on the GPU before training (trainers.train.fit)
 # torch seeds take 64 bits, but the loop derives each epoch's data order from seed + 1_000_003 * epoch; 32 bits
 # (Lightning's seed_everything range) leaves that far from overflow, and numpy's generators take it as it is
 MAX_SEED = 2**32 - 1
@@ -43,11 +44,12 @@ MAX_SEED = 2**32 - 1
 
 def option(default=None, help: str = "", *, flag: str | None = None, short: str | None = None,
            kind: type | None = None, choices: tuple[str, ...] | None = None, form: str | None = None,
-           minimum: float | None = None, metavar: str | None = None, factory=None):
+           minimum: float | None = None, metavar: str | None = None, factory=None, words: tuple[str, ...] = ()):
     """A RunConfig field and how people set it: `flag` for the command line, `form` (a short label) for the
-    app's form. The CLI's flags and the form's fields are generated from these (workbench.options)."""
+    app's form; `words` a number field also takes (batch size: auto). The CLI's flags and the form's fields
+    are generated from these (workbench.options)."""
     meta = {"help": help, "flag": flag, "short": short, "kind": kind, "choices": choices, "form": form,
-            "minimum": minimum, "metavar": metavar}
+            "minimum": minimum, "metavar": metavar, "words": words}
     if factory is not None:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
@@ -64,8 +66,10 @@ class RunConfig:
     dataset: str = option("synthetic-digits", "dataset name (see `workbench datasets`)", flag="--dataset", short="-d")
     epochs: int | None = option(None, "epochs to reach in all (a resumed run continues up to it)", flag="--epochs",
                                 kind=int, form="epochs", minimum=1)
-    batch_size: int | None = option(None, "samples per optimisation step (the global batch, over all processes)",
-                                    flag="--batch-size", kind=int, form="batch", minimum=1)
+    batch_size: int | str | None = option(None, "samples per optimisation step (the global batch, over all "
+                                          "processes); auto: the largest power of two whose step fits in the GPU's "
+                                          "memory with a tenth to spare, measured before training (GPUs only)",
+                                          flag="--batch-size", kind=int, form="batch", minimum=1, words=(AUTO,))
     optimizer: str | None = option(None, "optimizer: SGD with momentum, or Adam", flag="--optimizer",
                                    choices=OPTIMIZERS, form="optim")
     lr: float | None = option(None, "learning rate", flag="--lr", kind=float, form="lr")
@@ -82,8 +86,11 @@ class RunConfig:
                           flag="--freeze", kind=list, metavar="NAME", factory=list)
     seed: int = option(0, "seeds parameters, shuffling and held-out splits: same seed, same run", flag="--seed",
                        kind=int, form="seed")
-    device: str = option("auto", f"{', '.join(DEVICES)} (CUDA, then MPS, then CPU) or cuda:N", flag="--device",
-                         form="device")
+    device: str = option("auto", f"{', '.join(DEVICES)} (auto: the CUDA GPU with the most free memory, then MPS, "
+                         "then the CPU) or cuda:N", flag="--device", form="device")
+    gpu: dict | None = option(None, "the GPU the run trains on, as the trainer found it: {\"index\": N of cuda:N, "
+                              "\"name\", \"uuid\", \"memory\", \"driver\", \"cuda\": the driver's CUDA version, "
+                              "\"torch_cuda\"} (set by the trainer; None off a GPU)")
     data_dir: str | None = option(None, "where dataset files are (default: $WORKBENCH_DATA or "
                                   "~/.cache/workbench/data); image-folder's images", flag="--data-dir",
                                   form="data", metavar="DIR")
@@ -187,9 +194,13 @@ class RunConfig:
 
         if self.epochs is not None:
             need(isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}.")
-        if self.batch_size is not None:
-            need(isinstance(self.batch_size, int) and self.batch_size >= 1,
-                 f"batch size must be at least 1, got {self.batch_size}.")
+        if self.batch_size is not None and self.batch_size != AUTO:
+            need(isinstance(self.batch_size, int) and not isinstance(self.batch_size, bool),
+                 f"batch size must be a whole number or auto, got {str(self.batch_size)[:40]!r}.")
+            need(self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}.")
+        need(self.batch_size != AUTO or self.nproc_per_node * self.nnodes == 1,
+             "--batch-size auto measures one process's batch on one GPU; with several processes give --batch-size N "
+             "(the global batch).")
         if self.optimizer is not None:
             need(self.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}.")
         if self.lr is not None:

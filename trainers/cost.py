@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from .config import RunConfig
+from .config import AUTO, RunConfig
 from .errors import ConfigError, ModelLoadError, WorkbenchError
 
 FLOAT_BYTES = 4  # the model sees float32 inputs, whatever the data is stored as
@@ -47,6 +47,12 @@ class Cost:
     seconds_total: float | None = None
     peak_device_bytes: int | None = None  # CUDA only: the most memory the dry run allocated
     timing_note: str = ""  # why there is no timing, or what it leaves out
+    batch_note: str = ""  # --batch-size auto: what it chose and why
+
+    @property
+    def torchinfo_bytes(self) -> int:
+        """torchinfo's "Estimated Total Size": input, forward/backward pass and parameters."""
+        return self.input_bytes + self.activation_bytes_per_batch + self.param_bytes
 
 
 def _input_shape(cfg: RunConfig, spec) -> tuple[int, int, int]:
@@ -114,6 +120,9 @@ def static_cost(config: RunConfig) -> Cost:
     total, trainable = count_parameters(net)
     s = _summary(net, shape)
     unique = {id(p): p for p in net.parameters()}.values()
+    batch_note = ""
+    if cfg.batch_size == AUTO:
+        cfg, batch_note = _auto_batch(cfg, spec, net, shape, sizes)
     b = cfg.batch_size
     batches = eval_samples = None
     if sizes is not None:
@@ -129,7 +138,30 @@ def static_cost(config: RunConfig) -> Cost:
                 activation_bytes_per_batch=int(s.total_output_bytes) * b,
                 input_bytes=b * math.prod(shape) * FLOAT_BYTES,
                 train_size=sizes.train if sizes else None, test_size=sizes.test if sizes else None,
-                sizes_note=note, batches_per_epoch=batches, eval_samples=eval_samples)
+                sizes_note=note, batches_per_epoch=batches, eval_samples=eval_samples, batch_note=batch_note)
+
+
+def _auto_batch(cfg: RunConfig, spec, net, shape, sizes) -> tuple[RunConfig, str]:
+    """--batch-size auto for the cost: the batch measured on the chosen GPU, as the run will measure it."""
+    import torch
+
+    from .devices import AUTO_BATCH_GPU_ONLY, resolve
+    from .train.fit import largest_batch
+
+    device = resolve(cfg.device)
+    if device.type != "cuda":
+        raise ConfigError(AUTO_BATCH_GPU_ONLY.format(where="the CPU" if device.type == "cpu" else str(device)))
+    x = torch.rand((2, *shape))
+    net.eval()
+    with torch.no_grad():
+        loss = "mse" if net(x).shape == x.shape else spec.loss  # an autoencoder, as prepare decides
+    fit = largest_batch(net, cfg, device, shape, sizes.classes if sizes else (spec.num_classes or 10), loss,
+                        largest=sizes.train if sizes else 1 << 16)
+    if fit.batch == 0:
+        raise ConfigError(f"--batch-size auto: not even a batch of 1 fits in the {fit.room / 2**30:.1f} GB free on "
+                          f"{device}.")
+    limit = fit.limit()
+    return dataclasses.replace(cfg, batch_size=fit.batch), f"auto: {fit.measured(device)}" + (f"; {limit}" if limit else "")
 
 
 def _sync(device) -> None:
@@ -177,6 +209,8 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
 
     cancelled = cancelled or (lambda: False)
     cfg, spec = resolve_with_spec(config)
+    if cfg.batch_size == AUTO:
+        cfg = dataclasses.replace(cfg, batch_size=cost.batch_size)  # as static_cost measured it
     device = resolve(cfg.device)
     if cfg.amp == "fp16" and device.type != "cuda":
         raise ConfigError("--amp fp16 needs a CUDA GPU (float16 on a CPU is slow and unscaled); use --amp bf16 here.")
@@ -336,17 +370,21 @@ def human_seconds(s: float) -> str:
 
 def format_cost(cost: Cost, timing: str | None = None) -> list[str]:
     """Four plain lines of at most 40 characters (the picker's panel, the first after "Cost · "): mult-adds,
-    memory per batch,
-    then the timing, or `timing` in its place (e.g. "timing…" or why there is none)."""
+    memory per batch, then the timing, or `timing` in its place (e.g. "timing…" or why there is none); on a
+    GPU a fifth: the dry run's measured peak memory of a step beside torchinfo's estimate."""
     c = cost
-    lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds/sample, batch {c.batch_size}",
+    auto = " (auto)" if c.batch_note else ""
+    lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds/sample, batch {c.batch_size}{auto}",
              f"weights {human_bytes(c.param_bytes)} · activations {human_bytes(c.activation_bytes_per_batch)}"]
+    # on a GPU, what the dry run's step took at its peak, beside torchinfo's estimate of the same
+    peak = (f"peak {human_bytes(c.peak_device_bytes)} a step · torchinfo {human_bytes(c.torchinfo_bytes)}"
+            if c.peak_device_bytes is not None else None)
     epoch = (f"epoch: {c.batches_per_epoch:,} batches + {c.eval_samples:,} test" if c.batches_per_epoch is not None
              else "epoch: size unknown, no data here")
     if c.seconds_per_batch is None:
         lines.append(f"input {human_bytes(c.input_bytes)}" + (f" · {timing}" if timing else ""))
         lines.append(epoch)
-        return lines
+        return lines + ([peak] if peak else [])
     where = c.device.split(" (")[0]
     lines.append(f"input {human_bytes(c.input_bytes)} · {human_seconds(c.seconds_per_batch)} a batch on {where}")
     if c.seconds_per_epoch is None:
@@ -354,7 +392,7 @@ def format_cost(cost: Cost, timing: str | None = None) -> list[str]:
     else:
         runs = f"{c.epochs} epoch{'s' if c.epochs != 1 else ''}"
         lines.append(f"epoch ≈ {human_seconds(c.seconds_per_epoch)} · {runs} ≈ {human_seconds(c.seconds_total)}")
-    return lines
+    return lines + ([peak] if peak else [])
 
 
 if __name__ == "__main__":

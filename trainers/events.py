@@ -58,6 +58,7 @@ class RunStarted:
     warnings: tuple[str, ...] = ()  # things the user should know (skipped images, a held-out split)
     resumed_at: tuple[int, int] | None = None  # (epoch, batches done) the run continues from; (epoch, END)
     # after a finished epoch. Whatever a log recorded past this point belongs to a pass that was cut off.
+    notes: tuple[str, ...] = ()  # what the trainer decided for the user, a sentence each (--batch-size auto's choice)
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,9 @@ class BatchEnded:
     samples_per_sec: float
     elapsed: float  # seconds since the run started
     step: int  # batches trained since the run's very start (resumed runs continue the count)
+    gpu_memory: int | None = None  # on a GPU: bytes the trainer's tensors hold now (torch.cuda.memory_allocated)
+    gpu_peak: int | None = None  # and at most since the epoch began (max_memory_allocated)
+    gpu_util: int | None = None  # the GPU's utilisation, percent (NVML; None when it cannot say)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class EpochEnded:
     eval_seconds: float = 0.0
     samples_per_sec: float = 0.0
     resumed: bool = False  # the epoch was cut off and continued from a checkpoint (its record is one pass)
+    gpu_peak: int | None = None  # on a GPU: the most bytes the trainer's tensors held in this epoch (this pass)
 
 
 @dataclass(frozen=True)

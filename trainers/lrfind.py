@@ -75,11 +75,16 @@ def lr_find(config: "RunConfig", start_lr: float = 1e-7, end_lr: float = 10, max
     _check(start_lr, end_lr, max_batches, stop_factor, beta)
     import torch
 
+    from .config import AUTO
+    from .train.fit import choose_batch
     from .train.prepare import prepare
 
     rng = torch.get_rng_state()  # prepare seeds it, and dropout draws from it: the caller's, given back
     try:
-        yield from _ramp(prepare(config, progress), start_lr, end_lr, max_batches, stop_factor, beta)
+        session = prepare(config, progress)
+        if session.cfg.batch_size == AUTO:  # on a GPU (prepare refuses it elsewhere): measured as a run would
+            choose_batch(session)
+        yield from _ramp(session, start_lr, end_lr, max_batches, stop_factor, beta)
     finally:
         torch.set_rng_state(rng)
 

@@ -68,6 +68,8 @@ class WorkbenchApp(App):
         Binding("q", "quit", "Quit"),
         Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
+        # the GPUs on any screen; not in the key bar (full at 80 columns), listed by ?
+        Binding("g", "gpus", "GPUs", show=False),
     ]
 
     def __init__(self, config: RunConfig | None = None, start: bool = False, attach: str | None = None,
@@ -157,8 +159,8 @@ class WorkbenchApp(App):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         from workbench.screens.pick import filtering
 
-        if action in ("runs", "help") and filtering(self.screen):
-            return None  # R and ? are text in a list's filter (ctrl+q still quits)
+        if action in ("runs", "help", "gpus") and filtering(self.screen):
+            return None  # R, ? and g are text in a list's filter (ctrl+q still quits)
         return True
 
     def show_live_run(self) -> None:
@@ -182,17 +184,44 @@ class WorkbenchApp(App):
             self.spare = None
 
     def on_start_run(self, message: StartRun) -> None:
+        from trainers.devices import check
+        from trainers.gpus import busy_sentence
+
+        try:
+            check(message.config)  # a GPU that is not here, --batch-size auto off a GPU: one sentence
+            busy = busy_sentence(message.config.device)
+        except WorkbenchError as err:
+            self.start_refused(str(err))
+            return
+        if not busy:
+            self.launch_run(message.config)
+            return
+        from workbench.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.launch_run(message.config)
+            else:
+                self.start_refused("Not started: the GPU stays with the run that holds it.", severity="information")
+
+        self.push_screen(ConfirmScreen("Share a GPU?", busy, "starts it anyway"), answered)
+
+    def start_refused(self, why: str, severity: str = "error") -> None:
+        self.notify(why, severity=severity, timeout=8)
+        if isinstance(self.screen, PickScreen):
+            self.screen.starting = False  # still choosing: the cost panel follows again
+            self.screen.say(why, error=severity == "error")
+
+    def launch_run(self, config: RunConfig) -> None:
         from trainers.backends import start
 
         from workbench.screens.run import RunScreen
 
         self.children_started = [c for c in self.children_started if c.poll() is None]  # reap ended trainers
         try:
-            folder, child = start(message.config, spare=self.spare)
+            folder, child = start(config, spare=self.spare)
         except (WorkbenchError, OSError) as err:
-            self.notify(str(err), severity="error", timeout=8)
-            if isinstance(self.screen, PickScreen):
-                self.screen.starting = False  # still choosing: the cost panel follows again
+            self.start_refused(str(err))
             return
         self.children_started.append(child)
         self.push_screen(RunScreen(folder))  # the next spare waits for the picker: this run needs the CPU now
@@ -209,6 +238,14 @@ class WorkbenchApp(App):
         from workbench.screens.run_list import RunListScreen
 
         self.push_screen(RunListScreen())
+
+    def action_gpus(self) -> None:
+        from workbench.screens.gpus import GpuScreen
+
+        if isinstance(self.screen, GpuScreen):
+            self.pop_screen()
+        else:
+            self.push_screen(GpuScreen())
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):

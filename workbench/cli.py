@@ -153,6 +153,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="address to listen on (default 127.0.0.1: only this machine, or an SSH tunnel)")
     served.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
     served.set_defaults(app_args=[])
+    gpu = sub.add_parser("gpus", help="the NVIDIA GPUs: memory, utilisation, temperature, power, and whose "
+                         "processes are on each (workbench runs by name, others by user and command)",
+                         description="Every NVIDIA GPU as NVML (nvidia-ml-py) reports it, with its processes: a "
+                         "workbench run by its name, any other process by its user and command. Without a GPU or "
+                         "driver, one line says which library found what. The app shows the same on g.")
+    gpu.add_argument("--home", metavar="DIR", help="the runs home whose live runs are named (default: $WORKBENCH_RUNS)")
     sweeps = sub.add_parser("sweeps", help="list the sweeps, newest first")
     sweeps.add_argument("--home", metavar="DIR", help="the runs home to list (default: $WORKBENCH_RUNS)")
     return parser

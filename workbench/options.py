@@ -11,12 +11,15 @@ from trainers.config import RunConfig
 from trainers.errors import WorkbenchError
 
 
-def _whole(minimum: float | None):
-    def parse(text: str) -> int:
+def _whole(minimum: float | None, words: tuple[str, ...] = ()):
+    def parse(text: str) -> int | str:
+        if text.strip().lower() in words:
+            return text.strip().lower()  # --batch-size auto
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+            also = "".join(f" or {w}" for w in words)
+            raise argparse.ArgumentTypeError(f"expected a whole number{also}, got {text!r}") from None
         if minimum is not None and value < minimum:
             raise argparse.ArgumentTypeError(f"must be at least {minimum:g}, got {value}")
         return value
@@ -55,7 +58,7 @@ def add_run_options(parser: argparse.ArgumentParser, *, required: bool = False, 
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
         elif kind is int:
-            kwargs["type"] = _whole(meta.get("minimum") if bounds else None)
+            kwargs["type"] = _whole(meta.get("minimum") if bounds else None, tuple(meta.get("words") or ()))
         elif kind is float:
             kwargs["type"] = _number
         if meta.get("metavar"):
@@ -92,6 +95,7 @@ class FormField:
     label: str
     kind: object  # int, float, str, or a tuple of choices
     help: str
+    words: tuple[str, ...] = ()  # what a number field also takes (batch: auto)
 
 
 def form_fields() -> list[FormField]:
@@ -100,7 +104,7 @@ def form_fields() -> list[FormField]:
     for name, meta in RunConfig.options():
         if meta.get("form"):
             kind = tuple(meta["choices"]) if meta.get("choices") else (meta.get("kind") or str)
-            fields.append(FormField(name, meta["form"], kind, meta["help"]))
+            fields.append(FormField(name, meta["form"], kind, meta["help"], tuple(meta.get("words") or ())))
     return fields
 
 

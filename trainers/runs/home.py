@@ -112,6 +112,7 @@ class RunSummary:
     damaged: tuple[str, ...] = ()  # what was skipped, one phrase per file: "config.json: damaged, skipped"
     quiet: float = 0.0  # seconds a live run's trainer has said nothing, once that is minutes (status.QUIET_SECONDS)
     parent: str = ""  # the run it was forked from (--from, --weights-from, the app's f), by name
+    gpu: str = ""  # the GPU it trains (or trained) on, "cuda:1"; "" off a GPU
 
 
 LATEST = 1e11  # a start time past this (the year 5138) is damage: time.localtime() cannot show it
@@ -183,7 +184,7 @@ def summarize(folder: str | os.PathLike) -> RunSummary:
                       best_accuracy=max(accuracies) if accuracies else None,
                       best_loss=min(losses) if losses else None,
                       state=status.state, reason=status.reason, started=_started(folder), live=status.live,
-                      damaged=tuple(damaged), quiet=status.quiet(), parent=parent_name(config))
+                      damaged=tuple(damaged), quiet=status.quiet(), parent=parent_name(config), gpu=gpu_name(config))
 
 
 def parent_name(config: dict) -> str:
@@ -191,6 +192,13 @@ def parent_name(config: dict) -> str:
     parent = config.get("parent")
     name = parent.get("run") if isinstance(parent, dict) else None
     return name if isinstance(name, str) else ""
+
+
+def gpu_name(config: dict) -> str:
+    """"cuda:1" for a run whose config records its GPU (RunConfig.gpu); "" otherwise."""
+    gpu = config.get("gpu")
+    index = whole(gpu.get("index")) if isinstance(gpu, dict) else None
+    return f"cuda:{index}" if index is not None else ""
 
 
 def list_runs(home: str | os.PathLike | None = None) -> list[RunSummary]:

@@ -24,15 +24,18 @@ from typing import Callable, Iterator
 import numpy as np
 import torch
 
-from ..config import RunConfig
+from ..checkpoint import FILENAME
+from ..config import AUTO, RunConfig
 from ..control import RunControl
-from ..devices import describe
+from ..devices import GpuMeter, describe, gb
 from ..errors import ConfigError, WorkbenchError
 from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
 from ..inspection import count_parameters, parameter_table
+from ..models import resume_command
 from ..probes.layers import probe_for
 from ..probes.insight import Evaluation, epoch_events, walk_samples
+from .fit import choose_batch, fit_session
 from .prepare import (Session, loss_fn, make_optimizer, prepare,  # noqa: F401 - re-exported
                       resolve_config)
 from .step import TrainStep
@@ -42,6 +45,20 @@ DIVERGED = 100.0  # a loss this many times the untrained model's is a run that h
 
 class TrainingDiverged(WorkbenchError):
     pass
+
+
+class OutOfMemory(WorkbenchError):
+    """The GPU ran out of memory: the run was saved, and the sentence names a batch size that fits."""
+
+
+class _Short(Exception):
+    """The training step ran out of memory at (epoch, batch); `done`: the epoch's batches finished before it
+    (-1: not in a training step). Raised after the except block that caught torch's error, so that error's
+    frames (holding the batch's tensors) are freed before anything more is asked of the GPU."""
+
+    def __init__(self, epoch: int, batch: int, done: int) -> None:
+        super().__init__(epoch, batch, done)
+        self.epoch, self.batch, self.done = epoch, batch, done
 
 
 @dataclass
@@ -81,8 +98,11 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
 
 
 class Trainer:
-    def __init__(self, s: Session, control: RunControl) -> None:
-        self.s, self.control = s, control
+    def __init__(self, s: Session, control: RunControl, notes: tuple[str, ...] = ()) -> None:
+        self.s, self.control, self.notes = s, control, notes
+        # on a GPU, memory beside progress: host-side reads of torch's allocator, no device sync
+        self.meter = GpuMeter(s.device, s.cfg.gpu) if s.device.type == "cuda" else None
+        self.phase: tuple[str, int] = ("start", 0)  # where the run is, for a sentence after an out-of-memory
         self.criterion = loss_fn(s.loss)
         state = s.resume or {}
         self.done = int(state.get("epoch", 0))  # the last finished (evaluated) epoch
@@ -165,7 +185,8 @@ class Trainer:
                          trainable=trainable, device=describe(s.device), train_size=s.data.train_size,
                          test_size=s.data.test_size, batches_per_epoch=len(self.train_batches), epochs=cfg.epochs,
                          classes=tuple(s.data.classes), config=cfg.to_dict(), data_source=s.data.source,
-                         start_epoch=self.done, warnings=tuple(s.data.warnings), resumed_at=resumed_at)
+                         start_epoch=self.done, warnings=tuple(s.data.warnings), resumed_at=resumed_at,
+                         notes=self.notes)
         if resumed_at is None:
             yield ParametersSnapshot(0, tuple(parameter_table(s.model)))
         sample_x, sample_y = s.sample_images()
@@ -173,6 +194,25 @@ class Trainer:
         if resumed_at is None and s.rank == 0:
             yield walk_samples(s, 0, sample_x, sample_y)  # the activations at initialisation
         stopped = False
+        short: _Short | None = None
+        try:
+            stopped = yield from self.epochs(sample_x, sample_y)
+        except _Short as err:
+            short = err
+        except torch.OutOfMemoryError:
+            if s.world > 1:
+                raise  # every rank must agree on a save: under torchrun the run fails as before
+            short = _Short(self.phase[1], 0, -1)  # outside a training step: evaluation, samples, probes
+        if short is not None:
+            yield from self.out_of_memory(short)  # saves, then raises OutOfMemory with the sentence
+        yield RunFinished(epochs_completed=self.done, stopped=stopped, seconds=self.elapsed_now(),
+                          checkpoint=self.checkpoint,
+                          final_test_accuracy=self.last.test_accuracy if self.last else None,
+                          final_test_loss=self.last.test_loss if self.last else None)
+
+    def epochs(self, sample_x, sample_y):
+        """The epochs still to train; returns whether the run was stopped."""
+        cfg = self.s.cfg
         for epoch in range(self.done + 1, cfg.epochs + 1):
             start, resumed = 0, False
             if self.resume_at is not None and self.resume_at[0] == epoch:
@@ -180,24 +220,23 @@ class Trainer:
             else:
                 self.sums = EpochSums()
             self.epoch_start_state = self.generator.get_state()
+            if self.meter is not None:
+                self.meter.reset()  # the epoch's peak
+            self.phase = ("train", epoch)
             yield from self.train_epoch(epoch, start)
             if self.control.stop.is_set():
-                stopped = True
-                break
+                return True
+            self.phase = ("evaluate", epoch)
             eval_start = time.perf_counter()
             evaluated = self.evaluate()
             if evaluated is None:  # stopped during evaluation: the epoch's training is kept
                 yield from self.save(epoch, len(self.train_batches))
-                stopped = True
-                break
+                return True
+            self.phase = ("end", epoch)
             yield from self.end_epoch(epoch, evaluated, time.perf_counter() - eval_start, resumed, sample_x, sample_y)
             if self.control.stop.is_set():
-                stopped = True
-                break
-        yield RunFinished(epochs_completed=self.done, stopped=stopped, seconds=self.elapsed_now(),
-                          checkpoint=self.checkpoint,
-                          final_test_accuracy=self.last.test_accuracy if self.last else None,
-                          final_test_loss=self.last.test_loss if self.last else None)
+                return True
+        return False
 
     def train_epoch(self, epoch: int, start: int) -> Iterator:
         s, cfg, sums = self.s, self.s.cfg, self.sums
@@ -219,7 +258,18 @@ class Trainer:
             weight = yb.shape[0] * s.world / size if s.world > 1 else None
             # watch_skip (a sync) only when stats are due: an fp16 overflow skips the step (routine while
             # the scale settles), and a skipped step has nothing to measure
-            loss, out, stepped = self.train_step(xb, yb if s.classify else xb, weight=weight, watch_skip=due)
+            short = False
+            try:
+                loss, out, stepped = self.train_step(xb, yb if s.classify else xb, weight=weight, watch_skip=due)
+            except torch.OutOfMemoryError:
+                if s.world > 1:
+                    raise  # every rank must agree on a save: under torchrun the run fails as before
+                short = True
+            if short:  # out of the except block: torch's error and the step's tensors are gone
+                xb = yb = None
+                sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
+                sums.seconds += time.perf_counter() - clock
+                raise _Short(epoch, b, b - 1)
             due = due and stepped
             n = yb.shape[0]
             win_loss += loss.detach() * n
@@ -239,10 +289,11 @@ class Trainer:
                 now = time.perf_counter()
                 sums.seconds += now - clock
                 clock = now
+                memory, peak, util = self.meter.read() if self.meter is not None else (None, None, None)
                 yield BatchEnded(epoch=epoch, batch=b, batches=batches, seen=min(b * cfg.batch_size, n_total),
                                  total=n_total, loss=wl / max(wn, 1), accuracy=(wc / max(wn, 1)) if s.classify else None,
                                  samples_per_sec=sums.seen / max(sums.seconds, 1e-9), elapsed=self.elapsed_now(),
-                                 step=self.step)
+                                 step=self.step, gpu_memory=memory, gpu_peak=peak, gpu_util=util)
                 win_loss.zero_()
                 win_correct.zero_()
                 sums.win_n = 0
@@ -264,6 +315,67 @@ class Trainer:
                     return
         sums.seconds += time.perf_counter() - clock
         sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
+
+    def out_of_memory(self, short: _Short) -> Iterator:
+        """The GPU ran out of memory: save as a stop does (at the last whole batch), then end with one sentence
+        naming a batch size that fits: measured on the GPU (trainers.train.fit), else half the batch."""
+        import gc
+
+        s, cfg = self.s, self.s.cfg
+        gc.collect()
+        if s.device.type == "cuda":
+            torch.cuda.empty_cache()
+        kind, epoch = self.phase
+        batches = len(self.train_batches)
+        label = None
+        if kind == "train" and short.done >= 0:
+            where = f"epoch {epoch}, batch {short.batch}/{batches}, with a batch of {cfg.batch_size}"
+            if self.step > 0 or s.resume is not None:  # else nothing trained yet: a resume starts over
+                yield from self.save(epoch, short.done)
+                label = f"epoch {epoch}, batch {short.done}/{batches}"
+        elif kind == "evaluate":
+            where = f"the evaluation after epoch {epoch} (test batches of {cfg.test_batch_size})"
+            yield from self.save(epoch, batches)
+            label = f"epoch {epoch}, batch {batches}/{batches}"
+        elif kind == "end":
+            where = f"the end of epoch {epoch}"
+            yield from self.save()
+            label = f"epoch {epoch}"
+        else:
+            where = "the start, before the first batch" if kind == "start" else f"epoch {epoch}"
+        size, fits = self.fitting_batch(training=kind == "train" and short.done >= 0)
+        flag = f" --batch-size {size}" if size else ""
+        if not cfg.out:
+            then = f"train again with batch_size={size}" if size else "free some of the GPU's memory"
+        else:
+            command = resume_command(Path(cfg.out).name, cfg.model) + flag
+            if label and self.checkpoint:
+                then = f"saved at {label}: `{command}` goes on from there"
+            elif (Path(cfg.out) / FILENAME).exists():
+                then = f"its last save stays: `{command}` goes on from it"
+            else:
+                then = f"nothing was saved: `{command}` starts it again"
+        raise OutOfMemory(f"out of memory on {s.device} at {where}; {fits}; {then}.")
+
+    def fitting_batch(self, training: bool) -> tuple[int | None, str]:
+        """(a batch size that fits, the words for it); None when the training batch is not what ran out (or
+        even a batch of 1 does not fit)."""
+        s, failed = self.s, int(self.s.cfg.batch_size)
+        if not training:
+            return None, f"the training batch of {failed} is not what ran out: free some of the GPU's memory"
+        if failed <= 1:
+            return None, "not even a batch of 1 fits: free some of the GPU's memory (workbench gpus shows whose)"
+        if s.device.type == "cuda":
+            try:
+                fit = fit_session(s, largest=failed // 2)
+            except Exception:  # noqa: BLE001 - the measurement is a help; half the batch stands without it
+                fit = None
+            if fit is not None and fit.batch:
+                return fit.batch, f"a batch of {fit.batch} fits ({fit.measured(s.device)})"
+            if fit is not None:
+                return None, (f"not even a batch of 1 fits in the {gb(fit.room)} free on {s.device}: free some of its "
+                              f"memory (workbench gpus shows whose)")
+        return failed // 2, f"half the batch, {failed // 2}, should fit"
 
     def between_batches(self, epoch: int, b: int) -> Iterator:
         """Saves asked for, and pauses: paused time is not training time (speed and time left ignore it)."""
@@ -346,7 +458,8 @@ class Trainer:
         self.last = EpochEnded(epoch=epoch, epochs=s.cfg.epochs, train_loss=sums.loss / seen,
                                train_accuracy=sums.correct / seen if s.classify else None, test_loss=test_loss,
                                test_accuracy=test_acc, seconds=sums.seconds, eval_seconds=eval_seconds,
-                               samples_per_sec=sums.seen / max(sums.seconds, 1e-9), resumed=resumed)
+                               samples_per_sec=sums.seen / max(sums.seconds, 1e-9), resumed=resumed,
+                               gpu_peak=self.meter.peak() if self.meter is not None else None)
         self.done = epoch
         self.resume_at = None
         yield self.last
@@ -410,15 +523,17 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
     trainer: Trainer | None = None
     try:
         session = prepare(config, progress)
+        notes = (choose_batch(session),) if session.cfg.batch_size == AUTO else ()
         if adapt is not None:
             adapt(session)
-        trainer = Trainer(session, control)
+        trainer = Trainer(session, control, notes)
         yield from trainer.run()
         return
     except WorkbenchError as err:
         reason = str(err)
-    except torch.cuda.OutOfMemoryError:
-        reason = "the GPU ran out of memory; use a smaller batch size."
+    except torch.OutOfMemoryError:
+        reason = (f"the GPU ran out of memory before training began ({gb_words()}); a smaller model, or freeing the "
+                  f"GPU's memory (workbench gpus shows whose it is), may fit.")
     except Exception as err:  # a model or dataset that raises mid-run: report it, keep the caller alive
         where = traceback.extract_tb(err.__traceback__)[-1]
         reason = f"{type(err).__name__}: {err} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
@@ -426,6 +541,15 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
         reason = _exit_reason(err, config.model)
     done = trainer.done if trainer else 0
     yield RunFailed(reason, done, trainer.checkpoint if trainer else None)
+
+
+def gb_words() -> str:
+    """"79.1 GB of 80 GB free on cuda:0", or what can be said."""
+    try:
+        free, total = torch.cuda.mem_get_info()
+        return f"{gb(free)} of {gb(total)} free on cuda:{torch.cuda.current_device()}"
+    except Exception:  # noqa: BLE001
+        return "its memory could not be read"
 
 
 def _exit_reason(err: SystemExit, model: str) -> str:

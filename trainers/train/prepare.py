@@ -14,10 +14,10 @@ from torch.nn import functional as F
 from .. import checkpoint as ckpt
 from ..data.batches import LoaderBatches, TensorBatches, to_float
 from ..compat import check_pair
-from ..config import RunConfig
+from ..config import AUTO, RunConfig
 from ..data.base import LoadedData
 from ..data.registry import DATASETS, load
-from ..devices import resolve
+from ..devices import AUTO_BATCH_GPU_ONLY, gpu_record, resolve
 from ..errors import ConfigError, ModelLoadError
 from ..models import ModelSpec, get_spec
 from ..models.init import apply_layer_settings, init_parameters
@@ -147,6 +147,10 @@ def prepare(config: RunConfig, progress=None) -> Session:
     if payload is None and cfg.weights_from:
         parent = ckpt.load(cfg.weights_from)  # a fork's first weights: its parent's last saved ones
     device = resolve(cfg.device)
+    if cfg.batch_size == AUTO and device.type != "cuda":
+        raise ConfigError(AUTO_BATCH_GPU_ONLY.format(where="the CPU" if device.type == "cpu" else str(device)))
+    # which GPU, driver and CUDA the run trained with, in its config (the run's header shows it)
+    cfg = dataclasses.replace(cfg, gpu=gpu_record(device))
     if device.type == "cpu":
         # Denormals take the slow path in x86 floating point: mlp's second epoch was 1.7x its first. This
         # process's threads (the intra-op pool is made after this) treat them as zero.

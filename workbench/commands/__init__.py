@@ -5,11 +5,11 @@ Their modules import torch, textual and the trainers' heavier parts inside the f
 
 from __future__ import annotations
 
-from workbench.commands import export, info, lab, lrfind, predict, runs, serve, sweep, train
+from workbench.commands import export, gpus, info, lab, lrfind, predict, runs, serve, sweep, train
 
 COMMANDS = {
     "train": train.train, "runs": runs.runs, "attach": runs.attach, "stop": runs.stop, "compare": runs.compare,
     "models": info.models, "datasets": info.datasets, "inspect": info.inspect, "predict": predict.predict,
     "lab": lab.lab, "export": export.export, "sweep": sweep.sweep, "sweeps": sweep.sweeps,
-    "lr-find": lrfind.lr_find, "serve": serve.serve, "wait": runs.wait,
+    "lr-find": lrfind.lr_find, "serve": serve.serve, "wait": runs.wait, "gpus": gpus.gpus,
 }

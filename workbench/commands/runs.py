@@ -28,7 +28,7 @@ def runs_table(summaries, narrow: bool = False) -> list[list[str]]:
     for s in summaries:
         best = (f"{100 * s.best_accuracy:.2f}%" if s.best_accuracy is not None
                 else f"loss {s.best_loss:.4f}" if s.best_loss is not None else "-")
-        state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else s.state
+        state = f"{s.state} ({quiet_words(s.quiet)})" if s.quiet else f"{s.state} {s.gpu}" if s.live and s.gpu else s.state
         started = (age(now - s.started) if narrow else
                    time.strftime("%Y-%m-%d %H:%M", time.localtime(s.started)) + f" ({age(now - s.started)})")
         rows.append([lineage(shown(s.name), shown(s.parent) if s.parent else ""), s.model, s.dataset,

@@ -12,6 +12,7 @@ from trainers.errors import WorkbenchError
 from trainers.events import END
 
 from workbench.options import check_names  # shared with cli.py and sweeps, from the options' layer
+from workbench.render.text import gpu_words
 
 
 def fmt_acc(value: float | None) -> str:
@@ -132,6 +133,7 @@ def train(args) -> int:
     from trainers.runs import FolderControl, RunReader, send
 
     config = train_config(args)
+    check_gpu(config)
     distributed = config.nproc_per_node > 1 or config.nnodes > 1
     if args.detach or distributed:
         folder, child = start(config)
@@ -190,6 +192,18 @@ def train(args) -> int:
             signal.signal(s, handler)
 
 
+def check_gpu(config) -> None:
+    """Before a folder is made: a GPU that is not here, or --batch-size auto off a GPU, is a one-line error
+    (exit 2); a GPU another live run trains on is a one-line warning naming that run."""
+    from trainers.devices import check
+    from trainers.gpus import busy_sentence
+
+    check(config)
+    busy = busy_sentence(config.device)
+    if busy:
+        print(f"workbench: warning: {busy}", file=sys.stderr, flush=True)
+
+
 def _leave_terminal(run_dir: str) -> None:
     """From now on standard output goes nowhere and errors go to RUN/trainer.log: a hung-up terminal fails
     every write with EIO, and the run must still save and say how it ended."""
@@ -227,32 +241,41 @@ def show_events(events, run_dir: str) -> int:
                 span = f"resumed {where}, on to epoch {event.epochs}"
             else:
                 span = f"{event.epochs} epoch(s)"
+            from trainers.devices import record_words
+
             procs = event.config.get("nproc_per_node", 1) * event.config.get("nnodes", 1)
-            device = event.device + (f" x {procs} processes" if procs > 1 else "")
+            gpu = record_words(event.config.get("gpu"))
+            device = (gpu or event.device) + (f" x {procs} processes" if procs > 1 else "")
             print(f"{event.model} on {event.dataset}: {event.train_size:,} train / {event.test_size:,} test "
                   f"({event.data_source}); {event.parameters:,} parameters; {device}; "
                   f"{event.config['optimizer']} lr {event.config['lr']:g}, batch {event.config['batch_size']}; "
                   f"{span}; run {Path(run_dir).name}", flush=True)
+            for note in event.notes:
+                print(note, flush=True)
             for warning in event.warnings:
                 print(f"workbench: warning: {warning}", file=sys.stderr, flush=True)
             if tty and progress is None:
                 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                            TimeRemainingColumn)
 
+                # on a GPU, its memory beside the progress (the column is empty on a CPU)
                 progress = Progress(TextColumn("epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
                                     TextColumn("loss {task.fields[loss]:.4f}{task.fields[acc]}"),
                                     TextColumn("{task.fields[speed]:,.0f} samples/s"),
+                                    TextColumn("{task.fields[gpu]}"),
                                     TimeElapsedColumn(), TimeRemainingColumn(), transient=True)
                 progress.start()
                 task = progress.add_task("train", total=event.batches_per_epoch, epoch=1, loss=float("nan"),
-                                         acc="", speed=0.0)
+                                         acc="", speed=0.0, gpu="")
         elif isinstance(event, BatchEnded) and progress is not None:
             progress.update(task, completed=event.batch, epoch=f"{event.epoch}", loss=event.loss,
-                            acc=fmt_acc(event.accuracy), speed=event.samples_per_sec)
+                            acc=fmt_acc(event.accuracy), speed=event.samples_per_sec,
+                            gpu=gpu_words(event.gpu_memory, event.gpu_peak, event.gpu_util))
         elif isinstance(event, EpochEnded):
             line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
                     f"{fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
                     f"{fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
+                    + (f"  GPU peak {event.gpu_peak / 2**30:.1f} GB" if event.gpu_peak is not None else "")
                     + ("  (resumed)" if event.resumed else ""))
             if progress is not None:
                 progress.console.print(line, highlight=False, markup=False)

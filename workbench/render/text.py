@@ -21,6 +21,15 @@ def duration(seconds: float) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def gpu_words(memory: int | None, peak: int | None, util: int | None) -> str:
+    """"GPU 1.2 GB, peak 3.4 GB, 87%": the trainer's memory now and at its peak, and the GPU's utilisation;
+    "" off a GPU (a CPU run's BatchEnded carries none)."""
+    if memory is None:
+        return ""
+    use = f", {util}%" if util is not None else ""
+    return f"GPU {memory / 2**30:.1f} GB, peak {(peak or 0) / 2**30:.1f} GB{use}"
+
+
 def fit_columns(rows: list[list[str]], headers: tuple[str, ...] | list[str], width: int,
                 shrinks: tuple[int, ...] | list[int]) -> list[list[str]]:
     """The rows with the columns in `shrinks` cut (with …), in that order, so that a DataTable `width` cells

@@ -16,7 +16,8 @@ LIST_KEYS = [
     ("Tab  Shift+Tab", "next / previous field or list"),
     ("Enter in the form", "start training, like s"),
 ]
-EVERYWHERE = [("?", "this help"), ("q", "quit (a run keeps training; workbench attach)"), ("ctrl+q", "quit, even while typing")]
+EVERYWHERE = [("?", "this help"), ("g", "the GPUs: memory, use, whose processes"),
+              ("q", "quit (a run keeps training; workbench attach)"), ("ctrl+q", "quit, even while typing")]
 
 
 def key_label(key: str) -> str:

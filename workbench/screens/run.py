@@ -28,6 +28,7 @@ from trainers.runs.status import BEAT_SECONDS
 
 from workbench import follow
 from workbench.messages import RunEvents, StartRun
+from workbench.render.text import gpu_words
 from workbench.screens.insight import INSIGHT_TABS, InsightTabs
 from workbench.screens.layer_lease import LayerLease
 from workbench.widgets.model.architecture import ArchitectureView
@@ -229,6 +230,7 @@ class RunScreen(InsightTabs, Screen):
         self.reset_insight(spec is not None and spec.task == "reconstruct")
         self.progress.state = "starting"
         self.progress.text = "loading data and building the model…"
+        self.progress.gpu = ""
         self.started, self.ended, self.warnings = None, False, ()
         self.say("")
         self.title_line(self.name_text)
@@ -270,16 +272,24 @@ class RunScreen(InsightTabs, Screen):
         self.warnings = tuple(e.warnings)
         self.set_class(e.task == "reconstruct", "-reconstruct")
         self.label_insight(e.task == "reconstruct")
-        self.title_line(f"{e.model} on {e.dataset}", e.device, f"{e.parameters:,} params", self.name_text,
-                        f"{e.train_size:,}/{e.test_size:,} samples")
+        from trainers.devices import record_words
+
+        # on a GPU: which one, then (where there is room) its driver and CUDA, as the run recorded them
+        gpu = record_words(e.config.get("gpu")).split(" · ")
+        device, versions = (gpu[0], " · ".join(gpu[1:])) if gpu[0] else (e.device, "")
+        self.title_line(f"{e.model} on {e.dataset}", device, f"{e.parameters:,} params", self.name_text,
+                        *([versions] if versions else []), f"{e.train_size:,}/{e.test_size:,} samples")
         resumed = ""
         if e.resumed_at:
             epoch, batch = e.resumed_at
             resumed = (f" · resumed after epoch {epoch}" if batch >= ev.END
                        else f" · resumed at epoch {epoch}, batch {batch}/{e.batches_per_epoch}")
-        info = Text(f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {e.device}{resumed}\n"
+        where = " · ".join(filter(None, [e.device, versions]))
+        info = Text(f"{e.parameters:,} parameters ({e.trainable:,} trainable) · {where}{resumed}\n"
                     f"data: {e.data_source or e.dataset} · {e.batches_per_epoch} batches per epoch\n"
                     f"run folder: {self.folder}")
+        for note in e.notes:
+            info.append(f"\n{note}")
         for warning in self.warnings:
             info.append(f"\nwarning: {warning}", style="bold")
         self.query_one("#run-info", Static).update(info)
@@ -289,6 +299,8 @@ class RunScreen(InsightTabs, Screen):
         if self.warnings:
             more = f" (+{len(self.warnings) - 1} more on tab 4)" if len(self.warnings) > 1 else ""
             self.say(f"Warning: {self.warnings[0]}{more}", warning=True)
+        elif e.notes:
+            self.say(e.notes[0])  # --batch-size auto's choice
 
     def chart_batch(self, e: ev.BatchEnded) -> None:
         self.query_one("#chart-batch", LineChart).add("train", e.epoch - 1 + e.batch / max(e.batches, 1), e.loss)
@@ -298,6 +310,7 @@ class RunScreen(InsightTabs, Screen):
         left = remaining_seconds(e.elapsed, e.step, e.epoch, e.batch, e.batches, self.epochs)
         self.progress.text = progress_text(e.epoch, self.epochs, e.batch, e.batches, e.samples_per_sec, e.elapsed,
                                            left)
+        self.progress.gpu = gpu_words(e.gpu_memory, e.gpu_peak, e.gpu_util)  # "" on a CPU: nothing shows
 
     def on_epoch(self, e: ev.EpochEnded) -> None:
         loss = self.query_one("#chart-loss", LineChart)

@@ -323,8 +323,11 @@ HEADERS = (" ", "run", "model", "dataset", "epochs", "best", "status", "started"
 
 
 def status_word(s: RunSummary) -> str:
-    """The status column: the state, or how long a live run's trainer has said nothing."""
-    return f"no word {s.quiet / 60:.0f}m" if s.quiet else s.state  # the message line says it in full
+    """The status column: the state (a live run's with its GPU), or how long a live run's trainer has said
+    nothing."""
+    if s.quiet:
+        return f"no word {s.quiet / 60:.0f}m"  # the message line says it in full
+    return f"{s.state} {s.gpu}" if s.live and s.gpu else s.state
 
 
 def short_name(s: RunSummary) -> str:

@@ -12,7 +12,7 @@ from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from trainers.compat import check_pair
-from trainers.config import RunConfig
+from trainers.config import AUTO, RunConfig
 from trainers.errors import WorkbenchError
 
 from workbench.messages import CostEstimated
@@ -83,21 +83,23 @@ class CostPanel(Static):
         from trainers.cost import static_cost, timed_elsewhere
 
         worker = get_current_worker()
+        auto = config.batch_size == AUTO  # measured on the GPU: in the dry run's interpreter, not this one
         try:
-            cost = static_cost(config)
+            cost = None if auto else static_cost(config)
         except Exception as err:  # noqa: BLE001 - a model that cannot build is said, not crashed on
             self.post_message(CostEstimated(token, None, False, _reason(err)))
             return
         if worker.is_cancelled:
             return
-        self.post_message(CostEstimated(token, cost, False))
+        if cost is not None:
+            self.post_message(CostEstimated(token, cost, False))
         try:
             # in its own interpreter: this one's redraws would slow it (and skew what it measures)
             timed = timed_elsewhere(cost, config, cancelled=lambda: worker.is_cancelled, **self.DRY_RUN)
         except Exception as err:  # noqa: BLE001
             self.post_message(CostEstimated(token, cost, False, _reason(err)))
             return
-        if not worker.is_cancelled:
+        if timed is not None and not worker.is_cancelled:
             self.post_message(CostEstimated(token, timed, True))
 
     def on_cost_estimated(self, message: CostEstimated) -> None:

@@ -16,6 +16,7 @@ from workbench.options import form_fields
 # the data folder and the number of processes are laid out separately.
 FIELDS: list[tuple[str, str, object]] = [(f.name, f.label, f.kind) for f in form_fields()
                                          if f.name not in ("device", "data_dir", "nproc_per_node")]
+WORDS: dict[str, tuple[str, ...]] = {f.name: f.words for f in form_fields() if f.words}  # batch: auto
 
 
 class PathSuggester(Suggester):
@@ -46,16 +47,19 @@ def format_value(value: object) -> str:
     return str(value)
 
 
-def parse_value(label: str, kind: object, text: str) -> object:
+def parse_value(label: str, kind: object, text: str, words: tuple[str, ...] = ()) -> object:
     """The typed value of one field, or ValueError with one readable sentence."""
     text = text.strip()
     if not text:
         return None
+    if text.lower() in words:
+        return text.lower()
     try:
         return kind(text)  # type: ignore[operator]
     except ValueError:
         noun = "a whole number" if kind is int else "a number"
-        raise ValueError(f"{label} must be {noun}, got {text!r}.") from None
+        also = "".join(f" or {w}" for w in words)
+        raise ValueError(f"{label} must be {noun}{also}, got {text!r}.") from None
 
 
 class NumberInput(Input):
@@ -64,11 +68,16 @@ class NumberInput(Input):
 
     NUMBER_CHARACTERS = frozenset("0123456789.eE+-")
 
+    def __init__(self, *args, words: tuple[str, ...] = (), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # a word the field also takes (the batch's auto) is typed as text: its letters are no shortcuts here
+        self.characters = self.NUMBER_CHARACTERS | frozenset("".join(words))
+
     def check_consume_key(self, key: str, character: str | None) -> bool:
-        return character is not None and character in self.NUMBER_CHARACTERS
+        return character is not None and character in self.characters
 
     async def _on_key(self, event) -> None:
-        if event.is_printable and event.character not in self.NUMBER_CHARACTERS:
+        if event.is_printable and event.character not in self.characters:
             # Not ours: skip Input's handler (it would swallow the key) and let the key bubble up to
             # the bindings. Textual runs each class's _on_key unless the default is prevented.
             event.prevent_default()
@@ -93,8 +102,9 @@ class HyperparameterForm(Grid):
             if isinstance(kind, tuple):
                 yield Select([(c, c) for c in kind], id=f"hp-{name}", allow_blank=False, compact=True)
             else:
-                yield NumberInput(id=f"hp-{name}", compact=True, select_on_focus=True,
-                                  type="integer" if kind is int else "number")
+                words = WORDS.get(name, ())
+                yield NumberInput(id=f"hp-{name}", compact=True, select_on_focus=True, words=words,
+                                  type="text" if words else "integer" if kind is int else "number")
         yield Label("device", classes="field-label", id="device-label")
         yield self._device_select("auto")
         yield Label("procs", classes="field-label -procs", id="procs-label")
@@ -176,7 +186,7 @@ class HyperparameterForm(Grid):
             if isinstance(kind, tuple):
                 out[name] = selected(name)
             else:
-                out[name] = parse_value(label, kind, self.query_one(f"#hp-{name}", Input).value)
+                out[name] = parse_value(label, kind, self.query_one(f"#hp-{name}", Input).value, WORDS.get(name, ()))
         if out.get("seed") is None:
             out["seed"] = 0
         out["device"] = selected("device", "auto")

@@ -45,13 +45,30 @@ def progress_text(epoch: int, epochs: int, batch: int, batches: int, samples_per
             f"{format_duration(elapsed)} elapsed  {format_duration(remaining)} left")
 
 
+def with_gpu(text: str, gpu: str, width: int) -> str:
+    """The progress text with the GPU's words after the speed, made to fit `width`: first without the elapsed
+    time, then "samples/s" as "/s", then the batch without its word."""
+    parts = text.split("  ")
+    at = next((i + 1 for i, p in enumerate(parts) if p.endswith("samples/s")), len(parts))
+    parts.insert(at, gpu)
+    shorter = [lambda p: None if p.endswith(" elapsed") else p,
+               lambda p: p.replace(" samples/s", "/s"),
+               lambda p: p.removeprefix("batch ")]
+    for shorten in shorter:
+        if len("  ".join(parts)) <= width:
+            break
+        parts = [q for q in (shorten(p) if p is not gpu else p for p in parts) if q is not None]
+    return "  ".join(parts)
+
+
 class ProgressLine(Widget):
-    """State word plus progress text; both are reactives that repaint without a re-layout."""
+    """State word plus progress text (and on a GPU its memory); reactives that repaint without a re-layout."""
 
     COMPONENT_CLASSES = {"progress--state"}
 
     text: reactive[str] = reactive("waiting for the first batch…", layout=False)
     state: reactive[str] = reactive("starting", layout=False)
+    gpu: reactive[str] = reactive("", layout=False)  # "GPU 1.2 GB, peak 3.4 GB, 87%"; "" off a GPU
 
     def watch_state(self, old: str, new: str) -> None:
         self.remove_class(f"-{old}")
@@ -61,5 +78,6 @@ class ProgressLine(Widget):
         line = Text(no_wrap=True, overflow="ellipsis", end="")
         line.append(f" {self.state} ", style=self.get_component_rich_style("progress--state"))
         line.append(" ")
-        line.append(self.text)
+        room = self.size.width - len(self.state) - 3
+        line.append(with_gpu(self.text, self.gpu, room) if self.gpu else self.text)
         return line

@@ -1,0 +1,327 @@
+"""The GPU server through the fake NVML boundary (0, 1 and 4 GPUs with processes): what NVML's errors say,
+whose process is whose, which GPU auto takes, the busy warning, bad device names, --batch-size auto on a CPU,
+and an out-of-memory raised from a model's forward (the run saves and names a batch that fits). The tests
+marked gpu need CUDA (benchmarks/gpu_check.sh runs them on a GPU machine)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tests.conftest import GIB, gpu, live_run, recorded, tiny_config
+from trainers import devices, gpus, nvml
+from trainers.errors import ConfigError
+from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, RunFinished, RunStarted
+
+
+
+def needs_gpu(test):
+    """Marked gpu (`pytest -m gpu` picks them) and skipped without CUDA."""
+    return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
+
+FOUR = [gpu(0, used=70, util=90, processes=[(1, 2)]), gpu(1, used=10, util=40), gpu(2, used=10, util=5),
+        gpu(3, used=79.5, util=100)]
+
+
+# -- the boundary --------------------------------------------------------------------------------------
+
+
+def test_without_the_driver_nvml_is_one_sentence_never_an_error(monkeypatch):
+    import pynvml
+
+    def mismatch():
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIB_RM_VERSION_MISMATCH)
+
+    monkeypatch.delenv(nvml.FAKE, raising=False)
+    monkeypatch.setattr(nvml, "_NV", None)
+    monkeypatch.setattr(pynvml, "nvmlInit", mismatch)
+    report = nvml.query()
+    assert report.gpus == () and "library and kernel module are different versions" in report.reason
+    assert report.reason.endswith(".") and ". " not in report.reason and "nvidia-ml-py" in report.reason  # one sentence
+    monkeypatch.setattr(pynvml, "nvmlInit", lambda: (_ for _ in ()).throw(
+        pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)))
+    assert "found no NVIDIA driver (libnvidia-ml.so.1" in nvml.query().reason
+    assert nvml.load(0) is None  # a trainer's progress line goes without the figure
+
+
+def test_the_fake_describes_gpus_and_errors(fake_gpus):
+    fake_gpus(FOUR)
+    report = nvml.query()
+    assert [g.index for g in report.gpus] == [0, 1, 2, 3] and report.driver == "550.54.15" and report.cuda == "12.4"
+    assert report.gpus[0].memory_free == 10 * GIB and report.gpus[0].processes[0].pid == 1
+    assert nvml.load(1) == (40, 10 * GIB, 80 * GIB)
+    fake_gpus(error="LibRmVersionMismatch")
+    assert "reboot or reload the nvidia module" in nvml.query().reason
+    assert nvml.cuda_version(12040) == "12.4" and nvml.cuda_version(13000) == "13.0"
+
+
+# -- which GPU auto takes --------------------------------------------------------------------------------
+
+
+def test_auto_takes_the_most_free_memory_then_the_least_busy(fake_gpus, monkeypatch):
+    fake_gpus(FOUR)
+    assert devices.auto_gpu() == 2  # GPUs 1 and 2 have 70 GB free; 2 is less busy
+    fake_gpus([gpu(0, used=1), gpu(1, used=0.5)])
+    assert devices.auto_gpu() == 1
+    fake_gpus(FOUR)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,1")  # torch's cuda:0 is NVML's 3, cuda:1 its 1
+    assert devices.auto_gpu() == 1
+    assert [(i, g.index) for i, g in devices.visible()] == [(0, 3), (1, 1)]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "GPU-00000002")  # a UUID's start names a GPU too
+    assert [(i, g.index) for i, g in devices.visible()] == [(0, 2)]
+    # torch's own UUIDs, where it has said them, win over the variable
+    assert [(i, g.index) for i, g in devices.visible(torch_uuids=["00000003-fake", "GPU-00000000-fake"])] == [(0, 3), (1, 0)]
+    fake_gpus([])
+    assert devices.auto_gpu() is None  # resolve() then falls back to torch's cuda:0
+
+
+def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus):
+    fake_gpus(FOUR)
+    rows = dict(devices.available())
+    assert rows["cuda"] == "cuda:0, 10.0 of 80 GB free" and rows["cuda:2"] == "cuda:2, 70.0 of 80 GB free"
+    fake_gpus([gpu(0, used=1, total=16, name="Tesla T4")])
+    assert dict(devices.available())["cuda"] == "cuda:0, 15.0 of 16 GB free, T4"  # the name where it fits
+    assert rows["auto"] == "auto → cpu"  # torch here has no CUDA: auto trains on the CPU whatever NVML lists
+    fake_gpus([])
+    assert [v for v, _ in devices.available()] == ["auto", "cpu"]
+    fake_gpus(FOUR)
+
+
+# -- bad input ---------------------------------------------------------------------------------------------
+
+
+def test_a_gpu_that_is_not_there_names_the_ones_that_are(fake_gpus):
+    fake_gpus([gpu(0)])
+    with pytest.raises(ConfigError, match=r"^device cuda:7 does not exist: this machine has 1 GPU: cuda:0 \(H100 80GB "
+                                          r"HBM3\)\.$"):
+        devices.check_device("cuda:7")
+    fake_gpus(FOUR)
+    with pytest.raises(ConfigError, match="has 4 GPUs: cuda:0 .*cuda:3 "):
+        devices.resolve("cuda:4")
+    fake_gpus(error="LibRmVersionMismatch")
+    with pytest.raises(ConfigError, match=r"torch sees no CUDA GPU here: .*different versions .*reboot"):
+        devices.check_device("cuda")
+    with pytest.raises(ConfigError, match="unknown device 'tpu'"):
+        devices.check_device("tpu")
+
+
+def test_batch_size_auto_on_a_cpu_applies_to_gpus_only():
+    with pytest.raises(ConfigError, match=r"applies to GPUs only; on the CPU give --batch-size N\.$"):
+        devices.check(tiny_config(batch_size="auto", device="cpu"))
+    events = list(__import__("trainers").run(tiny_config(batch_size="auto")))
+    assert isinstance(events[-1], RunFailed) and "applies to GPUs only" in events[-1].reason
+    with pytest.raises(ConfigError, match="several processes"):
+        tiny_config(batch_size="auto", nproc_per_node=2).validate()
+    with pytest.raises(ConfigError, match="a whole number or auto, got 'many'"):
+        tiny_config(batch_size="many").validate()
+
+
+# -- whose processes -----------------------------------------------------------------------------------------
+
+
+def test_processes_are_named_by_run_or_by_user_and_command(fake_gpus):
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # as a torchrun rank is
+    try:
+        run, lock = live_run("cnn-pool-fashion-mnist-20250101-120301", gpu_index=1)
+        fake_gpus([gpu(0, processes=[(child.pid, 3), (1, 1), (4_000_000, 2)]), gpu(1, used=12), gpu(2)])
+        view = gpus.survey()
+        first = view.rows[0]
+        by_pid = {h.pid: h for h in first.holders}
+        assert by_pid[child.pid].run == run.name  # its parent is the run's trainer (this process)
+        assert by_pid[1].run == "" and by_pid[1].user and by_pid[1].command  # pid 1: someone's, by user and command
+        assert by_pid[4_000_000].user == ""  # another container's pid: not visible here
+        assert view.rows[1].runs == (run.name,)  # the run recorded GPU 1, whose processes NVML does not list
+        assert [r.cuda for r in view.rows] == [0, 1, 2]
+        lock.release()
+        assert gpus.survey().rows[1].runs == ()  # a run that ended holds no GPU
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_processes_of_sweep_trials_are_named_by_sweep_and_trial(fake_gpus):
+    run, lock = live_run("sweep-x/trial-003", gpu_index=0)
+    try:
+        fake_gpus([gpu(0, processes=[(os.getpid(), 1)])])
+        assert gpus.survey().rows[0].holders[0].run == "sweep-x/trial-003"
+    finally:
+        lock.release()
+
+
+def test_no_gpu_says_which_library_found_what(fake_gpus):
+    fake_gpus(error="LibraryNotFound")
+    sentence = gpus.no_gpu_sentence(nvml.query())
+    assert sentence.startswith("No GPU here: fake NVML (fake-gpus.json) found no NVIDIA driver")
+    assert f"torch {torch.__version__}" in sentence and sentence.endswith("Runs train on the CPU (or Apple's MPS).")
+
+
+# -- the busy warning ------------------------------------------------------------------------------------------
+
+
+def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus, monkeypatch):
+    fake_gpus(FOUR)
+    _, lock = live_run("mlp-mnist-20250101-090000", gpu_index=1)
+    try:
+        where, runs, free = gpus.busy("cuda:1")
+        assert where == "cuda:1 (H100 80GB HBM3)" and [r.name for r in runs] == ["mlp-mnist-20250101-090000"]
+        assert free == "cuda:2"  # GPU 0 has a process, GPU 1 the run
+        assert gpus.busy_sentence("cuda:1") == ("cuda:1 (H100 80GB HBM3) is in use by run mlp-mnist-20250101-090000: "
+                                                "the new run would share its memory and time; --device cuda:2 has no "
+                                                "process on it.")
+        assert gpus.busy("cuda:2")[1] == [] and gpus.busy_sentence("cpu") == ""
+        assert gpus.busy("auto")[0] == ""  # this torch has no CUDA: auto trains on the CPU, whatever NVML lists
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        assert gpus.busy("auto")[0] == "cuda:2 (H100 80GB HBM3)"  # auto takes the free one
+    finally:
+        lock.release()
+    assert gpus.busy_sentence("cuda:1") == ""
+
+
+# -- out of memory ----------------------------------------------------------------------------------------------
+
+OOM_MODEL = """import torch
+class Net(torch.nn.Module):
+    calls = 0
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        if self.training and x.shape[0] > {fits}:  # a GPU that holds {fits} images a batch, and then {at} - 1 steps
+            Net.calls += 1
+            if Net.calls >= {at}:
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return self.fc(x.flatten(1))
+"""
+
+
+def test_out_of_memory_saves_the_run_and_names_a_batch_that_fits(tmp_path):
+    src = tmp_path / "hungry.py"
+    src.write_text(OOM_MODEL.format(at=3, fits=8))
+    folder, events = recorded(tiny_config(model=f"{src}:Net", batch_size=16, epochs=2, limit_batches=4,
+                                          out=str(tmp_path / "r")))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint
+    name = os.path.basename(folder)
+    assert failed.reason == (f"out of memory on cpu at epoch 1, batch 3/4, with a batch of 16; half the batch, 8, should "
+                             f"fit; saved at epoch 1, batch 2/4: `workbench train --resume {name} --model {src}:Net "
+                             f"--batch-size 8` goes on from there.")
+    saved = [e for e in events if isinstance(e, CheckpointSaved)]
+    assert (saved[-1].epoch, saved[-1].batch, saved[-1].complete) == (1, 2, False)  # as a stop saves
+    from trainers.runs import read_status
+
+    assert read_status(folder).state == "failed" and read_status(folder).reason == failed.reason
+    # the sentence's command goes on: the same run, from batch 2, at the smaller batch
+    from trainers.backends import resume_config
+
+    config = resume_config(folder, model=f"{src}:Net", batch_size=8)  # (the run is in --out, not the home)
+    _, more = recorded(config)
+    assert isinstance(more[-1], RunFinished) and more[-1].epochs_completed == 2
+    assert more[0].config["batch_size"] == 8 and tuple(more[0].resumed_at) == (1, 2)
+
+
+def test_out_of_memory_at_the_first_batch_saves_nothing_and_starts_over(tmp_path):
+    src = tmp_path / "hungry.py"
+    src.write_text(OOM_MODEL.format(at=1, fits=0))
+    folder, events = recorded(tiny_config(model=f"{src}:Net", batch_size=1, out=str(tmp_path / "r")))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint is None
+    assert "with a batch of 1; not even a batch of 1 fits: free some of the GPU's memory" in failed.reason
+    assert failed.reason.endswith(f"nothing was saved: `workbench train --resume r --model {src}:Net` starts it again.")
+    assert not any(isinstance(e, CheckpointSaved) for e in events)
+
+
+def test_out_of_memory_in_the_evaluation_keeps_the_epochs_training(tmp_path):
+    src = tmp_path / "hungry.py"
+    src.write_text(OOM_MODEL.replace("if self.training and x.shape[0] > {fits}:", "if not self.training and "
+                                     "x.shape[0] > {fits}:").format(at=1, fits=40))  # the test batch of 64, only
+    folder, events = recorded(tiny_config(model=f"{src}:Net", out=str(tmp_path / "r")))
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint
+    assert failed.reason == (f"out of memory on cpu at the evaluation after epoch 1 (test batches of 1000); the training "
+                             f"batch of 32 is not what ran out: free some of the GPU's memory; saved at epoch 1, batch "
+                             f"3/3: `workbench train --resume r --model {src}:Net` goes on from there.")
+
+
+# -- on a GPU -------------------------------------------------------------------------------------------------
+
+
+@needs_gpu
+def test_on_a_gpu_the_run_records_it_and_reports_its_memory(tmp_path):
+    _, events = recorded(tiny_config(model="cnn-pool", device="auto", out=str(tmp_path / "r")))
+    started = events[0]
+    assert isinstance(started, RunStarted) and started.config["gpu"]["name"] and started.config["gpu"]["driver"]
+    assert started.device.startswith(f"cuda:{started.config['gpu']['index']} (")
+    batch = next(e for e in events if isinstance(e, BatchEnded))
+    assert 0 < batch.gpu_memory <= batch.gpu_peak
+    epoch = next(e for e in events if isinstance(e, EpochEnded))
+    assert epoch.gpu_peak >= batch.gpu_peak
+
+
+@needs_gpu
+def test_on_a_gpu_batch_size_auto_chooses_a_power_of_two_and_says_so(tmp_path):
+    _, events = recorded(tiny_config(model="cnn-pool", device="auto", batch_size="auto", out=str(tmp_path / "r")))
+    started = events[0]
+    chosen = started.config["batch_size"]
+    assert isinstance(chosen, int) and chosen & (chosen - 1) == 0 and chosen <= 256  # TINY has 256 samples
+    assert started.notes[0].startswith(f"--batch-size auto chose {chosen}: a step takes ")
+    assert isinstance(events[-1], RunFinished)
+
+
+@needs_gpu
+def test_on_a_gpu_a_real_out_of_memory_is_measured(tmp_path):
+    from trainers.train.fit import fit_session
+    from trainers.train.prepare import prepare
+
+    session = prepare(tiny_config(model="cnn-pool", device="auto"))
+    free, _ = torch.cuda.mem_get_info(session.device)
+    fit = fit_session(session, largest=256)
+    assert 1 <= fit.batch <= 256 and 0 < fit.need <= 0.9 * fit.room and fit.room <= free + torch.cuda.memory_reserved()
+
+
+@needs_gpu
+def test_on_a_gpu_fp16_trains_with_its_scaler(tmp_path):
+    _, events = recorded(tiny_config(model="cnn-pool", device="cuda", amp="fp16", out=str(tmp_path / "r")))
+    assert isinstance(events[-1], RunFinished)
+
+
+GREEDY_MODEL = """import torch
+class Net(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        if self.training and x.shape[0] > 8:  # a batch over 8 asks the GPU for a petabyte
+            torch.empty(2**50, dtype=torch.uint8, device=x.device)
+        return self.fc(x.flatten(1))
+"""
+
+
+@needs_gpu
+def test_on_a_gpu_a_real_out_of_memory_saves_and_measures_what_fits(tmp_path):
+    src = tmp_path / "greedy.py"
+    src.write_text(GREEDY_MODEL)
+    folder, events = recorded(tiny_config(model=f"{src}:Net", device="cuda", batch_size=8, epochs=2,
+                                          out=str(tmp_path / "r")))
+    assert isinstance(events[-1], RunFinished)  # 8 fits: the trainer's first epoch is saved...
+    more = recorded(tiny_config(model=f"{src}:Net", device="cuda", batch_size=32, epochs=3, out=folder,
+                                resume=folder))[1]
+    failed = more[-1]
+    assert isinstance(failed, RunFailed) and failed.checkpoint  # ...and a batch of 32 runs out at once
+    assert "with a batch of 32; a batch of 8 fits (a step takes " in failed.reason
+    assert failed.reason.endswith("--batch-size 8` goes on from there.")
+
+
+
+def test_the_cost_shows_a_steps_measured_peak_beside_torchinfo_only_on_a_gpu():
+    import dataclasses
+
+    from trainers.cost import format_cost, static_cost
+
+    cost = static_cost(tiny_config(device="cpu"))
+    assert len(format_cost(cost)) == 4 and "peak" not in " ".join(format_cost(cost))  # a CPU: nothing more
+    on_gpu = dataclasses.replace(cost, peak_device_bytes=3_210_000_000, batch_note="auto: ...")
+    lines = format_cost(on_gpu)
+    assert lines[0].endswith("batch 32 (auto)") and lines[-1].startswith("peak 3.21 GB a step · torchinfo ")
+    assert all(len(line) <= 40 for line in lines)
