@@ -218,7 +218,61 @@ def test_out_of_memory_saves_the_run_and_names_a_batch_that_fits(tmp_path):
     config = resume_config(folder, model=f"{src}:Net", batch_size=8)  # (the run is in --out, not the home)
     _, more = recorded(config)
     assert isinstance(more[-1], RunFinished) and more[-1].epochs_completed == 2
-    assert more[0].config["batch_size"] == 8 and tuple(more[0].resumed_at) == (1, 2)
+    # 2 batches of 16 are 4 of 8: the resume goes on after the same 32 samples
+    assert more[0].config["batch_size"] == 8 and tuple(more[0].resumed_at) == (1, 4)
+
+
+COUNTING_MODEL = '''import torch
+class Net(torch.nn.Module):
+    calls = 0
+    def __init__(self):
+        super().__init__()
+        self.fc = torch.nn.Linear(784, 10)
+    def forward(self, x):
+        if self.training:
+            if x.shape[0] > {fits}:
+                Net.calls += 1
+                if Net.calls >= {at}:
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            with open({log!r}, "a") as f:  # each sample trained on, by the sum of its pixels
+                f.write("".join(f"{{v:.5f}}\\n" for v in x.detach().flatten(1).sum(1).tolist()))
+        return self.fc(x.flatten(1))
+'''
+
+
+def trained(tmp_path, name: str, fits: int, at: int = 1):
+    """A model file that runs out of memory at its `at`-th batch over `fits`, and the file naming each sample it
+    trained on."""
+    log = tmp_path / f"{name}.log"
+    src = tmp_path / f"{name}.py"
+    src.write_text(COUNTING_MODEL.format(fits=fits, at=at, log=str(log)))
+    return f"{src}:Net", log
+
+
+def test_a_resume_at_the_smaller_batch_trains_every_sample_of_the_epoch_once(tmp_path):
+    from trainers.backends import resume_config
+
+    whole, whole_log = trained(tmp_path, "whole", fits=10_000)
+    recorded(tiny_config(model=whole, batch_size=16, limit_batches=None, out=str(tmp_path / "whole")))
+    model, log = trained(tmp_path, "hungry", fits=8, at=3)
+    folder, events = recorded(tiny_config(model=model, batch_size=16, limit_batches=None, out=str(tmp_path / "r")))
+    assert isinstance(events[-1], RunFailed) and "--batch-size 8` goes on from there" in events[-1].reason
+    _, more = recorded(resume_config(folder, model=model, batch_size=8))
+    assert isinstance(more[-1], RunFinished) and tuple(more[0].resumed_at) == (1, 4)
+    samples = log.read_text().split()
+    assert len(samples) == 256  # 2 batches of 16, then 28 of 8: none twice, none left out
+    assert sorted(samples) == sorted(whole_log.read_text().split())
+
+
+def test_a_resume_at_a_batch_that_does_not_divide_the_samples_done_says_which_do(tmp_path):
+    from trainers.backends import resume_config
+
+    model, _ = trained(tmp_path, "hungry", fits=8, at=3)
+    folder, _ = recorded(tiny_config(model=model, batch_size=16, limit_batches=None, out=str(tmp_path / "r")))
+    _, more = recorded(resume_config(folder, model=model, batch_size=12))
+    assert isinstance(more[-1], RunFailed)
+    assert more[-1].reason == ("the checkpoint stopped epoch 1 after 32 samples (2 batches of 16), which batches of 12 do "
+                               "not divide; resume with a --batch-size that divides 32 (1, 2, 4, 8 or 16).")
 
 
 def test_out_of_memory_at_the_first_batch_saves_nothing_and_starts_over(tmp_path):

@@ -114,7 +114,7 @@ class Trainer:
         self.train_batches = s.batches(True, self.generator)
         self.test_batches = s.batches(False)
         where = state.get("position")
-        self.resume_at: tuple[int, int] | None = tuple(where) if where else None
+        self.resume_at: tuple[int, int] | None = self.position(where, state.get("batch_size")) if where else None
         self.sums = EpochSums(**state["sums"]) if where and state.get("sums") else EpochSums()
         self.step = int(state.get("step", self.done * len(self.train_batches)))
         self.elapsed = float(state.get("elapsed", 0.0))  # training seconds before this process
@@ -143,6 +143,25 @@ class Trainer:
 
     # -- where training stands ------------------------------------------------------------------------
 
+    def position(self, where, saved_batch: int | None) -> tuple[int, int]:
+        """A checkpoint's (epoch, batches done) in batches of this run's size: a resume with another batch size
+        (the smaller one an out-of-memory names) goes on after the same samples, each trained once."""
+        epoch, done = int(where[0]), int(where[1])
+        new, old = int(self.s.cfg.batch_size), int(saved_batch or self.s.cfg.batch_size)
+        if old == new or done == 0:
+            return epoch, done
+        n, limit = self.train_batches.n, self.s.cfg.limit_batches
+        old_batches = min(-(-n // old), limit) if limit else -(-n // old)
+        if done >= old_batches:
+            return epoch, len(self.train_batches)  # the epoch's training was done; its evaluation was not
+        samples = done * old
+        if samples % new:
+            sizes = [d for d in range(1, max(old, new) + 1) if samples % d == 0][-10:]
+            raise ConfigError(f"the checkpoint stopped epoch {epoch} after {samples:,} samples ({done} batches of {old}), "
+                              f"which batches of {new} do not divide; resume with a --batch-size that divides "
+                              f"{samples:,} ({_or(sizes)}).")
+        return epoch, min(samples // new, len(self.train_batches))
+
     def elapsed_now(self) -> float:
         return self.elapsed + time.perf_counter() - self.segment_start
 
@@ -156,7 +175,7 @@ class Trainer:
                  "generator": self.epoch_start_state if mid else self.generator.get_state(),
                  "rng": torch.get_rng_state(),
                  "cuda_rng": torch.cuda.get_rng_state_all() if self.s.device.type == "cuda" else None,
-                 "sums": asdict(s) if mid else None,
+                 "sums": asdict(s) if mid else None, "batch_size": self.s.cfg.batch_size,  # what `position` counts
                  "scaler": self.scaler.state_dict() if self.scaler is not None else None}
         return state
 
@@ -541,6 +560,12 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
         reason = _exit_reason(err, config.model)
     done = trainer.done if trainer else 0
     yield RunFailed(reason, done, trainer.checkpoint if trainer else None)
+
+
+def _or(items) -> str:
+    """"1, 2 or 4"."""
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
 def gb_words() -> str:

@@ -190,6 +190,9 @@ def prepare(config: RunConfig, progress=None) -> Session:
             except (ValueError, KeyError) as err:
                 raise ConfigError(f"the checkpoint's optimizer state does not fit {cfg.optimizer}: {err}") from err
         session.resume = ckpt.training_state(payload)
+        if isinstance(saved, dict) and isinstance(saved.get("batch_size"), int):
+            # checkpoints before the state said it: the position counts batches of the size the run saved with
+            session.resume.setdefault("batch_size", saved["batch_size"])
     return session
 
 
