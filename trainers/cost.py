@@ -203,7 +203,7 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     when cancelled."""
     import torch
 
-    from .devices import describe, resolve
+    from .devices import describe, is_out_of_memory, resolve
     from .train.prepare import resolve_with_spec, channels_last as wants_channels_last, make_optimizer
     from .train.step import TrainStep
 
@@ -259,9 +259,9 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
         per_batch, n = _median_time(train_step, device, warmup, steps, budget_s, cancelled)
         model.eval()
         per_eval, _ = _median_time(eval_step, device, 1, max(1, steps // 2), budget_s / 2, cancelled)
-    except torch.OutOfMemoryError:
-        raise WorkbenchError(f"a batch of {b} does not fit in {device}'s memory; try a smaller batch size.") from None
-    except RuntimeError as err:
+    except RuntimeError as err:  # torch's OutOfMemoryError is one
+        if is_out_of_memory(err):
+            raise WorkbenchError(f"a batch of {b} does not fit in {device}'s memory; try a smaller batch size.") from None
         raise WorkbenchError(f"the dry run failed on {device}: {str(err).splitlines()[0]}") from None
     if per_batch is None or per_eval is None:
         return cost

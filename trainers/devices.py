@@ -93,6 +93,23 @@ def gpu_list(gpus: list[tuple[int, nvml.GpuInfo]]) -> str:
     return ", ".join(f"cuda:{i} ({short_name(g.name)})" for i, g in gpus)
 
 
+# ---------------------------------------------------------------------------------------- out of memory
+
+# what CUDA's libraries say when an allocation of their own fails: torch raises these as a plain RuntimeError
+OUT_OF_MEMORY = ("CUDA out of memory", "CUDA error: out of memory", "CUBLAS_STATUS_ALLOC_FAILED",
+                 "CUDNN_STATUS_ALLOC_FAILED", "cuDNN error: CUDNN_STATUS_NOT_ENOUGH_WORKSPACE")
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """Whether `err` is the GPU running out of memory: torch's OutOfMemoryError (its caching allocator), or a
+    RuntimeError from cuBLAS, cuDNN or a CUDA call that could not allocate (their own memory, outside torch's)."""
+    import torch
+
+    if isinstance(err, torch.OutOfMemoryError):
+        return True
+    return isinstance(err, RuntimeError) and any(words in str(err) for words in OUT_OF_MEMORY)
+
+
 # ---------------------------------------------------------------------------------------- resolving
 
 

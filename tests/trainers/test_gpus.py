@@ -273,6 +273,11 @@ def test_a_resume_at_a_batch_that_does_not_divide_the_samples_done_says_which_do
     assert isinstance(more[-1], RunFailed)
     assert more[-1].reason == ("the checkpoint stopped epoch 1 after 32 samples (2 batches of 16), which batches of 12 do "
                                "not divide; resume with a --batch-size that divides 32 (1, 2, 4, 8 or 16).")
+    # so an out-of-memory names a batch that divides what its save has done: 2 batches of 15 are 5 of 6, not of 7
+    model, _ = trained(tmp_path, "odd", fits=8, at=3)
+    _, events = recorded(tiny_config(model=model, batch_size=15, limit_batches=None, out=str(tmp_path / "odd")))
+    assert "; half the batch, 7, should fit; 6 divides the 30 samples the save has of its epoch; saved at epoch 1, " \
+           "batch 2/18: " in events[-1].reason and events[-1].reason.endswith("--batch-size 6` goes on from there.")
 
 
 def test_out_of_memory_at_the_first_batch_saves_nothing_and_starts_over(tmp_path):
@@ -296,6 +301,65 @@ def test_out_of_memory_in_the_evaluation_keeps_the_epochs_training(tmp_path):
     assert failed.reason == (f"out of memory on cpu at the evaluation after epoch 1 (test batches of 1000); the training "
                              f"batch of 32 is not what ran out: free some of the GPU's memory; saved at epoch 1, batch "
                              f"3/3: `workbench train --resume r --model {src}:Net` goes on from there.")
+
+
+def test_out_of_memory_in_the_optimizers_step_keeps_the_last_save(tmp_path, monkeypatch):
+    model, _ = trained(tmp_path, "net", fits=10_000)
+    real, steps = torch.optim.Adam.step, []
+
+    def step(self, *args, **kwargs):  # Adam's foreach kernels move its state, then a temporary does not fit
+        real(self, *args, **kwargs)
+        steps.append(1)
+        if len(steps) == 5:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
+
+    monkeypatch.setattr(torch.optim.Adam, "step", step)
+    folder, events = recorded(tiny_config(model=model, optimizer="adam", epochs=2, out=str(tmp_path / "r")))
+    saved = [(e.epoch, e.batch, e.complete) for e in events if isinstance(e, CheckpointSaved)]
+    assert saved == [(1, 3, True)]  # epoch 1's end, and nothing of the half-stepped epoch 2
+    assert events[-1].reason == (f"out of memory on cpu at epoch 2, batch 2/3, with a batch of 32, in the optimizer's "
+                                 f"step; half the batch, 16, should fit; the weights were half a step on, so they were "
+                                 f"not saved: its last save stays: `workbench train --resume r --model {model} "
+                                 f"--batch-size 16` goes on from it.")
+
+
+def test_out_of_memory_building_a_batch_saves_at_the_last_finished_one(tmp_path, monkeypatch):
+    from trainers.backends import resume_config
+    from trainers.data.batches import TensorBatches
+
+    real, batches = TensorBatches.epoch, []
+
+    def epoch(self, start=0):  # the third training batch does not fit on the GPU
+        for item in real(self, start):
+            if self.order.shuffle:
+                batches.append(1)
+                if len(batches) == 3:
+                    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 96.00 MiB")
+            yield item
+
+    whole = recorded(tiny_config(out=str(tmp_path / "whole")))[1]
+    monkeypatch.setattr(TensorBatches, "epoch", epoch)
+    folder, events = recorded(tiny_config(out=str(tmp_path / "r")))
+    assert events[-1].reason.startswith("out of memory on cpu at epoch 1, batch 3/3, with a batch of 32; half the "
+                                        "batch, 16, should fit; saved at epoch 1, batch 2/3: ")
+    monkeypatch.setattr(TensorBatches, "epoch", real)
+    more = recorded(resume_config(folder))[1]  # at the same batch: the run never stopped, bit for bit
+    ended = [e for e in more if isinstance(e, EpochEnded)]
+    assert [(e.train_loss, e.test_loss) for e in ended] == [(e.train_loss, e.test_loss) for e in whole
+                                                            if isinstance(e, EpochEnded)]
+
+
+def test_out_of_memory_that_cuda_reports_as_a_runtime_error_saves_too(tmp_path):
+    src = tmp_path / "hungry.py"
+    src.write_text(OOM_MODEL.format(at=3, fits=8).replace(
+        'torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")',
+        'RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")'))
+    _, events = recorded(tiny_config(model=f"{src}:Net", batch_size=16, limit_batches=4, out=str(tmp_path / "r")))
+    assert events[-1].reason.startswith("out of memory on cpu at epoch 1, batch 3/4, with a batch of 16; half the "
+                                        "batch, 8, should fit; saved at epoch 1, batch 2/4")
+    assert devices.is_out_of_memory(RuntimeError("CUDA error: out of memory\nCUDA kernel errors might be ..."))
+    assert devices.is_out_of_memory(RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"))
+    assert not devices.is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
 
 
 # -- on a GPU -------------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ..config import RunConfig
-from ..devices import gb
+from ..devices import gb, is_out_of_memory
 from ..errors import ConfigError
 from .prepare import channels_last, make_optimizer
 from .step import TrainStep
@@ -103,7 +103,9 @@ def _measure(step: TrainStep, model, device, shape, classes: int, loss: str, bat
             step(x, target)
         torch.cuda.synchronize(device)
         need = torch.cuda.max_memory_allocated(device) - base
-    except torch.OutOfMemoryError:
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
         failed = True  # the exception (and the frames holding its tensors) is gone once out of this block
     x = target = None
     if failed:

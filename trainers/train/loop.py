@@ -27,7 +27,7 @@ import torch
 from ..checkpoint import FILENAME
 from ..config import AUTO, RunConfig
 from ..control import RunControl
-from ..devices import GpuMeter, describe, gb
+from ..devices import GpuMeter, describe, gb, is_out_of_memory
 from ..errors import ConfigError, WorkbenchError
 from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, Predictions,
                      Reconstructions, RunFailed, RunFinished, RunStarted)
@@ -49,16 +49,6 @@ class TrainingDiverged(WorkbenchError):
 
 class OutOfMemory(WorkbenchError):
     """The GPU ran out of memory: the run was saved, and the sentence names a batch size that fits."""
-
-
-class _Short(Exception):
-    """The training step ran out of memory at (epoch, batch); `done`: the epoch's batches finished before it
-    (-1: not in a training step). Raised after the except block that caught torch's error, so that error's
-    frames (holding the batch's tensors) are freed before anything more is asked of the GPU."""
-
-    def __init__(self, epoch: int, batch: int, done: int) -> None:
-        super().__init__(epoch, batch, done)
-        self.epoch, self.batch, self.done = epoch, batch, done
 
 
 @dataclass
@@ -103,6 +93,9 @@ class Trainer:
         # on a GPU, memory beside progress: host-side reads of torch's allocator, no device sync
         self.meter = GpuMeter(s.device, s.cfg.gpu) if s.device.type == "cuda" else None
         self.phase: tuple[str, int] = ("start", 0)  # where the run is, for a sentence after an out-of-memory
+        # where a save after an out-of-memory in training goes: the last batch whose step and sums are done
+        # (`stepped`: the weights have moved past it), the epoch's unreported sums and when they were last read
+        self.finished, self.stepped, self.window, self.clock = (0, 0), False, None, time.perf_counter()
         self.criterion = loss_fn(s.loss)
         state = s.resume or {}
         self.done = int(state.get("epoch", 0))  # the last finished (evaluated) epoch
@@ -128,6 +121,7 @@ class Trainer:
                               f"total to reach; ask for more epochs to train further.")
         self.epoch_start_state = self.generator.get_state()
         self.checkpoint: str | None = None
+        self.saved_batch = self.resume_at[1] if self.resume_at else 0  # mid-epoch: the batches the last save counts
         self.segment_start = time.perf_counter()
         self.last: EpochEnded | None = None
         self.probe = None  # trainers.probes.layers: set by run() when layer statistics may be asked for
@@ -185,6 +179,7 @@ class Trainer:
             return
         if self.s.rank == 0:
             self.checkpoint = self.s.save(self.state(epoch, batch))
+        self.saved_batch = batch if epoch is not None and batch < len(self.train_batches) else 0
         batches = len(self.train_batches)
         if epoch is None:
             yield CheckpointSaved(self.checkpoint or "", self.done, batches, batches, complete=True)
@@ -212,18 +207,15 @@ class Trainer:
         self.probe = probe_for(s, sample_x, getattr(self.control, "layer_stats_wanted", None))
         if resumed_at is None and s.rank == 0:
             yield walk_samples(s, 0, sample_x, sample_y)  # the activations at initialisation
-        stopped = False
-        short: _Short | None = None
+        stopped = out = False
         try:
             stopped = yield from self.epochs(sample_x, sample_y)
-        except _Short as err:
-            short = err
-        except torch.OutOfMemoryError:
-            if s.world > 1:
-                raise  # every rank must agree on a save: under torchrun the run fails as before
-            short = _Short(self.phase[1], 0, -1)  # outside a training step: evaluation, samples, probes
-        if short is not None:
-            yield from self.out_of_memory(short)  # saves, then raises OutOfMemory with the sentence
+        except Exception as err:
+            if s.world > 1 or not is_out_of_memory(err):
+                raise  # under torchrun every rank must agree on a save: the run fails as before
+            out = True
+        if out:  # out of the except block: the error's frames, holding the batch's tensors, are gone
+            yield from self.out_of_memory()  # saves where it can, then raises OutOfMemory with the sentence
         yield RunFinished(epochs_completed=self.done, stopped=stopped, seconds=self.elapsed_now(),
                           checkpoint=self.checkpoint,
                           final_test_accuracy=self.last.test_accuracy if self.last else None,
@@ -241,6 +233,7 @@ class Trainer:
             self.epoch_start_state = self.generator.get_state()
             if self.meter is not None:
                 self.meter.reset()  # the epoch's peak
+            self.finished, self.stepped, self.window = (epoch, start), False, None
             self.phase = ("train", epoch)
             yield from self.train_epoch(epoch, start)
             if self.control.stop.is_set():
@@ -266,7 +259,7 @@ class Trainer:
         # Sums stay on the device and are read only when reported: .item() per batch is a GPU sync.
         win_loss = torch.tensor(sums.win_loss, device=device)
         win_correct = torch.tensor(int(sums.win_correct), device=device, dtype=torch.int64)
-        clock = time.perf_counter()
+        self.window, self.clock = (win_loss, win_correct), time.perf_counter()
         probe = self.probe
         for b, (xb, yb, size) in enumerate(self.train_batches.epoch(start), start=start + 1):
             due = probe is not None and probe.due(b, batches)
@@ -277,18 +270,8 @@ class Trainer:
             weight = yb.shape[0] * s.world / size if s.world > 1 else None
             # watch_skip (a sync) only when stats are due: an fp16 overflow skips the step (routine while
             # the scale settles), and a skipped step has nothing to measure
-            short = False
-            try:
-                loss, out, stepped = self.train_step(xb, yb if s.classify else xb, weight=weight, watch_skip=due)
-            except torch.OutOfMemoryError:
-                if s.world > 1:
-                    raise  # every rank must agree on a save: under torchrun the run fails as before
-                short = True
-            if short:  # out of the except block: torch's error and the step's tensors are gone
-                xb = yb = None
-                sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
-                sums.seconds += time.perf_counter() - clock
-                raise _Short(epoch, b, b - 1)
+            loss, out, stepped = self.train_step(xb, yb if s.classify else xb, weight=weight, watch_skip=due)
+            self.stepped = True  # until this batch is counted: a save after an out-of-memory would be half of it
             due = due and stepped
             n = yb.shape[0]
             win_loss += loss.detach() * n
@@ -306,8 +289,8 @@ class Trainer:
                 sums.correct += wc
                 sums.seen += wn
                 now = time.perf_counter()
-                sums.seconds += now - clock
-                clock = now
+                sums.seconds += now - self.clock
+                self.clock = now
                 memory, peak, util = self.meter.read() if self.meter is not None else (None, None, None)
                 yield BatchEnded(epoch=epoch, batch=b, batches=batches, seen=min(b * cfg.batch_size, n_total),
                                  total=n_total, loss=wl / max(wn, 1), accuracy=(wc / max(wn, 1)) if s.classify else None,
@@ -316,6 +299,7 @@ class Trainer:
                 win_loss.zero_()
                 win_correct.zero_()
                 sums.win_n = 0
+            self.finished, self.stepped = (epoch, b), False
             if due:  # after the step, before the next zero_grad: the gradients are still there
                 yield probe.after_step(epoch, b, batches, self.step)
             if s.world > 1:
@@ -326,18 +310,19 @@ class Trainer:
                 self.control.poll()
             if self.control.save_requested or self.control.paused or self.control.stop.is_set():
                 sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
-                sums.seconds += time.perf_counter() - clock
+                sums.seconds += time.perf_counter() - self.clock
                 yield from self.between_batches(epoch, b)
-                clock = time.perf_counter()
+                self.clock = time.perf_counter()
                 if self.control.stop.is_set():
                     yield from self.save(epoch, b)
                     return
-        sums.seconds += time.perf_counter() - clock
+        sums.seconds += time.perf_counter() - self.clock
         sums.win_loss, sums.win_correct = float(win_loss.item()), float(win_correct.item())
 
-    def out_of_memory(self, short: _Short) -> Iterator:
-        """The GPU ran out of memory: save as a stop does (at the last whole batch), then end with one sentence
-        naming a batch size that fits: measured on the GPU (trainers.train.fit), else half the batch."""
+    def out_of_memory(self) -> Iterator:
+        """The GPU ran out of memory: save as a stop does (in training: at the last finished batch, unless the
+        optimizer's step had begun), then end with one sentence naming a batch size that fits: measured on the
+        GPU (trainers.train.fit), else half the batch."""
         import gc
 
         s, cfg = self.s, self.s.cfg
@@ -346,12 +331,19 @@ class Trainer:
             torch.cuda.empty_cache()
         kind, epoch = self.phase
         batches = len(self.train_batches)
-        label = None
-        if kind == "train" and short.done >= 0:
-            where = f"epoch {epoch}, batch {short.batch}/{batches}, with a batch of {cfg.batch_size}"
-            if self.step > 0 or s.resume is not None:  # else nothing trained yet: a resume starts over
-                yield from self.save(epoch, short.done)
-                label = f"epoch {epoch}, batch {short.done}/{batches}"
+        label, halfway = None, False
+        if kind == "train":
+            done = self.finished[1]
+            where = f"epoch {epoch}, batch {done + 1}/{batches}, with a batch of {cfg.batch_size}"
+            halfway = self.stepped or self.train_step.optimizing
+            if halfway:  # the weights and the optimizer's state may be half a step on: the last save stays
+                where += ", in the optimizer's step" if self.train_step.optimizing else ", after its step"
+            elif self.step > 0 or s.resume is not None:  # else nothing trained yet: a resume starts over
+                if self.window is not None:  # the sums as they were after that batch
+                    self.sums.win_loss, self.sums.win_correct = (float(v.item()) for v in self.window)
+                    self.sums.seconds += time.perf_counter() - self.clock
+                yield from self.save(epoch, done)
+                label = f"epoch {epoch}, batch {done}/{batches}"
         elif kind == "evaluate":
             where = f"the evaluation after epoch {epoch} (test batches of {cfg.test_batch_size})"
             yield from self.save(epoch, batches)
@@ -362,18 +354,23 @@ class Trainer:
             label = f"epoch {epoch}"
         else:
             where = "the start, before the first batch" if kind == "start" else f"epoch {epoch}"
-        size, fits = self.fitting_batch(training=kind == "train" and short.done >= 0)
+        size, fits = self.fitting_batch(training=kind == "train")
+        samples = self.saved_batch * int(cfg.batch_size)  # what the resume goes on after, mid-epoch
+        if size and samples and samples % size:
+            size = max(d for d in range(1, size + 1) if samples % d == 0)
+            fits += f"; {size} divides the {samples:,} samples the save has of its epoch"
         flag = f" --batch-size {size}" if size else ""
         if not cfg.out:
             then = f"train again with batch_size={size}" if size else "free some of the GPU's memory"
         else:
             command = resume_command(Path(cfg.out).name, cfg.model) + flag
+            unsaved = "the weights were half a step on, so they were not saved: " if halfway else ""
             if label and self.checkpoint:
                 then = f"saved at {label}: `{command}` goes on from there"
             elif (Path(cfg.out) / FILENAME).exists():
-                then = f"its last save stays: `{command}` goes on from it"
+                then = f"{unsaved}its last save stays: `{command}` goes on from it"
             else:
-                then = f"nothing was saved: `{command}` starts it again"
+                then = f"{unsaved or 'nothing was saved: '}`{command}` starts it again"
         raise OutOfMemory(f"out of memory on {s.device} at {where}; {fits}; {then}.")
 
     def fitting_batch(self, training: bool) -> tuple[int | None, str]:
@@ -550,12 +547,13 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
         return
     except WorkbenchError as err:
         reason = str(err)
-    except torch.OutOfMemoryError:
-        reason = (f"the GPU ran out of memory before training began ({gb_words()}); a smaller model, or freeing the "
-                  f"GPU's memory (workbench gpus shows whose it is), may fit.")
     except Exception as err:  # a model or dataset that raises mid-run: report it, keep the caller alive
-        where = traceback.extract_tb(err.__traceback__)[-1]
-        reason = f"{type(err).__name__}: {err} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+        if is_out_of_memory(err):
+            reason = (f"the GPU ran out of memory before training began ({gb_words()}); a smaller model, or freeing "
+                      f"the GPU's memory (workbench gpus shows whose it is), may fit.")
+        else:
+            where = traceback.extract_tb(err.__traceback__)[-1]
+            reason = f"{type(err).__name__}: {err} (at {where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
     except SystemExit as err:  # sys.exit() in a user's forward would end the trainer without a word
         reason = _exit_reason(err, config.model)
     done = trainer.done if trainer else 0

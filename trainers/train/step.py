@@ -34,6 +34,9 @@ class TrainStep:
         self.scaler = torch.amp.GradScaler("cuda") if amp == "fp16" else None
         self.hand = hand_step(model, optimizer, input_shape=input_shape, loss=loss, device=device,
                               fast=fast_mlp, amp=amp, compiled=compiled, world=world)
+        # True from the optimizer's step until it is done: an error meanwhile (Adam's foreach kernels count
+        # the step and move the moments before allocating a temporary) leaves weights and state half updated
+        self.optimizing = False
 
     def __call__(self, x: torch.Tensor, target: torch.Tensor, *, weight: float | None = None,
                  watch_skip: bool = False) -> tuple[torch.Tensor, torch.Tensor, bool]:
@@ -41,7 +44,9 @@ class TrainStep:
         averaging gradients over processes gives the global batch's mean). `stepped` is False only when
         `watch_skip` asked (a sync) and fp16's scaler skipped the step for an overflow."""
         if self.hand is not None:
-            loss, out = self.hand(x, target)  # forward, backward and step
+            self.optimizing = True  # forward, backward and step in one: no telling which an error stopped
+            loss, out = self.hand(x, target)
+            self.optimizing = False
             return loss, out, True
         with self.autocast():
             out = self.net(x)
@@ -50,10 +55,14 @@ class TrainStep:
         scaled = loss * weight if weight is not None else loss
         if self.scaler is None:
             scaled.backward()
+            self.optimizing = True
             self.optimizer.step()
+            self.optimizing = False
             return loss, out, True
         scale = self.scaler.get_scale() if watch_skip else None
         self.scaler.scale(scaled).backward()
+        self.optimizing = True
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        self.optimizing = False
         return loss, out, not (watch_skip and self.scaler.get_scale() < scale)
