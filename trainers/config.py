@@ -114,7 +114,8 @@ class RunConfig:
     limit_batches: int | None = option(None, "train on at most this many batches per epoch (quick looks)",
                                        flag="--limit-batches", kind=int, minimum=1)
     limit_test_batches: int | None = option(None, "evaluate on at most this many test batches")
-    test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)")
+    test_batch_size: int = option(1000, "batch size for evaluation (no gradients, so larger is fine)",
+                                  flag="--test-batch-size", kind=int, minimum=1, metavar="N")
     samples: int = option(32, "test images recorded each epoch for the image views (fewer for large images)")
     layer_stats: int | None = option(None, "layer statistics (weight and gradient norms, update-to-weight "
                                      "ratios, weight histograms, dead and saturated units) every N batches and at "

@@ -299,8 +299,14 @@ def test_out_of_memory_in_the_evaluation_keeps_the_epochs_training(tmp_path):
     failed = events[-1]
     assert isinstance(failed, RunFailed) and failed.checkpoint
     assert failed.reason == (f"out of memory on cpu at the evaluation after epoch 1 (test batches of 1000); the training "
-                             f"batch of 32 is not what ran out: free some of the GPU's memory; saved at epoch 1, batch "
-                             f"3/3: `workbench train --resume r --model {src}:Net` goes on from there.")
+                             f"batch of 32 is not what ran out; half the test batch, 500, should fit; saved at epoch 1, "
+                             f"batch 3/3: `workbench train --resume r --model {src}:Net --test-batch-size 500` goes on "
+                             f"from there.")
+    from trainers.backends import resume_config
+
+    more = recorded(resume_config(folder, model=f"{src}:Net", test_batch_size=32))[1]  # 32 fits this one's 40
+    assert isinstance(more[-1], RunFinished) and more[0].config["test_batch_size"] == 32
+    assert [(e.epoch, e.resumed) for e in more if isinstance(e, EpochEnded)] == [(1, True)]
 
 
 def test_out_of_memory_in_the_optimizers_step_keeps_the_last_save(tmp_path, monkeypatch):
@@ -362,6 +368,71 @@ def test_out_of_memory_that_cuda_reports_as_a_runtime_error_saves_too(tmp_path):
     assert not devices.is_out_of_memory(RuntimeError("mat1 and mat2 shapes cannot be multiplied"))
 
 
+class FakeCuda:
+    """torch.cuda's memory readings as a GPU would give them, for trainers.train.fit measuring on the CPU: the
+    process holds `held` GiB (`cached` more in torch's cache), the GPU has `free` GiB more; a training step at
+    batch b peaks at `fixed` + `per_sample` * b GiB above what was held, the evaluation at `fixed` + `per_test` * b."""
+
+    def __init__(self, monkeypatch, *, held, cached, free, fixed, per_sample, per_test):
+        from trainers.train import fit
+
+        self.__dict__.update(held=held, cached=cached, free=free, fixed=fixed, per_sample=per_sample,
+                             per_test=per_test, batches=[])
+        real_inputs = fit._inputs
+
+        def inputs(model, device, shape, batch, g):
+            self.model, self.batch = model, batch
+            self.batches.append((batch, model.training))
+            return real_inputs(model, device, shape, batch, g)
+
+        monkeypatch.setattr(fit, "_inputs", inputs)
+        for name in ("empty_cache", "reset_peak_memory_stats", "synchronize", "set_rng_state"):
+            monkeypatch.setattr(torch.cuda, name, lambda *a, **k: None)
+        monkeypatch.setattr(torch.cuda, "get_rng_state", lambda *a: None)
+        monkeypatch.setattr(torch.cuda, "memory_allocated", lambda *a: int(self.held * GIB))
+        monkeypatch.setattr(torch.cuda, "memory_reserved", lambda *a: int((self.held + self.cached) * GIB))
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda *a: (int(self.free * GIB), 80 * GIB))
+        monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda *a: int(GIB * (self.held + self.fixed + (
+            self.per_sample if self.model.training else self.per_test) * self.batch)))
+
+
+def test_the_batch_that_fits_counts_the_runs_data_once_and_its_gradients_not_at_all(monkeypatch):
+    """After an out-of-memory the run holds its data (4 GiB) and more: what it holds comes back to it in the resumed
+    process, so the room is everything free plus everything held (13 GiB), and the data is counted once."""
+    import dataclasses
+
+    from trainers.train.fit import choose_batch, fit_session
+    from trainers.train.prepare import prepare
+
+    session = prepare(tiny_config())
+    monkeypatch.setattr("trainers.train.fit.resident_bytes", lambda s: 4 * GIB)
+    FakeCuda(monkeypatch, held=8, cached=1, free=4, fixed=1, per_sample=0.5, per_test=0.01)
+    for p in session.model.parameters():
+        p.grad = torch.ones_like(p)  # the step that ran out left its gradients
+    fit = fit_session(session, largest=256)
+    assert all(p.grad is None for p in session.model.parameters())  # freed before measuring
+    assert fit.room == 13 * GIB and fit.batch == 8 and fit.need == 9 * GIB  # 1 + 0.5 x 8 + 4 <= 0.9 x 13
+    assert fit.limit() == "16 would take 13.0 GB, leaving less than a tenth spare"
+    # the evaluation is measured beside it: test batches of 1000 would take 15 GiB, 512 fit
+    session.cfg = dataclasses.replace(session.cfg, test_batch_size=1000)
+    note = choose_batch(session)
+    assert (session.cfg.batch_size, session.cfg.test_batch_size) == (8, 512)
+    assert note == ("--batch-size auto chose 8: training takes 9.0 GB of the 13.0 GB free on cpu; 16 would take 13.0 GB, "
+                    "leaving less than a tenth spare; evaluation in batches of 512 (1000 would not fit beside it).")
+
+
+def test_the_data_a_run_keeps_on_the_gpu_is_counted_as_it_is_kept(monkeypatch):
+    from trainers.data import batches
+    from trainers.data.batches import TensorBatches, resident_bytes
+
+    x, y = torch.zeros((100, 1, 28, 28), dtype=torch.uint8), torch.zeros(100, dtype=torch.int64)
+    for budget in (1 << 30, 1000):  # float32 when it fits under the budget, else kept as uint8
+        monkeypatch.setattr(batches, "FLOAT_BUDGET", budget)
+        kept = TensorBatches(x, y, 10, device=torch.device("cpu"), mean=(0.5,), std=(0.5,), normalize=True, shuffle=False)
+        assert resident_bytes(x, y) == kept.x.numel() * kept.x.element_size() + kept.y.numel() * kept.y.element_size()
+    assert resident_bytes(x, y) == 100 * 784 + 100 * 8
+
+
 # -- on a GPU -------------------------------------------------------------------------------------------------
 
 
@@ -383,7 +454,7 @@ def test_on_a_gpu_batch_size_auto_chooses_a_power_of_two_and_says_so(tmp_path):
     started = events[0]
     chosen = started.config["batch_size"]
     assert isinstance(chosen, int) and chosen & (chosen - 1) == 0 and chosen <= 256  # TINY has 256 samples
-    assert started.notes[0].startswith(f"--batch-size auto chose {chosen}: a step takes ")
+    assert started.notes[0].startswith(f"--batch-size auto chose {chosen}: training takes ")
     assert isinstance(events[-1], RunFinished)
 
 
@@ -427,7 +498,7 @@ def test_on_a_gpu_a_real_out_of_memory_saves_and_measures_what_fits(tmp_path):
                                 resume=folder))[1]
     failed = more[-1]
     assert isinstance(failed, RunFailed) and failed.checkpoint  # ...and a batch of 32 runs out at once
-    assert "with a batch of 32; a batch of 8 fits (a step takes " in failed.reason
+    assert "with a batch of 32; a batch of 8 fits (training takes " in failed.reason
     assert failed.reason.endswith("--batch-size 8` goes on from there.")
 
 

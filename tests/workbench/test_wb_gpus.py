@@ -154,7 +154,7 @@ def gpu_run(folder: Path) -> str:
     writer.write(ev.RunStarted(model="mlp", dataset="fashion-mnist", task="classify", summary="mlp()", parameters=203_530,
                                trainable=203_530, device=f"cuda:1 ({H100})", train_size=60_000, test_size=10_000,
                                batches_per_epoch=235, epochs=1, classes=tuple("0123456789"), config=config,
-                               notes=("--batch-size auto chose 256: a step takes 1.2 GB of the 79.5 GB free on cuda:1; "
+                               notes=("--batch-size auto chose 256: training takes 1.2 GB of the 79.5 GB free on cuda:1; "
                                       "512 would take 80.1 GB, leaving less than a tenth spare.",)))
     writer.write(ev.BatchEnded(epoch=1, batch=100, batches=235, seen=25_600, total=60_000, loss=0.5, accuracy=0.8,
                                samples_per_sec=51_234.0, elapsed=2.0, step=100, gpu_memory=int(1.2 * GIB),
@@ -239,5 +239,5 @@ def test_train_prints_the_gpu_its_driver_the_batch_auto_chose_and_each_epochs_pe
     assert show_events(RunReader(folder).events(), folder) == 0
     out = capsys.readouterr().out.splitlines()
     assert "; cuda:1 H100 80GB HBM3 · driver 550.54.15 · CUDA 12.4; adam lr 0.001, batch 256;" in out[0]
-    assert out[1].startswith("--batch-size auto chose 256: a step takes 1.2 GB")
+    assert out[1].startswith("--batch-size auto chose 256: training takes 1.2 GB")
     assert out[2].endswith("51,234 samples/s  GPU peak 3.4 GB")

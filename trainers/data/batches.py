@@ -30,6 +30,16 @@ def to_float(x_uint8: torch.Tensor, mean, std, normalize: bool) -> torch.Tensor:
     return x
 
 
+def kept_as_float(x: torch.Tensor) -> bool:
+    """Whether a split on the device is kept normalised as float32 (else in its own type, converted per batch)."""
+    return x.numel() * 4 <= FLOAT_BUDGET
+
+
+def resident_bytes(x: torch.Tensor, y: torch.Tensor) -> int:
+    """The bytes TensorBatches keeps on the device for a split: its inputs as it keeps them, and its labels."""
+    return x.numel() * (4 if kept_as_float(x) else x.element_size()) + y.numel() * y.element_size()
+
+
 class EpochOrder:
     """Each epoch's sample order, drawn from the generator exactly as DataLoader(shuffle=True,
     generator=g) draws it, and the share of each batch that falls to this process under torchrun.
@@ -87,7 +97,7 @@ class TensorBatches:
         self.batch_size = batch_size
         self.y = y.to(device)
         # Normalise once, not once per batch per epoch, when the float copy fits; else per batch.
-        if x.numel() * 4 <= FLOAT_BUDGET:
+        if kept_as_float(x):
             self.x, self.per_batch = to_float(x.to(device), mean, std, normalize), None
         else:
             self.x, self.per_batch = x.to(device), (mean, std, normalize)

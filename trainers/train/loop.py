@@ -354,14 +354,15 @@ class Trainer:
             label = f"epoch {epoch}"
         else:
             where = "the start, before the first batch" if kind == "start" else f"epoch {epoch}"
-        size, fits = self.fitting_batch(training=kind == "train")
+        size, test, fits = self.fitting_batch(kind)
         samples = self.saved_batch * int(cfg.batch_size)  # what the resume goes on after, mid-epoch
         if size and samples and samples % size:
             size = max(d for d in range(1, size + 1) if samples % d == 0)
             fits += f"; {size} divides the {samples:,} samples the save has of its epoch"
-        flag = f" --batch-size {size}" if size else ""
+        flag = (f" --batch-size {size}" if size else "") + (f" --test-batch-size {test}" if test else "")
         if not cfg.out:
-            then = f"train again with batch_size={size}" if size else "free some of the GPU's memory"
+            then = (f"train again with batch_size={size}" if size else f"train again with test_batch_size={test}"
+                    if test else "free some of the GPU's memory")
         else:
             command = resume_command(Path(cfg.out).name, cfg.model) + flag
             unsaved = "the weights were half a step on, so they were not saved: " if halfway else ""
@@ -373,25 +374,42 @@ class Trainer:
                 then = f"{unsaved or 'nothing was saved: '}`{command}` starts it again"
         raise OutOfMemory(f"out of memory on {s.device} at {where}; {fits}; {then}.")
 
-    def fitting_batch(self, training: bool) -> tuple[int | None, str]:
-        """(a batch size that fits, the words for it); None when the training batch is not what ran out (or
-        even a batch of 1 does not fit)."""
-        s, failed = self.s, int(self.s.cfg.batch_size)
-        if not training:
-            return None, f"the training batch of {failed} is not what ran out: free some of the GPU's memory"
-        if failed <= 1:
-            return None, "not even a batch of 1 fits: free some of the GPU's memory (workbench gpus shows whose)"
-        if s.device.type == "cuda":
-            try:
-                fit = fit_session(s, largest=failed // 2)
-            except Exception:  # noqa: BLE001 - the measurement is a help; half the batch stands without it
-                fit = None
-            if fit is not None and fit.batch:
-                return fit.batch, f"a batch of {fit.batch} fits ({fit.measured(s.device)})"
+    def fitting_batch(self, kind: str) -> tuple[int | None, int | None, str]:
+        """(a batch size that fits, a test batch size that fits, the words for them) after running out of memory
+        in `kind` (train, evaluate, ...); None for what did not run out, or when even 1 does not fit."""
+        s, failed, tests = self.s, int(self.s.cfg.batch_size), int(self.s.cfg.test_batch_size)
+        free = "free some of the GPU's memory (workbench gpus shows whose)"
+        if kind == "evaluate":
+            also = f"the training batch of {failed} is not what ran out"
+            if tests <= 1:
+                return None, None, f"{also}, and not even a test batch of 1 fits: {free}"
+            fit = self.measure(test_batch=tests // 2, train=False)
+            if fit is not None and fit.test_batch:
+                return None, fit.test_batch, (f"{also}; test batches of {fit.test_batch} fit (the evaluation takes "
+                                              f"{gb(fit.test_need)} of the {gb(fit.room)} free on {s.device})")
             if fit is not None:
-                return None, (f"not even a batch of 1 fits in the {gb(fit.room)} free on {s.device}: free some of its "
-                              f"memory (workbench gpus shows whose)")
-        return failed // 2, f"half the batch, {failed // 2}, should fit"
+                return None, None, f"{also}, and not even a test batch of 1 fits in the {gb(fit.room)} free: {free}"
+            return None, tests // 2, f"{also}; half the test batch, {tests // 2}, should fit"
+        if kind != "train":
+            return None, None, f"the training batch of {failed} is not what ran out: free some of the GPU's memory"
+        if failed <= 1:
+            return None, None, f"not even a batch of 1 fits: {free}"
+        fit = self.measure(largest=failed // 2)
+        if fit is not None and fit.batch:
+            return fit.batch, None, f"a batch of {fit.batch} fits ({fit.measured(s.device)})"
+        if fit is not None:
+            return None, None, f"not even a batch of 1 fits in the {gb(fit.room)} free on {s.device}: {free}"
+        return failed // 2, None, f"half the batch, {failed // 2}, should fit"
+
+    def measure(self, **how):
+        """trainers.train.fit's measurement on this run's GPU; None off a GPU or when it fails (a help: half the
+        batch stands without it)."""
+        if self.s.device.type != "cuda":
+            return None
+        try:
+            return fit_session(self.s, **how)
+        except Exception:  # noqa: BLE001
+            return None
 
     def between_batches(self, epoch: int, b: int) -> Iterator:
         """Saves asked for, and pauses: paused time is not training time (speed and time left ignore it)."""
