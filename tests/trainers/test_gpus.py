@@ -419,6 +419,10 @@ def test_the_batch_that_fits_counts_the_runs_data_once_and_its_gradients_not_at_
     assert (session.cfg.batch_size, session.cfg.test_batch_size) == (8, 512)
     assert note == ("--batch-size auto chose 8: training takes 9.0 GB of the 13.0 GB free on cpu; 16 would take 13.0 GB, "
                     "leaving less than a tenth spare; evaluation in batches of 512 (1000 would not fit beside it).")
+    session.resume = {"position": [1, 3], "batch_size": 4}  # a checkpoint 12 samples into epoch 1
+    session.cfg = dataclasses.replace(session.cfg, test_batch_size=1000)
+    assert "; 6, to divide the 12 samples its checkpoint has of epoch 1; " in choose_batch(session)
+    assert session.cfg.batch_size == 6
 
 
 def test_the_data_a_run_keeps_on_the_gpu_is_counted_as_it_is_kept(monkeypatch):
