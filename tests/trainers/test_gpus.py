@@ -437,6 +437,28 @@ def test_the_data_a_run_keeps_on_the_gpu_is_counted_as_it_is_kept(monkeypatch):
     assert resident_bytes(x, y) == 100 * 784 + 100 * 8
 
 
+def test_out_of_memory_before_training_names_the_runs_gpu_which_prepare_made_current(monkeypatch):
+    from types import SimpleNamespace
+
+    from trainers.train import loop, prepare
+
+    asked = []
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: asked.append(device) or (3 * GIB, 80 * GIB))
+    assert loop.gb_words(SimpleNamespace(device=torch.device("cuda", 2))) == "3.0 GB of 80.0 GB free on cuda:2"
+    assert asked == [torch.device("cuda", 2)]
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert loop.gb_words(None) == "its memory could not be read" and len(asked) == 1  # no context opened to say it
+
+    class Current(Exception):
+        pass
+
+    monkeypatch.setattr(prepare, "resolve", lambda name: torch.device("cuda", 2))  # auto took cuda:2
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: (_ for _ in ()).throw(Current(device)))
+    with pytest.raises(Current) as made:
+        prepare.prepare(tiny_config(device="auto"))
+    assert made.value.args == (torch.device("cuda", 2),)
+
+
 # -- on a GPU -------------------------------------------------------------------------------------------------
 
 

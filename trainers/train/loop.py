@@ -555,6 +555,7 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
     torchrun: the rank, and the model wrapped in DDP)."""
     control = _as_control(control)
     trainer: Trainer | None = None
+    session: Session | None = None
     try:
         session = prepare(config, progress)
         notes = (choose_batch(session),) if session.cfg.batch_size == AUTO else ()
@@ -567,7 +568,7 @@ def run(config: RunConfig, control: RunControl | threading.Event | None = None,
         reason = str(err)
     except Exception as err:  # a model or dataset that raises mid-run: report it, keep the caller alive
         if is_out_of_memory(err):
-            reason = (f"the GPU ran out of memory before training began ({gb_words()}); a smaller model, or freeing "
+            reason = (f"the GPU ran out of memory before training began ({gb_words(session)}); a smaller model, or freeing "
                       f"the GPU's memory (workbench gpus shows whose it is), may fit.")
         else:
             where = traceback.extract_tb(err.__traceback__)[-1]
@@ -584,11 +585,17 @@ def _or(items) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
 
 
-def gb_words() -> str:
-    """"79.1 GB of 80 GB free on cuda:0", or what can be said."""
+def gb_words(session: Session | None) -> str:
+    """"79.1 GB of 80 GB free on cuda:2": the session's GPU, else the current one (prepare sets it once the
+    device is known); never one that CUDA has not started on."""
     try:
-        free, total = torch.cuda.mem_get_info()
-        return f"{gb(free)} of {gb(total)} free on cuda:{torch.cuda.current_device()}"
+        device = session.device if session is not None else None
+        if device is None or device.type != "cuda":
+            if not torch.cuda.is_initialized():
+                return "its memory could not be read"
+            device = torch.device("cuda", torch.cuda.current_device())
+        free, total = torch.cuda.mem_get_info(device)
+        return f"{gb(free)} of {gb(total)} free on {device}"
     except Exception:  # noqa: BLE001
         return "its memory could not be read"
 

@@ -147,6 +147,10 @@ def prepare(config: RunConfig, progress=None) -> Session:
     if payload is None and cfg.weights_from:
         parent = ckpt.load(cfg.weights_from)  # a fork's first weights: its parent's last saved ones
     device = resolve(cfg.device)
+    if device.type == "cuda":
+        # the run's GPU is the current one: what asks without a device (a library's workspace, a sentence about
+        # its memory) asks this GPU, and no context opens on cuda:0 when auto took another
+        torch.cuda.set_device(device)
     if cfg.batch_size == AUTO and device.type != "cuda":
         raise ConfigError(AUTO_BATCH_GPU_ONLY.format(where="the CPU" if device.type == "cpu" else str(device)))
     # which GPU, driver and CUDA the run trained with, in its config (the run's header shows it)
