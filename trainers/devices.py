@@ -44,20 +44,29 @@ def visible(report: nvml.Report | None = None, torch_uuids: list[str] | None = N
         by_uuid = {g.uuid.removeprefix("GPU-").lower(): g for g in gpus}
         found = [(i, by_uuid.get(u.removeprefix("GPU-").lower())) for i, u in enumerate(torch_uuids)]
         return [(i, g) for i, g in found if g is not None]
+    return list(enumerate(_listed(gpus)[0]))
+
+
+def _listed(gpus: list[nvml.GpuInfo]) -> tuple[list[nvml.GpuInfo], bool]:
+    """The GPUs CUDA_VISIBLE_DEVICES leaves, in its order, and whether every entry was understood: an index or
+    a GPU's UUID (or its start). A MIG instance (MIG-...) or anything else is not a GPU NVML lists here, so
+    what CUDA makes of the list is torch's to say."""
     listed = os.environ.get("CUDA_VISIBLE_DEVICES")
     if listed is None:
-        return list(enumerate(gpus))
+        return gpus, True
     chosen = []
     for item in (p.strip() for p in listed.split(",")):
         if item.lstrip("-").isdigit():
             match = gpus[int(item)] if 0 <= int(item) < len(gpus) else None
-        else:  # a UUID or its unique start; MIG instances are not GPUs NVML lists here
-            starts = [g for g in gpus if item and g.uuid.lower().startswith(item.lower())]
+        elif item.upper().startswith("GPU-"):
+            starts = [g for g in gpus if g.uuid.lower().startswith(item.lower())]
             match = starts[0] if len(starts) == 1 else None
+        else:
+            return chosen, False
         if match is None:
             break  # CUDA stops at the first entry that names no GPU
         chosen.append(match)
-    return list(enumerate(chosen))
+    return chosen, True
 
 
 def _torch_uuids() -> list[str] | None:
@@ -134,7 +143,8 @@ def check_device(name: str) -> None:
     index = cuda_index(name)
     report = nvml.query(processes=False)
     gpus = visible(report)
-    if report.gpus and index >= len(gpus):
+    understood = _listed(list(report.gpus))[1]  # else (MIG instances) torch's count decides, below
+    if report.gpus and understood and index >= len(gpus):
         there = f"{len(gpus)} GPU{'s' if len(gpus) != 1 else ''}: {gpu_list(gpus)}" if gpus else \
             "no GPU this process may use (CUDA_VISIBLE_DEVICES hides them)"
         raise ConfigError(f"device {name} does not exist: this machine has {there}.")

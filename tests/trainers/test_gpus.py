@@ -107,6 +107,19 @@ def test_a_gpu_that_is_not_there_names_the_ones_that_are(fake_gpus):
         devices.check_device("tpu")
 
 
+def test_under_mig_torchs_count_decides_which_cuda_devices_there_are(fake_gpus, monkeypatch):
+    fake_gpus([gpu(0), gpu(1)])
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "MIG-5c8e1f3a-8c5b-5a57-9a0b-1c2d3e4f5a6b")  # one MIG instance
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    devices.check_device("cuda")  # NVML lists no MIG instance, but torch can use it
+    with pytest.raises(ConfigError, match=r"^device cuda:1 does not exist: torch sees 1 CUDA device\(s\)"):
+        devices.check_device("cuda:1")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,7,0")  # understood: CUDA stops at 7
+    with pytest.raises(ConfigError, match=r"this machine has 1 GPU: cuda:0 "):
+        devices.check_device("cuda:1")
+
+
 def test_batch_size_auto_on_a_cpu_applies_to_gpus_only():
     with pytest.raises(ConfigError, match=r"applies to GPUs only; on the CPU give --batch-size N\.$"):
         devices.check(tiny_config(batch_size="auto", device="cpu"))
