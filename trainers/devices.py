@@ -80,7 +80,9 @@ def _torch_uuids() -> list[str] | None:
 
 
 def pick(gpus: list[tuple[int, nvml.GpuInfo]]) -> tuple[int, nvml.GpuInfo] | None:
-    """The GPU `--device auto` takes: the most free memory, then the lowest utilisation, then the lowest index."""
+    """The GPU `--device auto` takes: the most free memory, then the lowest utilisation, then the lowest index;
+    never one NVML cannot read."""
+    gpus = [(i, g) for i, g in gpus if not g.error]
     if not gpus:
         return None
     return max(gpus, key=lambda item: (item[1].memory_free, -(item[1].utilization or 0), -item[0]))
@@ -241,6 +243,8 @@ LABEL = 30  # the picker's device chooser: wider labels wrap in its menu
 def device_label(index: int, gpu: nvml.GpuInfo) -> str:
     """"cuda:1, 67.6 of 80 GB free", with the GPU's name where it fits in LABEL characters (`workbench gpus`
     and the g panel name every GPU)."""
+    if gpu.error:
+        return f"cuda:{index}, unreadable (NVML)"
     label = f"cuda:{index}, {gb(gpu.memory_free).removesuffix(' GB')} of {gpu.memory_total / 2**30:.0f} GB free"
     named = f"{label}, {short_name(gpu.name)}"
     return named if len(named) <= LABEL else label

@@ -14,6 +14,8 @@ read it): how the tests put 0, 1 or 4 GPUs with their processes under the real c
                "memory_used": 2147483648, "utilization": 37, "temperature": 54, "power": 212.0,
                "power_limit": 700.0, "processes": [{"pid": 4121, "memory": 2147483648}]}]}
     {"error": "LibRmVersionMismatch"}      (or LibraryNotFound, DriverNotLoaded, NoPermission, NotInstalled)
+
+A GPU of the list may be {"error": "GPU is lost"}: one NVML fails on, the others still listed.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class GpuInfo:
     power: float | None = None  # watts drawn now
     power_limit: float | None = None  # watts allowed
     processes: tuple[GpuProcess, ...] = ()
+    error: str = ""  # why NVML could not read this GPU (its other figures are then unknown: 0 or None)
 
     @property
     def memory_free(self) -> int:
@@ -94,7 +97,7 @@ def query(processes: bool = True) -> Report:
     except Exception as err:  # noqa: BLE001 - any NVML error is a sentence, never a crash
         return Report(library=lib, reason=error_sentence(err, lib))
     try:
-        gpus = tuple(_device(nv, i, processes) for i in range(nv.nvmlDeviceGetCount()))
+        gpus = tuple(_device_or_error(nv, i, processes) for i in range(nv.nvmlDeviceGetCount()))
         driver = _text(nv.nvmlSystemGetDriverVersion())
         cuda = cuda_version(_optional(nv.nvmlSystemGetCudaDriverVersion))
     except Exception as err:  # noqa: BLE001
@@ -165,6 +168,20 @@ def _optional(call, *args):
         return None
 
 
+def _device_or_error(nv, index: int, processes: bool) -> GpuInfo:
+    """One GPU, or what can be said of one NVML fails on (fallen off the bus, in reset): listed with its error
+    in words, so one bad GPU hides none of the others and keeps their indices."""
+    try:
+        return _device(nv, index, processes)
+    except Exception as err:  # noqa: BLE001 - NVMLError_GpuIsLost and friends
+        handle = _optional(nv.nvmlDeviceGetHandleByIndex, index)
+        uuid = _optional(nv.nvmlDeviceGetUUID, handle) if handle is not None else None
+        name = _optional(nv.nvmlDeviceGetName, handle) if handle is not None else None
+        return GpuInfo(index=index, uuid=_text(uuid) if uuid else f"unreadable-{index}",
+                       name=_text(name) if name else "GPU", memory_total=0, memory_used=0,
+                       error=f"NVML cannot read it: {str(err).rstrip('.') or type(err).__name__}")
+
+
 def _device(nv, index: int, processes: bool) -> GpuInfo:
     handle = nv.nvmlDeviceGetHandleByIndex(index)
     memory = nv.nvmlDeviceGetMemoryInfo(handle)
@@ -201,6 +218,10 @@ def _fake(path: str, processes: bool) -> Report:
         return Report(library=lib, reason=REASONS.get(kind, f"{lib} could not list the GPUs: {kind}.").format(lib=lib))
     gpus = []
     for i, g in enumerate(data.get("gpus", [])):
+        if g.get("error"):  # {"error": "GPU is lost"}: a GPU NVML fails on
+            gpus.append(GpuInfo(index=i, uuid=g.get("uuid", f"unreadable-{i}"), name=g.get("name", "GPU"),
+                                memory_total=0, memory_used=0, error=f"NVML cannot read it: {g['error']}"))
+            continue
         procs = tuple(GpuProcess(int(p["pid"]), p.get("memory")) for p in g.get("processes", ())) if processes else ()
         gpus.append(GpuInfo(index=i, uuid=g.get("uuid", f"GPU-fake-{i}"), name=g.get("name", "NVIDIA Fake GPU"),
                             memory_total=int(g.get("memory_total", 80 * 2**30)), memory_used=int(g.get("memory_used", 0)),

@@ -57,6 +57,47 @@ def test_the_fake_describes_gpus_and_errors(fake_gpus):
     assert nvml.cuda_version(12040) == "12.4" and nvml.cuda_version(13000) == "13.0"
 
 
+def test_one_gpu_nvml_cannot_read_hides_none_of_the_others(monkeypatch):
+    from types import SimpleNamespace
+
+    import pynvml
+
+    class Lost(pynvml.NVMLError):
+        def __str__(self):
+            return "GPU is lost"
+
+    def memory(handle):
+        if handle == 1:
+            raise Lost(pynvml.NVML_ERROR_GPU_IS_LOST)
+        return SimpleNamespace(total=80 * GIB, used=GIB)
+
+    nv = SimpleNamespace(nvmlDeviceGetCount=lambda: 3, nvmlDeviceGetHandleByIndex=lambda i: i,
+                         nvmlDeviceGetMemoryInfo=memory, nvmlDeviceGetUUID=lambda h: f"GPU-{h}",
+                         nvmlDeviceGetName=lambda h: "NVIDIA H100", nvmlSystemGetDriverVersion=lambda: "550.54.15",
+                         nvmlSystemGetCudaDriverVersion=lambda: 12040, NVML_TEMPERATURE_GPU=0,
+                         nvmlDeviceGetUtilizationRates=lambda h: SimpleNamespace(gpu=5),
+                         nvmlDeviceGetTemperature=lambda h, kind: 40, nvmlDeviceGetPowerUsage=lambda h: 100_000,
+                         nvmlDeviceGetEnforcedPowerLimit=lambda h: 700_000, nvmlDeviceGetComputeRunningProcesses=lambda h: [])
+    monkeypatch.delenv(nvml.FAKE, raising=False)
+    monkeypatch.setattr(nvml, "_init", lambda: nv)
+    report = nvml.query()
+    assert [(g.index, g.uuid, g.error) for g in report.gpus] == [
+        (0, "GPU-0", ""), (1, "GPU-1", "NVML cannot read it: GPU is lost"), (2, "GPU-2", "")]
+    assert report.gpus[2].memory_used == GIB and report.driver == "550.54.15"
+
+
+def test_auto_never_takes_a_gpu_nvml_cannot_read(fake_gpus, capsys):
+    fake_gpus([gpu(0, used=80, util=100), {"error": "GPU is lost"}])  # the full one, not the unknown one
+    assert devices.auto_gpu() == 0
+    assert dict(devices.available())["cuda:1"] == "cuda:1, unreadable (NVML)"
+    from workbench.cli import main
+
+    assert main(["gpus"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith("cuda:0  H100 80GB HBM3") and lines[3].split() == ["cuda:1", "GPU", "NVML", "cannot",
+                                                                                  "read", "it:", "GPU", "is", "lost"]
+
+
 # -- which GPU auto takes --------------------------------------------------------------------------------
 
 

@@ -60,6 +60,9 @@ def _gpu_line(row: GpuRow, names: int) -> Text:
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{label:<7} ", style="bold")
     line.append(f"{clip(short_name(g.name), names):<{names}}  ")
+    if g.error:
+        line.append(g.error, style="red")
+        return line
     full = g.memory_total and g.memory_used / g.memory_total
     line.append(bar(g.memory_used, g.memory_total), style="red" if full > 0.9 else "yellow" if full > 0.5 else "green")
     line.append(f" {memory:<11}  {use:>4}  {temp:>4}  {power}")
