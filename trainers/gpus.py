@@ -46,7 +46,8 @@ class GpuRow:
     cuda: int | None  # cuda:N as this process's torch counts (None: CUDA_VISIBLE_DEVICES hides it)
     gpu: nvml.GpuInfo
     holders: tuple[Holder, ...]
-    runs: tuple[str, ...] = ()  # live runs that recorded this GPU but NVML lists no process of (a container)
+    runs: tuple[str, ...] = ()  # live runs on this GPU NVML lists no process of: recorded (a container), or
+    # asked for by a run still loading (no record yet, nor a CUDA context)
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,7 @@ class Survey:
     report: nvml.Report
     rows: tuple[GpuRow, ...]
     when: float
-
-    @property
-    def reason(self) -> str:
-        return self.report.reason
+    live: tuple[LiveRun, ...] = ()  # the live runs it found
 
 
 # ------------------------------------------------------------------------------------------ processes
@@ -149,6 +147,15 @@ def _same_gpu(record: dict | None, gpu: nvml.GpuInfo) -> bool:
         str(record["uuid"]).removeprefix("GPU-").lower() == gpu.uuid.removeprefix("GPU-").lower()
 
 
+def _asked(run: LiveRun, cuda: int | None) -> bool:
+    """A run that has not recorded its GPU yet (loading its data) asked for this one by cuda:N (as this process
+    counts them: its trainer was started with the same CUDA_VISIBLE_DEVICES)."""
+    if run.gpu is not None or cuda is None or not run.device.startswith("cuda"):
+        return False
+    index = run.device.split(":", 1)[1] if ":" in run.device else "0"
+    return index.isdigit() and int(index) == cuda
+
+
 # ------------------------------------------------------------------------------------------ the survey
 
 
@@ -167,9 +174,10 @@ def survey(home: str | os.PathLike | None = None, report: nvml.Report | None = N
             if run is not None:
                 named.add(run.name)
             holders.append(Holder(proc.pid, proc.memory, run.name if run else "", user, command))
-        recorded = tuple(r.name for r in runs if _same_gpu(r.gpu, gpu) and r.name not in named)
-        rows.append(GpuRow(cuda.get(gpu.uuid), gpu, tuple(holders), recorded))
-    return Survey(report, tuple(rows), time.time())
+        index = cuda.get(gpu.uuid)
+        recorded = tuple(r.name for r in runs if (_same_gpu(r.gpu, gpu) or _asked(r, index)) and r.name not in named)
+        rows.append(GpuRow(index, gpu, tuple(holders), recorded))
+    return Survey(report, tuple(rows), time.time(), tuple(runs))
 
 
 def no_gpu_sentence(report: nvml.Report) -> str:
@@ -229,9 +237,9 @@ def busy(device: str, home: str | os.PathLike | None = None, report: nvml.Report
     view = survey(home, report)
     row = next(r for r in view.rows if r.gpu.uuid == gpu.uuid)
     names = {h.run for h in row.holders if h.run} | set(row.runs)
-    runs = [r for r in live_runs(home) if r.name in names]
-    taken = {r.gpu.uuid for r in view.rows if any(h.run for h in r.holders) or r.runs or r.gpu.processes}
-    free = next((f"cuda:{r.cuda}" for r in view.rows if r.cuda is not None and r.gpu.uuid not in taken), "")
+    runs = [r for r in view.live if r.name in names]
+    free = next((f"cuda:{r.cuda}" for r in view.rows if r.cuda is not None and not (r.gpu.processes or r.runs
+                                                                                         or r.gpu.error)), "")
     return f"cuda:{index} ({short_name(gpu.name)})", runs, free
 
 

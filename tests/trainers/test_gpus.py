@@ -233,6 +233,19 @@ def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus, monkeyp
     assert gpus.busy_sentence("cuda:1") == ""
 
 
+def test_a_run_still_loading_is_on_the_gpu_it_asked_for(fake_gpus):
+    fake_gpus(FOUR)
+    _, lock = live_run("mlp-mnist-20250101-090000", gpu_index=None, device="cuda:1")  # no record, no process yet
+    _, other = live_run("mlp-mnist-20250101-090001", gpu_index=None, device="auto")  # which GPU: not known yet
+    try:
+        assert [r.name for r in gpus.busy("cuda:1")[1]] == ["mlp-mnist-20250101-090000"]
+        assert gpus.survey().rows[1].runs == ("mlp-mnist-20250101-090000",)
+        assert gpus.busy("cuda:2")[1] == [] and gpus.busy("cuda:0")[2] == "cuda:2"  # 1 is taken by the loading run
+    finally:
+        lock.release()
+        other.release()
+
+
 # -- out of memory ----------------------------------------------------------------------------------------------
 
 OOM_MODEL = """import torch
