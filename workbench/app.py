@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 from rich.color import ColorSystem
+from textual import work
 from textual.app import App
 from textual.binding import Binding
 
@@ -184,23 +185,36 @@ class WorkbenchApp(App):
             self.spare = None
 
     def on_start_run(self, message: StartRun) -> None:
+        self.check_start(message.config)
+
+    @work(thread=True, group="start", exit_on_error=False)
+    def check_start(self, config: RunConfig) -> None:
+        """What can be said before a run starts, off the UI thread: it imports torch, counts CUDA's devices,
+        asks NVML for the GPUs' processes, walks /proc and scans the runs home."""
         from trainers.devices import check
         from trainers.gpus import busy_sentence
 
         try:
-            check(message.config)  # a GPU that is not here, --batch-size auto off a GPU: one sentence
-            busy = busy_sentence(message.config.device)
+            check(config)  # a GPU that is not here, --batch-size auto off a GPU: one sentence
+            busy = busy_sentence(config.device)
         except WorkbenchError as err:
-            self.start_refused(str(err))
+            self.call_from_thread(self.start_refused, str(err))
             return
+        except Exception as err:  # noqa: BLE001 - a damaged runs home or /proc oddity: said, and no start
+            self.call_from_thread(self.start_refused, f"the GPUs could not be read: {type(err).__name__}: {err}")
+            return
+        self.call_from_thread(self.start_checked, config, busy)
+
+    def start_checked(self, config: RunConfig, busy: str) -> None:
+        """Start, or first ask when another run holds the GPU (`busy` says which)."""
         if not busy:
-            self.launch_run(message.config)
+            self.launch_run(config)
             return
         from workbench.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.launch_run(message.config)
+                self.launch_run(config)
             else:
                 self.start_refused("Not started: the GPU stays with the run that holds it.", severity="information")
 

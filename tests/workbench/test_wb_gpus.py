@@ -101,9 +101,15 @@ async def test_the_pickers_device_list_shows_each_gpus_free_memory(fake_gpus):
 
 
 async def test_starting_on_a_gpu_another_run_holds_asks_first(fake_gpus, monkeypatch):
+    import threading
+
     import torch
 
+    import trainers.gpus
+
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a torch that can use the fake GPUs
+    asked_in, real = [], trainers.gpus.busy_sentence
+    monkeypatch.setattr(trainers.gpus, "busy_sentence", lambda *a: asked_in.append(threading.current_thread()) or real(*a))
     fake_gpus(four(pid=1))  # auto takes cuda:1, the most free
     _, lock = live_run(RUN, gpu_index=1)
     started = []
@@ -123,6 +129,8 @@ async def test_starting_on_a_gpu_another_run_holds_asks_first(fake_gpus, monkeyp
             assert [c.model for c in started] == ["mlp"]
             app.post_message(StartRun(RunConfig(model="mlp", device="cpu")))  # the CPU: nothing to ask
             await until(pilot, lambda: len(started) == 2)
+            # NVML, /proc and the runs home are read off the UI thread: its event loop never waits on them
+            assert asked_in and threading.main_thread() not in asked_in
     finally:
         lock.release()
 
