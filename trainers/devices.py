@@ -20,6 +20,15 @@ AUTO_BATCH_GPU_ONLY = ("--batch-size auto measures the largest batch that fits i
                        "GPUs only; on {where} give --batch-size N.")
 
 
+def pci_order(env: dict | None = None) -> dict:
+    """CUDA_DEVICE_ORDER=PCI_BUS_ID in `env` (os.environ by default) unless its user set an order: CUDA counts
+    GPUs fastest first, NVML and nvidia-smi in PCI order, and on a server of mixed GPUs cuda:N would name
+    another GPU than the one the GPU view, the picker and auto mean. Read when CUDA starts: set it before."""
+    env = os.environ if env is None else env
+    env.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+    return env
+
+
 def _mps_available() -> bool:
     import torch
 

@@ -118,6 +118,18 @@ def test_auto_takes_the_most_free_memory_then_the_least_busy(fake_gpus, monkeypa
     assert devices.auto_gpu() is None  # resolve() then falls back to torch's cuda:0
 
 
+def test_trainers_count_gpus_in_pci_order_as_nvml_does_unless_told_otherwise(monkeypatch, capsys):
+    from trainers.backends.detached import child_env
+    from workbench.cli import main
+
+    monkeypatch.delenv("CUDA_DEVICE_ORDER", raising=False)
+    assert child_env()["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"  # detached trainers, sweeps' trials, torchrun's ranks
+    assert main(["train", "--model", "mlp", "--device", "cpu", "--epochs", "1", "--limit-batches", "1"]) == 0
+    assert os.environ["CUDA_DEVICE_ORDER"] == "PCI_BUS_ID"  # set in the process that trains, before CUDA starts
+    monkeypatch.setenv("CUDA_DEVICE_ORDER", "FASTEST_FIRST")
+    assert child_env()["CUDA_DEVICE_ORDER"] == "FASTEST_FIRST"  # the user's own order stands
+
+
 def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus):
     fake_gpus(FOUR)
     rows = dict(devices.available())

@@ -26,7 +26,9 @@ def request(config: RunConfig, folder: Path) -> dict:
 
 
 def child_env(extra: dict | None = None) -> dict:
-    env = {**os.environ, **(extra or {})}
+    from ..devices import pci_order
+
+    env = pci_order({**os.environ, **(extra or {})})  # cuda:N counts as the GPU view and auto count
     # The workbench's own modules must be importable in the child however the caller was started.
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [os.environ.get("PYTHONPATH")])])

@@ -83,8 +83,9 @@ class SlurmLauncher:
 
         folder = Path(trial_folder).resolve()
         # `env` adds this checkout to the job's PYTHONPATH and keeps the rest of the job's environment (SLURM_*).
-        command = ["env", f"PYTHONPATH={child_env()['PYTHONPATH']}", sys.executable, "-m", "trainers.backends.worker",
-                   str(folder)]
+        env = child_env()
+        command = ["env", f"PYTHONPATH={env['PYTHONPATH']}", f"CUDA_DEVICE_ORDER={env['CUDA_DEVICE_ORDER']}",
+                   sys.executable, "-m", "trainers.backends.worker", str(folder)]
         self.executor.update_parameters(name=f"workbench-{folder.name}")
         try:
             job = self.executor.submit(CommandFunction(command, cwd=os.getcwd()))

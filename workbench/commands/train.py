@@ -130,8 +130,10 @@ def check_left(folder: Path, epochs: int | None) -> None:
 
 def train(args) -> int:
     from trainers.backends import claim, start, train_here
+    from trainers.devices import pci_order
     from trainers.runs import FolderControl, RunReader, send
 
+    pci_order()  # before CUDA starts (the device check below starts it): cuda:N as `workbench gpus` counts
     config = train_config(args)
     check_gpu(config)
     distributed = config.nproc_per_node > 1 or config.nnodes > 1
