@@ -19,6 +19,7 @@ from .config import AUTO, RunConfig
 from .errors import ConfigError, ModelLoadError, WorkbenchError
 
 FLOAT_BYTES = 4  # the model sees float32 inputs, whatever the data is stored as
+AT_START = "auto: measured at start"  # the batch note of a cost that leaves --batch-size auto to the run
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,10 @@ def estimate(config: RunConfig, timed: bool = True, *, warmup: int = 2, steps: i
     return cost
 
 
-def static_cost(config: RunConfig) -> Cost:
+def static_cost(config: RunConfig, measure_auto: bool = True) -> Cost:
     """Parameters, mult-adds and memory, from one sample through the model on the CPU; the dataset's sizes
-    from its headers or listing (an image folder that is not here leaves them unknown)."""
+    from its headers or listing (an image folder that is not here leaves them unknown). --batch-size auto is
+    measured on the GPU, or with `measure_auto=False` left to the run (the figures then per sample)."""
     from .compat import check_pair
     from .data.registry import split_sizes
     from .inspection import count_parameters
@@ -121,7 +123,9 @@ def static_cost(config: RunConfig) -> Cost:
     s = _summary(net, shape)
     unique = {id(p): p for p in net.parameters()}.values()
     batch_note = ""
-    if cfg.batch_size == AUTO:
+    if cfg.batch_size == AUTO and not measure_auto:
+        cfg, batch_note = dataclasses.replace(cfg, batch_size=1), AT_START
+    elif cfg.batch_size == AUTO:
         cfg, batch_note = _auto_batch(cfg, spec, net, shape, sizes)
     b = cfg.batch_size
     batches = eval_samples = None
@@ -373,6 +377,11 @@ def format_cost(cost: Cost, timing: str | None = None) -> list[str]:
     memory per batch, then the timing, or `timing` in its place (e.g. "timing…" or why there is none); on a
     GPU a fifth: the dry run's measured peak memory of a step beside torchinfo's estimate."""
     c = cost
+    if c.batch_note == AT_START:  # no batch yet: what a sample costs, and the epoch in samples
+        return [f"{human_count(c.mult_adds_per_sample)} mult-adds/sample, batch auto",
+                f"weights {human_bytes(c.param_bytes)} · act. {human_bytes(c.activation_bytes_per_batch)} a sample",
+                AT_START, f"epoch: {c.train_size:,} samples + {c.eval_samples:,} test" if c.train_size is not None
+                and c.eval_samples is not None else "epoch: size unknown, no data here"]
     auto = " (auto)" if c.batch_note else ""
     lines = [f"{human_count(c.mult_adds_per_sample)} mult-adds/sample, batch {c.batch_size}{auto}",
              f"weights {human_bytes(c.param_bytes)} · activations {human_bytes(c.activation_bytes_per_batch)}"]

@@ -619,3 +619,7 @@ def test_the_cost_shows_a_steps_measured_peak_beside_torchinfo_only_on_a_gpu():
     lines = format_cost(on_gpu)
     assert lines[0].endswith("batch 32 (auto)") and lines[-1].startswith("peak 3.21 GB a step · torchinfo ")
     assert all(len(line) <= 40 for line in lines)
+    later = format_cost(static_cost(tiny_config(model="resnet-small", batch_size="auto"), measure_auto=False))
+    assert later[0].endswith("mult-adds/sample, batch auto") and later[2:] == ["auto: measured at start",
+                                                                               "epoch: 256 samples + 64 test"]
+    assert all(len(line) <= 40 for line in later)

@@ -239,6 +239,32 @@ async def test_the_forms_batch_takes_auto_and_a_start_on_the_cpu_says_it_applies
         assert isinstance(app.screen, PickScreen) and not app.screen.starting and app.children_started == []
 
 
+async def test_the_pickers_cost_leaves_batch_size_auto_to_the_start(fake_gpus, monkeypatch):
+    """No dry run grows allocations on a shared GPU at every change of the form: auto is measured when the run
+    starts, and the panel says so, with what a sample costs."""
+    import torch
+
+    import trainers.cost
+    import trainers.train.fit
+    from workbench.widgets.pick.cost import CostPanel
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # a GPU the form's auto would measure on
+    fake_gpus(four(pid=1))
+    measured = []
+    monkeypatch.setattr(trainers.train.fit, "largest_batch", lambda *a, **k: measured.append(1))
+    monkeypatch.setattr(trainers.cost, "timed_elsewhere", lambda *a, **k: measured.append(2))
+    monkeypatch.setattr(CostPanel, "DEBOUNCE_S", 0.01)
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="synthetic-digits", device="cuda:1"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.query_one(HyperparameterForm).values()["batch_size"] == 32)
+        app.screen.query_one("#hp-batch_size").value = "auto"
+        await shown(pilot, app, "auto: measured at start")
+        panel = app.screen.query_one(CostPanel)
+        assert "mult-adds/sample, batch auto" in screen_text(app) and panel.cost.batch_note == "auto: measured at start"
+        await pilot.pause(0.3)
+        assert measured == []
+
+
 def test_train_prints_the_gpu_its_driver_the_batch_auto_chose_and_each_epochs_peak(tmp_path, capsys):
     from trainers.runs import RunReader
     from workbench.commands.train import show_events

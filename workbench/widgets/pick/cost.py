@@ -83,16 +83,18 @@ class CostPanel(Static):
         from trainers.cost import static_cost, timed_elsewhere
 
         worker = get_current_worker()
-        auto = config.batch_size == AUTO  # measured on the GPU: in the dry run's interpreter, not this one
+        auto = config.batch_size == AUTO  # measured when the run starts: growing allocations to most of a
+        # shared GPU's free memory at every change of the form would take it from whoever trains there
         try:
-            cost = None if auto else static_cost(config)
+            cost = static_cost(config, measure_auto=False)
         except Exception as err:  # noqa: BLE001 - a model that cannot build is said, not crashed on
             self.post_message(CostEstimated(token, None, False, _reason(err)))
             return
         if worker.is_cancelled:
             return
-        if cost is not None:
-            self.post_message(CostEstimated(token, cost, False))
+        self.post_message(CostEstimated(token, cost, auto))  # auto: nothing to time before the run
+        if auto:
+            return
         try:
             # in its own interpreter: this one's redraws would slow it (and skew what it measures)
             timed = timed_elsewhere(cost, config, cancelled=lambda: worker.is_cancelled, **self.DRY_RUN)
