@@ -49,16 +49,59 @@ async def test_the_gpu_panel_names_runs_and_other_processes_and_refreshes_only_w
                          "not visible here (another container's process)", "cuda:3", "no processes",
                          "driver 550.54.15 · CUDA 12.4 · fake NVML (fake-gpus.json)", "every 2 s · g or Esc closes"):
                 assert line in text, line
-            assert panel.refresher._task is not None  # refreshing while shown...
             path.write_text(path.read_text().replace(str(int(0.5 * GIB)), str(int(40.5 * GIB))))
-            panel.read()  # ...as its timer does every 2 s
+            panel.refresh_gpus()  # as its timer does every 2 s
             await until(pilot, lambda: panel.reads >= 2)
             await shown(pilot, app, "40.5/80.0")
             await pilot.press("g")
             assert isinstance(app.screen, RunListScreen)  # opened on the live run's list, as the app does
-            await until(pilot, lambda: panel.refresher._task is None)  # ...and no timer once closed
     finally:
         lock.release()
+
+
+async def test_the_gpu_panel_reads_one_at_a_time_only_while_on_top_and_never_once_closed(fake_gpus, monkeypatch):
+    import threading
+
+    import trainers.gpus
+    from workbench.screens import gpus as panel_module
+    from workbench.screens.help import HelpScreen
+
+    fake_gpus([gpu(0)])
+    monkeypatch.setattr(panel_module, "REFRESH_SECONDS", 0.05)
+    calls, slow, real = [], threading.Event(), trainers.gpus.survey
+    slow.set()
+
+    def survey(*args):
+        calls.append(1)
+        slow.wait(10)  # NVML or /proc taking their time
+        return real(*args)
+
+    monkeypatch.setattr(trainers.gpus, "survey", survey)
+    app = WorkbenchApp(RunConfig(model="mlp", dataset="synthetic-digits"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        panel = await open_panel(pilot, app)
+        await until(pilot, lambda: panel.reads >= 3)  # refreshing while shown
+        slow.clear()
+        await until(pilot, lambda: panel.reading)
+        held = len(calls)
+        await pilot.pause(0.4)  # eight ticks: none starts a read beside the one under way
+        assert len(calls) == held
+        slow.set()
+        await until(pilot, lambda: not panel.reading)
+        app.push_screen(HelpScreen("workbench", []))  # another screen on top: the panel stops reading
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause(0.1)
+        shown_under, held = panel.reads, len(calls)
+        await pilot.pause(0.4)
+        assert (panel.reads, len(calls)) == (shown_under, held)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is panel and panel.reads > shown_under)  # on top again: reads again
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.pause(0.1)
+        closed = len(calls)
+        await pilot.pause(0.4)
+        assert len(calls) == closed  # closed: no read ever again
 
 
 async def test_the_gpu_panel_without_a_gpu_says_which_library_found_what(fake_gpus):

@@ -1,6 +1,7 @@
 """The g panel, on any screen: every NVIDIA GPU, how full and how busy, and whose processes are on it (a
 workbench run by name, another process by user and command), as `workbench gpus` prints it. Read in a thread
-worker every 2 s while the panel is shown; its timer goes with it, so a closed panel costs nothing."""
+worker every 2 s while the panel is the screen on top, one read at a time; its timer goes with it, so a closed
+panel costs nothing."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class GpuScreen(ModalScreen):
         super().__init__()
         self.view = None  # the latest trainers.gpus.Survey
         self.reads = 0  # surveys shown: the panel's tests count its refreshes
+        self.reading = False  # a read in its thread, not shown yet
         self.refresher = None
 
     def compose(self) -> ComposeResult:
@@ -32,14 +34,22 @@ class GpuScreen(ModalScreen):
             yield Static(Text("reading the GPUs…", style="dim"), id="gpus-text")
 
     def on_mount(self) -> None:
+        self.refresh_gpus()
+        self.refresher = self.set_interval(REFRESH_SECONDS, self.refresh_gpus)  # stopped with the screen
+
+    def refresh_gpus(self) -> None:
+        """Read again, unless the last read is still under way (NVML or /proc slow: reads would pile up) or
+        another screen is on top (nobody sees it)."""
+        if self.reading or self.app.screen is not self:
+            return
+        self.reading = True
         self.read()
-        self.refresher = self.set_interval(REFRESH_SECONDS, self.read)  # stopped with the screen when it closes
 
-    @work(thread=True, exclusive=True, group="gpus", exit_on_error=False)
+    @work(thread=True, group="gpus", exit_on_error=False)
     def read(self) -> None:
-        from trainers import gpus
-
         try:
+            from trainers import gpus
+
             view = gpus.survey()
         except Exception as err:  # noqa: BLE001 - a damaged runs home or /proc oddity is said, not crashed on
             self.app.call_from_thread(self.say, f"the GPUs could not be read: {type(err).__name__}: {err}")
@@ -47,9 +57,11 @@ class GpuScreen(ModalScreen):
         self.app.call_from_thread(self.show, view)
 
     def say(self, text: str) -> None:
+        self.reading = False
         self.query_one("#gpus-text", Static).update(Text(text))
 
     def show(self, view) -> None:
+        self.reading = False
         self.view = view
         self.reads += 1
         self.draw()
