@@ -17,6 +17,13 @@ from trainers.events import BatchEnded, CheckpointSaved, EpochEnded, RunFailed, 
 
 
 
+def no_cuda(monkeypatch) -> None:
+    """A torch that cannot use CUDA (a CPU-only build, or no driver), whatever this machine has."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
+
+
 def needs_gpu(test):
     """Marked gpu (`pytest -m gpu` picks them) and skipped without CUDA."""
     return pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")(test))
@@ -130,13 +137,14 @@ def test_trainers_count_gpus_in_pci_order_as_nvml_does_unless_told_otherwise(mon
     assert child_env()["CUDA_DEVICE_ORDER"] == "FASTEST_FIRST"  # the user's own order stands
 
 
-def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus):
+def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus, monkeypatch):
+    no_cuda(monkeypatch)
     fake_gpus(FOUR)
     rows = dict(devices.available())
     assert rows["cuda"] == "cuda:0, 10.0 of 80 GB free" and rows["cuda:2"] == "cuda:2, 70.0 of 80 GB free"
     fake_gpus([gpu(0, used=1, total=16, name="Tesla T4")])
     assert dict(devices.available())["cuda"] == "cuda:0, 15.0 of 16 GB free, T4"  # the name where it fits
-    assert rows["auto"] == "auto → cpu"  # torch here has no CUDA: auto trains on the CPU whatever NVML lists
+    assert rows["auto"] == "auto → cpu"  # a torch without CUDA: auto trains on the CPU whatever NVML lists
     fake_gpus([])
     assert [v for v, _ in devices.available()] == ["auto", "cpu"]
     fake_gpus(FOUR)
@@ -145,7 +153,7 @@ def test_the_device_list_shows_each_gpu_with_its_free_memory(fake_gpus):
 # -- bad input ---------------------------------------------------------------------------------------------
 
 
-def test_a_gpu_that_is_not_there_names_the_ones_that_are(fake_gpus):
+def test_a_gpu_that_is_not_there_names_the_ones_that_are(fake_gpus, monkeypatch):
     fake_gpus([gpu(0)])
     with pytest.raises(ConfigError, match=r"^device cuda:7 does not exist: this machine has 1 GPU: cuda:0 \(H100 80GB "
                                           r"HBM3\)\.$"):
@@ -154,6 +162,7 @@ def test_a_gpu_that_is_not_there_names_the_ones_that_are(fake_gpus):
     with pytest.raises(ConfigError, match="has 4 GPUs: cuda:0 .*cuda:3 "):
         devices.resolve("cuda:4")
     fake_gpus(error="LibRmVersionMismatch")
+    no_cuda(monkeypatch)  # what torch makes of that driver
     with pytest.raises(ConfigError, match=r"torch sees no CUDA GPU here: .*different versions .*reboot"):
         devices.check_device("cuda")
     with pytest.raises(ConfigError, match="unknown device 'tpu'"):
@@ -237,7 +246,8 @@ def test_a_gpu_held_by_a_live_run_is_busy_with_that_runs_name(fake_gpus, monkeyp
                                                 "the new run would share its memory and time; --device cuda:2 has no "
                                                 "process on it.")
         assert gpus.busy("cuda:2")[1] == [] and gpus.busy_sentence("cpu") == ""
-        assert gpus.busy("auto")[0] == ""  # this torch has no CUDA: auto trains on the CPU, whatever NVML lists
+        no_cuda(monkeypatch)
+        assert gpus.busy("auto")[0] == ""  # a torch without CUDA: auto trains on the CPU, whatever NVML lists
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         assert gpus.busy("auto")[0] == "cuda:2 (H100 80GB HBM3)"  # auto takes the free one
     finally:
