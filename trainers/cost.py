@@ -149,7 +149,7 @@ def _auto_batch(cfg: RunConfig, spec, net, shape, sizes) -> tuple[RunConfig, str
     """--batch-size auto for the cost: the batch measured on the chosen GPU, as the run will measure it."""
     import torch
 
-    from .devices import AUTO_BATCH_GPU_ONLY, resolve
+    from .devices import AUTO_BATCH_GPU_ONLY, gb, resolve
     from .train.fit import largest_batch
 
     device = resolve(cfg.device)
@@ -162,7 +162,7 @@ def _auto_batch(cfg: RunConfig, spec, net, shape, sizes) -> tuple[RunConfig, str
     fit = largest_batch(net, cfg, device, shape, sizes.classes if sizes else (spec.num_classes or 10), loss,
                         largest=sizes.train if sizes else 1 << 16)
     if fit.batch == 0:
-        raise ConfigError(f"--batch-size auto: not even a batch of 1 fits in the {fit.room / 2**30:.1f} GB free on "
+        raise ConfigError(f"--batch-size auto: not even a batch of 1 fits in the {gb(fit.room)} free on "
                           f"{device}.")
     limit = fit.limit()
     return dataclasses.replace(cfg, batch_size=fit.batch), f"auto: {fit.measured(device)}" + (f"; {limit}" if limit else "")

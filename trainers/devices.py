@@ -104,8 +104,11 @@ def short_name(name: str) -> str:
     return name
 
 
-def gb(n: float) -> str:
-    return f"{n / 2**30:.1f} GB" if n < 100 * 2**30 else f"{n / 2**30:.0f} GB"
+def gb(n: float, unit: bool = True) -> str:
+    """Bytes as nvidia-smi's "GB" (GiB): "61.2 GB", whole from 100 GB ("139 GB"); the one way the workbench says
+    a GPU's memory. (The cost panel's figures are torchinfo's decimal MB and GB: trainers.cost.human_bytes.)"""
+    figure = f"{n / 2**30:.1f}" if n < 100 * 2**30 else f"{n / 2**30:.0f}"
+    return f"{figure} GB" if unit else figure
 
 
 def gpu_list(gpus: list[tuple[int, nvml.GpuInfo]]) -> str:
@@ -254,7 +257,7 @@ def device_label(index: int, gpu: nvml.GpuInfo) -> str:
     and the g panel name every GPU)."""
     if gpu.error:
         return f"cuda:{index}, unreadable (NVML)"
-    label = f"cuda:{index}, {gb(gpu.memory_free).removesuffix(' GB')} of {gpu.memory_total / 2**30:.0f} GB free"
+    label = f"cuda:{index}, {gb(gpu.memory_free, unit=False)} of {gpu.memory_total / 2**30:.0f} GB free"
     named = f"{label}, {short_name(gpu.name)}"
     return named if len(named) <= LABEL else label
 

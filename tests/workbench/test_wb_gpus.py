@@ -226,6 +226,12 @@ async def test_a_gpu_runs_header_names_its_gpu_and_its_status_line_the_memory(tm
         assert text.splitlines()[0].strip().startswith("mlp on fashion-mnist · cuda:1 H100 80GB HBM3 · 203,530 params")
         progress = app.screen.query_one(ProgressLine)
         assert progress.gpu == "GPU 1.2 GB, peak 3.4 GB, 87%"
+        from workbench.render.gpus import gigabytes
+        from workbench.render.text import gpu_words
+
+        # an H200's memory in the same words everywhere: as workbench gpus and the sentences say it
+        assert (gpu_words(int(139.2 * GIB), int(140.4 * GIB), None), gigabytes(int(139.2 * GIB))) == \
+            ("GPU 139 GB, peak 140 GB", "139")
         assert "epoch 1/1  batch 100/235  51,234/s  GPU 1.2 GB, peak 3.4 GB, 87%" in text  # fitted to 80 columns
         await pilot.press("4")
         await shown(pilot, app, "cuda:1 (NVIDIA H100 80GB HBM3) ·")

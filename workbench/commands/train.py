@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from trainers.devices import gb
 from trainers.errors import WorkbenchError
 from trainers.events import END
 
@@ -277,7 +278,7 @@ def show_events(events, run_dir: str) -> int:
             line = (f"epoch {event.epoch}/{event.epochs}  train loss {event.train_loss:.4f}"
                     f"{fmt_acc(event.train_accuracy)}  test loss {event.test_loss:.4f}"
                     f"{fmt_acc(event.test_accuracy)}  {event.seconds:.1f}s  {event.samples_per_sec:,.0f} samples/s"
-                    + (f"  GPU peak {event.gpu_peak / 2**30:.1f} GB" if event.gpu_peak is not None else "")
+                    + (f"  GPU peak {gb(event.gpu_peak)}" if event.gpu_peak is not None else "")
                     + ("  (resumed)" if event.resumed else ""))
             if progress is not None:
                 progress.console.print(line, highlight=False, markup=False)

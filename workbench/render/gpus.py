@@ -8,16 +8,14 @@ import time
 
 from rich.text import Text
 
-from trainers.devices import short_name
+from trainers.devices import gb, short_name
 from trainers.gpus import GpuRow, Survey, no_gpu_sentence
 
 BAR = 10  # cells of the memory bar
 
 
 def gigabytes(n: int | None) -> str:
-    if n is None:
-        return "?"
-    return f"{n / 2**30:.1f}" if n < 100 * 2**30 else f"{n / 2**30:.0f}"
+    return "?" if n is None else gb(n, unit=False)
 
 
 def bar(used: int, total: int, width: int = BAR) -> str:

@@ -24,10 +24,12 @@ def duration(seconds: float) -> str:
 def gpu_words(memory: int | None, peak: int | None, util: int | None) -> str:
     """"GPU 1.2 GB, peak 3.4 GB, 87%": the trainer's memory now and at its peak, and the GPU's utilisation;
     "" off a GPU (a CPU run's BatchEnded carries none)."""
+    from trainers.devices import gb
+
     if memory is None:
         return ""
     use = f", {util}%" if util is not None else ""
-    return f"GPU {memory / 2**30:.1f} GB, peak {(peak or 0) / 2**30:.1f} GB{use}"
+    return f"GPU {gb(memory)}, peak {gb(peak or 0)}{use}"
 
 
 def fit_columns(rows: list[list[str]], headers: tuple[str, ...] | list[str], width: int,
