@@ -4,8 +4,8 @@ context; torch is imported inside the functions that need it, so the GPU view ca
 
 NVML numbers GPUs in PCI order and sees them all; torch's cuda:N counts only those CUDA_VISIBLE_DEVICES
 leaves, in CUDA's order. `visible()` maps one onto the other: by UUID where torch has said them (a trainer,
-which initialises CUDA anyway), else from CUDA_VISIBLE_DEVICES (which PCI order and CUDA's agree on for a
-server of one kind of GPU; CUDA_DEVICE_ORDER=PCI_BUS_ID makes them agree always).
+which initialises CUDA anyway), else from CUDA_VISIBLE_DEVICES, in PCI order: what CUDA counts in once
+CUDA_DEVICE_ORDER=PCI_BUS_ID, which every trainer the workbench starts is given (`pci_order`).
 """
 
 from __future__ import annotations
