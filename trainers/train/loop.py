@@ -121,7 +121,8 @@ class Trainer:
                               f"total to reach; ask for more epochs to train further.")
         self.epoch_start_state = self.generator.get_state()
         self.checkpoint: str | None = None
-        self.saved_batch = self.resume_at[1] if self.resume_at else 0  # mid-epoch: the batches the last save counts
+        # mid-epoch: the batches the last save counts (0: at an epoch's end, where any batch size goes on)
+        self.saved_batch = self.resume_at[1] if self.resume_at and self.resume_at[1] < len(self.train_batches) else 0
         self.segment_start = time.perf_counter()
         self.last: EpochEnded | None = None
         self.probe = None  # trainers.probes.layers: set by run() when layer statistics may be asked for
