@@ -63,16 +63,9 @@ def ungroupable(config: RunConfig) -> str | None:
         cfg, spec = resolve_with_spec(config)
     except WorkbenchError as err:
         return str(err)
-    if cfg.amp != "off":
-        return f"--amp {cfg.amp} trains one process per trial"
-    if cfg.compile:
-        return "--compile trains one process per trial"
-    if cfg.layer_stats is not None:
-        return "layer statistics (--layer-stats) are measured one process per trial"
-    if cfg.nproc_per_node > 1 or cfg.nnodes > 1:
-        return "a torchrun job trains one trial at a time"
-    if cfg.freeze:
-        return "--freeze trains one process per trial"
+    reason = apart(cfg)
+    if reason:
+        return reason
     classes = len(DATASETS[cfg.dataset].classes) if cfg.dataset in DATASETS else None
     try:
         models = [get_spec(cfg.model, sha256=cfg.model_sha256).build(num_classes=classes) for _ in range(2)]
@@ -90,6 +83,71 @@ def ungroupable(config: RunConfig) -> str | None:
     except Ungroupable as err:
         return f"{cfg.model}: {err}"
     return None
+
+
+def apart(config: RunConfig) -> str | None:
+    """Why a trial of these settings trains alone whatever its model (checked per trial: these can be searched)."""
+    if config.amp != "off":
+        return f"--amp {config.amp} trains one process per trial"
+    if config.compile:
+        return "--compile trains one process per trial"
+    if config.layer_stats is not None:
+        return "layer statistics (--layer-stats) are measured one process per trial"
+    if config.nproc_per_node > 1 or config.nnodes > 1:
+        return "a torchrun job trains one trial at a time"
+    if config.freeze:
+        return "--freeze trains one process per trial"
+    return None
+
+
+def fit_on_device(config: RunConfig, device_name: str, share: float = 0.8) -> int | None:
+    """How many trials of `config` fit together in a GPU's free memory: one and two stacked trials' peaks of a
+    training step and of an evaluation batch (with their optimizer's state and the data set on the device) give
+    what each trial adds; None where it cannot be measured (no CUDA, a model that will not build)."""
+    import math
+
+    from ..data.registry import DATASETS
+    from .prepare import resolve_with_spec
+
+    device = torch.device(device_name)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    try:
+        cfg, spec = resolve_with_spec(config)
+        shape = spec.input_shape or (DATASETS[cfg.dataset].shape if cfg.dataset in DATASETS else None) or (1, 28, 28)
+        classes = len(DATASETS[cfg.dataset].classes) if cfg.dataset in DATASETS else 10
+        state = 2 if cfg.optimizer == "adam" else 1  # Adam's two moments; SGD's momentum buffer
+
+        def peak(k: int) -> int:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+            models = [spec.build(num_classes=classes).to(device) for _ in range(k)]
+            net = StackedNet(models, shape, loss=spec.loss, device=device)
+            x = torch.randn(cfg.batch_size, *shape, device=device)
+            y = torch.randint(0, classes, (cfg.batch_size,), device=device)
+            net.step(x, x if spec.loss == "mse" else y)
+            net.forward(torch.randn(cfg.test_batch_size, *shape, device=device))
+            params = sum(t.numel() * t.element_size() for t in net.stacked.values())
+            used = torch.cuda.max_memory_allocated(device) - before + state * params
+            del models, net, x, y
+            return used
+
+        one, two = peak(1), peak(2)
+        each = max(two - one, 1)
+        info = DATASETS.get(cfg.dataset)
+        data = 0
+        if info is not None:
+            from ..data.registry import split_sizes
+
+            sizes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.order_seed)
+            data = (sizes.train + sizes.test) * math.prod(shape) * 5  # float32 images and their uint8 originals
+        free, _total = torch.cuda.mem_get_info(device)
+        return max(1, int((free * share - data - (one - each)) // each))
+    except Exception:  # noqa: BLE001 - a measurement that fails leaves the group as asked
+        return None
+    finally:
+        torch.cuda.empty_cache()
 
 
 # --- each trial's optimizer step, on its slice of the stack ------------------------------------------------
@@ -379,6 +437,10 @@ class GroupTrainer:
             for m in self.active:
                 if m not in gone:
                     m.control.poll()
+            if any(m.control.stop.is_set() for m in self.active if m not in gone):
+                for m in self.active:  # a sweep stopping stops all its trials at once: at the same batch, so they
+                    if m not in gone:  # resume as one group again
+                        m.control.poll_now()
             asking = [m for m in self.active if m not in gone and (m.control.save_requested or m.control.paused
                                                                    or m.control.stop.is_set())]
             if asking:
