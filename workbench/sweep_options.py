@@ -176,8 +176,4 @@ def summary(spec: SweepSpec) -> str:
         elif isinstance(search, sp.Choice):
             searches.append(f"{label} " + "|".join(f"{v:g}" if isinstance(v, float) else str(v) for v in search.values))
     trials = f"{spec.trials} trial{'s' if spec.trials != 1 else ''}"
-    together = ""
-    if spec.parallel > 1 and spec.group != 1:
-        together = " (together in one process where they can)" if spec.group in (0, spec.parallel) else \
-            f" (up to {spec.group} together in one process)"
-    return f"{trials}, {spec.parallel} at a time{together}, {how}: " + ", ".join(searches)
+    return f"{trials}, {spec.parallel} at a time, {how}: " + ", ".join(searches)
