@@ -273,3 +273,37 @@ def test_the_stacked_forward_and_gradients_are_each_models_own():
             assert losses[k].item() == pytest.approx(loss.item(), rel=1e-4), name
             for pname, p in m.named_parameters():
                 assert torch.allclose(net.stacked[pname].grad[k], p.grad, rtol=1e-4, atol=1e-5), (name, pname)
+
+
+@pytest.mark.slow
+def test_a_group_whose_trainer_dies_during_the_sweep_continues_as_one_group(tmp_path):
+    import threading
+
+    from trainers.sweeps import make_sweep
+    from trainers.sweeps.runner import SweepNote, Sweeper, TrialStarted
+    from trainers.sweeps.study import SweepSpec, load_study
+
+    spec = SweepSpec(name="", base={**BASE, "model": "cnn-pool", "optimizer": "sgd", "threads": None,
+                                    "limit_batches": None, "extra": {"train_size": 1920, "test_size": 64}},
+                     space={"lr": "0.01,0.05,0.1"}, trials=3, parallel=3, sampler="grid", prune="none", seed=0, group=0)
+    folder = make_sweep(spec, str(tmp_path / "sweep"))
+    trials = [folder / f"trial-00{n}" for n in range(3)]
+    events: list = []
+    sweeper = threading.Thread(target=lambda: events.extend(Sweeper(folder, poll=0.1).run()), daemon=True)
+    sweeper.start()
+    try:
+        _wait(lambda: all((t / "events.jsonl").exists() and '"BatchEnded"' in (t / "events.jsonl").read_text()
+                          for t in trials), 120, "the group never got going")
+        send(trials[0], "pause")  # holds the group mid-epoch
+        _wait(lambda: all(read_status(t).state == "paused" for t in trials), 60, "the group never paused")
+        os.kill(read_status(trials[0]).pid, signal.SIGKILL)
+        sweeper.join(300)
+    finally:
+        end_trainers(tmp_path)
+    assert not sweeper.is_alive()
+    assert [e.text for e in events if isinstance(e, SweepNote)].count("trials 0-2 train together in one process") == 2
+    assert sorted(e.number for e in events if isinstance(e, TrialStarted) and e.resumed) == [0, 1, 2]
+    assert [t.state.name for t in load_study(folder).trials] == ["COMPLETE"] * 3
+    for t in trials:
+        assert [r["epoch"] for r in metrics(t)] == [1, 2]
+    assert len({read_status(t).pid for t in trials}) == 1
