@@ -69,7 +69,7 @@ def metrics(folder) -> list[dict]:
 @pytest.mark.parametrize("model, optimizer, atol", [
     ("mlp", "sgd", 1e-6),        # the hand MLP step: addmm of the shared batch with the 3 weight matrices, bmm
     ("cnn-pool", "sgd", 1e-6),   # the graph: im2col product, grouped channels-last convolutions, bmm
-    ("mlp", "adam", 1e-4),       # Adam's fused kernel against torch.optim.Adam's loop
+    ("mlp", "adam", 1e-5),       # each trial's own torch.optim.Adam step
 ])
 def test_each_grouped_trial_ends_where_its_run_alone_ends(tmp_path, model, optimizer, atol):
     together = grouped(configs(tmp_path, "g", model, optimizer))

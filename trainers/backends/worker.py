@@ -1,4 +1,4 @@
-"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`, or `--spare`.
+"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`, `--spare`, or `--group RUN RUN ...`.
 
 It reads RUN/request.json, holds the folder's lock it was handed, listens to RUN/control.json and to
 signals (SIGTERM stops after the batch and saves, as schedulers expect; SIGHUP is ignored), and records
@@ -7,6 +7,9 @@ every event in the folder. Anything unexpected still ends as a RunFailed in the 
 `--spare`: start now, import torch and the loop, then wait for a run folder's path on stdin — the app
 keeps one ready while the user is still choosing, so pressing start skips the two seconds torch takes to
 import. Stdin closing without a path (the app went away) ends it.
+
+`--group RUN RUN ...`: a sweep's trials trained together as one stacked model (trainers.backends.group), each
+folder's lock handed over, each trial's control its own; SIGTERM stops them all after the batch.
 """
 
 from __future__ import annotations

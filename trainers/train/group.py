@@ -9,10 +9,10 @@ epochs, evaluation, samples, checkpoints (its slice of the stack as an ordinary 
 own folder) and its end; and each trial's control (stop, save, pause) is its own. A stopped, pruned or diverged
 trial leaves the stack and the others go on; pausing one trial holds the group (they share every batch).
 
-Where a grouped trial's numbers differ from the same trial trained alone (docs/sweeps.md): the matrix products
-and convolutions run on K models' weights at once (other blocking, so other rounding in the last bits), a
-convolution in channels-last memory; Adam takes its fused kernel (as --fused-adam); SGD takes the same fused
-kernel as a run alone, bit for bit on the same gradients.
+Where a grouped trial's numbers differ from the same trial trained alone (docs/sweeps.md): its convolutions run
+on K models' channels at once, channels-last (oneDNN's other kernels round differently); a plain MLP's matrix
+products give the same floats here. Each trial's optimizer step is the one it takes alone: fused SGD's kernel
+(or Adam's, with --fused-adam) called directly on its slice, torch's Adam loop through its own step().
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSn
 from ..inspection import count_parameters, parameter_table
 from ..probes.insight import Evaluation, epoch_events, walk_samples
 from .loop import EpochSums, diverged, samples
+from .mlpstep import _hooked
 from .prepare import Session, prepare
 from .stacked import StackedNet, Ungroupable, why_ungroupable
 
@@ -172,13 +173,17 @@ class StackedOptimizer:
 
     @torch.no_grad()
     def step(self) -> None:
+        """Each trial's step as it would take it alone: a fused optimizer's kernel called directly (SGD on a CPU,
+        --fused-adam), any other through its own step() (torch's Adam: its loop, its rounding)."""
         stacked = self.net.stacked
         for row, (opt, params, names) in enumerate(self.members):
             grads = [stacked[n].grad[row] for n in names]
-            if isinstance(opt, torch.optim.SGD):
-                sgd_step(opt, params, grads)
-            else:
-                adam_step(opt, params, grads)
+            if opt.param_groups[0].get("fused") and not _hooked(opt):
+                (sgd_step if isinstance(opt, torch.optim.SGD) else adam_step)(opt, params, grads)
+                continue
+            for p, g in zip(params, grads):
+                p.grad = g
+            opt.step()
 
 
 def sgd_step(opt: torch.optim.SGD, params: list, grads: list) -> None:
