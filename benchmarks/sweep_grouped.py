@@ -11,6 +11,7 @@ Then, for the one trial's learning rate (one of the 8): how far the grouped tria
 profiler's kernels by kind, against one trial's step), in this process with the trials' thread count.
 
     .venv/bin/python benchmarks/sweep_grouped.py [--rounds 3] [--models mlp,cnn-pool] [--separate] [--threads 1]
+                                                 [--fused-adam]
 
 `--separate` also times the 8 trials as sweeps ran them before: one process each, 2 at a time (--no-group).
 About 4 minutes for 3 rounds on 2 cores (8 cnn-pool trials take most of it); Fashion-MNIST's IDX files must be
@@ -51,9 +52,9 @@ def cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def sweep(root: Path, model: str, lrs: list[float], parallel: int, group: int,
-          threads: int | None) -> tuple[float, float, Path]:
-    base = dict(model=model, dataset="fashion-mnist", epochs=1, device="cpu", download=False)
+def sweep(root: Path, model: str, lrs: list[float], parallel: int, group: int, threads: int | None,
+          fused_adam: bool = False) -> tuple[float, float, Path]:
+    base = dict(model=model, dataset="fashion-mnist", epochs=1, device="cpu", download=False, fused_adam=fused_adam)
     if threads:
         base["threads"] = threads
     space = {"lr": ",".join(lr_text(v) for v in lrs)} if len(lrs) > 1 else {"lr": lr_text(lrs[0])}
@@ -63,6 +64,12 @@ def sweep(root: Path, model: str, lrs: list[float], parallel: int, group: int,
     start, used = time.monotonic(), cpu()
     ended = [e for e in Sweeper(folder, poll=0.2).run() if isinstance(e, TrialEnded)]
     wall = time.monotonic() - start
+    for trial in folder.glob("trial-*"):  # reap the trainers here, so that their CPU time counts for this sweep
+        pid = json.loads((trial / "status.json").read_text()).get("pid")
+        try:
+            os.waitpid(int(pid), 0)
+        except (ChildProcessError, TypeError, ValueError):
+            pass
     assert [e.state for e in ended] == ["finished"] * len(lrs), ended
     return wall, cpu() - used, folder
 
@@ -103,12 +110,14 @@ KINDS = [  # (kind, ATen ops whose self time counts there)
     ("optimizer kernels", ("aten::_fused_adam_", "aten::_fused_sgd_", "aten::_foreach_add_")),
     ("copies and layout", ("aten::copy_", "aten::clone", "aten::contiguous", "aten::index_select", "aten::repeat",
                            "aten::cat", "aten::stack")),
+    ("elementwise (Adam's loop)", ("aten::lerp_", "aten::addcmul_", "aten::addcdiv_", "aten::sqrt", "aten::div",
+                                   "aten::mul_", "aten::add_", "aten::add", "aten::div_")),
     ("fills and allocation", ("aten::fill_", "aten::zero_", "aten::empty", "aten::empty_like", "aten::zeros_like",
                               "aten::empty_strided", "aten::zeros")),
 ]
 
 
-def breakdown(model: str, k: int, steps: int = 40) -> str:
+def breakdown(model: str, k: int, steps: int = 40, fused_adam: bool = False) -> str:
     """Per step: wall ms of one trial's step and of the grouped step (K trials), and the grouped step's kernel
     time by kind (torch.profiler, self CPU time), the rest being Python, autograd and dispatch."""
     import dataclasses
@@ -122,7 +131,8 @@ def breakdown(model: str, k: int, steps: int = 40) -> str:
     from trainers.train.stacked import StackedNet
     from trainers.train.step import TrainStep
 
-    base = RunConfig(model=model, dataset="fashion-mnist", epochs=1, device="cpu", download=False)
+    base = RunConfig(model=model, dataset="fashion-mnist", epochs=1, device="cpu", download=False,
+                     fused_adam=fused_adam)
     sessions = [prepare(dataclasses.replace(base, lr=LRS[model][0]))]
     for lr in LRS[model][1:k]:
         sessions.append(prepare(dataclasses.replace(base, lr=lr), data=sessions[0].data))
@@ -175,6 +185,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--models", default="mlp,cnn-pool")
     parser.add_argument("--separate", action="store_true", help="also 8 trials one process each, 2 at a time")
+    parser.add_argument("--fused-adam", action="store_true", help="mlp's Adam trials (alone and grouped) with "
+                        "--fused-adam")
     parser.add_argument("--threads", type=int, help="torch threads of every trainer (default: the sweep's share of "
                         "the cores); 1 on a busy machine: OpenMP's barriers wait on preempted threads")
     args = parser.parse_args()
@@ -193,11 +205,11 @@ def main() -> int:
                 line = []
                 for kind in order:
                     if kind == "one":
-                        wall, used, folder = sweep(root, model, [LRS[model][ALONE[model]]], 1, 1, args.threads)
+                        wall, used, folder = sweep(root, model, [LRS[model][ALONE[model]]], 1, 1, args.threads, args.fused_adam)
                     elif kind == "group":
-                        wall, used, folder = sweep(root, model, LRS[model], TRIALS, 0, args.threads)
+                        wall, used, folder = sweep(root, model, LRS[model], TRIALS, 0, args.threads, args.fused_adam)
                     else:
-                        wall, used, folder = sweep(root, model, LRS[model], 2, 1, args.threads)
+                        wall, used, folder = sweep(root, model, LRS[model], 2, 1, args.threads, args.fused_adam)
                     walls.setdefault((model, kind), []).append(wall)
                     cpus.setdefault((model, kind), []).append(used)
                     kept[(model, kind)] = folder
@@ -223,7 +235,7 @@ def main() -> int:
 
         torch.set_num_threads(args.threads)
     for model in models:
-        print(breakdown(model, TRIALS), flush=True)
+        print(breakdown(model, TRIALS, fused_adam=args.fused_adam), flush=True)
     return 0
 
 
