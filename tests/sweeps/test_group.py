@@ -307,3 +307,21 @@ def test_a_group_whose_trainer_dies_during_the_sweep_continues_as_one_group(tmp_
     for t in trials:
         assert [r["epoch"] for r in metrics(t)] == [1, 2]
     assert len({read_status(t).pid for t in trials}) == 1
+
+
+def test_the_sweep_options_for_groups():
+    from workbench.sweep_options import SweepOptionError, SweepSettings, build_sweep
+
+    texts = {"model": "mlp", "dataset": "synthetic-digits", "lr": "0.01,0.1,0.2"}
+    spec, _ = build_sweep(texts, SweepSettings())
+    assert (spec.group, spec.parallel) == (0, 1)  # as many as fit, of those running at once
+    spec, notes = build_sweep(texts, SweepSettings(group=3))
+    assert (spec.group, spec.parallel) == (3, 3) and not notes  # --group 3 alone: 3 at a time, together
+    spec, _ = build_sweep(texts, SweepSettings(group=1, parallel=3))  # --no-group
+    assert (spec.group, spec.parallel) == (1, 3)
+    spec, notes = build_sweep({**texts, "seed": "0,1"}, SweepSettings(parallel=2))
+    assert spec.base["data_seed"] == 0 and any("share one data order (--data-seed 0)" in n for n in notes)
+    spec, _ = build_sweep({**texts, "seed": "0,1"}, SweepSettings(parallel=2, group=1))
+    assert "data_seed" not in spec.base  # trained apart, each trial's seed orders its data as before
+    with pytest.raises(SweepOptionError, match="--group must be at least 1"):
+        build_sweep(texts, SweepSettings(group=0))
