@@ -155,7 +155,7 @@ def fit_on_device(config: RunConfig, device_name: str, share: float = 0.8) -> in
 
 class StackedOptimizer:
     """Each trial's own torch optimizer (made by prepare, so its checkpoints hold an ordinary state_dict), stepped
-    through the fused kernel on its Parameters, which are views of the stack, with its slice of the gradients."""
+    on its Parameters, which are views of the stack, with its slice of the gradients."""
 
     def __init__(self, net: StackedNet, sessions: list[Session]) -> None:
         self.net = net
