@@ -38,7 +38,7 @@ def save(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.op
         "model_name": config["model"], "config": config, "epoch": int(state.get("epoch", 0)),
         "classes": list(classes), "input_shape": list(input_shape), "task": task,
         "mean": list(mean), "std": list(std), "normalize": bool(normalize),
-        "model_state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_state": {k: _own(v.detach().cpu()) for k, v in model.state_dict().items()},
         "optimizer_state": optimizer.state_dict() if optimizer is not None else None,
         "training": state,
     }
@@ -69,6 +69,14 @@ def save(path: str | os.PathLike, *, model: torch.nn.Module, optimizer: torch.op
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _own(t: torch.Tensor) -> torch.Tensor:
+    """The tensor, or a copy of it when it is a view into a larger storage (a trial's slice of a group's stacked
+    parameters): torch.save writes a view's whole storage."""
+    if t.untyped_storage().nbytes() > t.numel() * t.element_size():
+        return t.clone()
+    return t
 
 
 def _nearly_full(folder: Path) -> bool:

@@ -86,6 +86,9 @@ class RunConfig:
                           flag="--freeze", kind=list, metavar="NAME", factory=list)
     seed: int = option(0, "seeds parameters, shuffling and held-out splits: same seed, same run", flag="--seed",
                        kind=int, form="seed")
+    data_seed: int | None = option(None, "seeds the data order (the shuffling) and an image folder's held-out split "
+                                   "apart from the weights (default: --seed); a sweep's trials trained together share it",
+                                   flag="--data-seed", kind=int, metavar="N")
     device: str = option("auto", f"{', '.join(DEVICES)} (auto: the CUDA GPU with the most free memory, then MPS, "
                          "then the CPU) or cuda:N", flag="--device", form="device")
     gpu: dict | None = option(None, "the GPU the run trains on, as the trainer found it: {\"index\": N of cuda:N, "
@@ -213,6 +216,9 @@ class RunConfig:
                  f"weight decay must be zero or positive, got {self.weight_decay}.")
         need(isinstance(self.seed, int) and not isinstance(self.seed, bool) and 0 <= self.seed <= MAX_SEED,
              f"seed must be a whole number from 0 to {MAX_SEED}, got {str(self.seed)[:40]}.")
+        need(self.data_seed is None or (isinstance(self.data_seed, int) and not isinstance(self.data_seed, bool)
+                                        and 0 <= self.data_seed <= MAX_SEED),
+             f"--data-seed must be a whole number from 0 to {MAX_SEED}, got {str(self.data_seed)[:40]}.")
         need(self.init is None or self.init in INITS, f"init must be one of {', '.join(INITS)}, got {self.init!r}.")
         need(self.device in DEVICES or re.fullmatch(r"cuda:\d+", self.device) is not None,
              f"device must be one of {', '.join(DEVICES)} (or cuda:N), got {self.device!r}.")
@@ -235,6 +241,11 @@ class RunConfig:
         need(0 <= self.node_rank < self.nnodes, f"--node-rank must be from 0 to {self.nnodes - 1}, got {self.node_rank}.")
         need(self.nnodes == 1 or bool(self.rdzv_endpoint),
              "a job on several machines needs --rdzv-endpoint HOST:PORT, the same on every machine.")
+
+    @property
+    def order_seed(self) -> int:
+        """What seeds the data order and held-out splits: --data-seed, else --seed."""
+        return self.seed if self.data_seed is None else self.data_seed
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -36,6 +36,11 @@ class RunControl:
         """Take in requests that arrive from outside this process (trainers.runs.requests overrides it);
         the loop calls it between batches, so it must be cheap."""
 
+    def poll_now(self) -> None:
+        """poll(), without waiting for its next turn (a group trainer that saw one trial stopped looks at the
+        others' requests at the same batch)."""
+        self.poll()
+
     def request_stop(self) -> None:
         self.stop.set()
         self._running.set()  # a paused loop must wake up to notice

@@ -112,7 +112,7 @@ def static_cost(config: RunConfig, measure_auto: bool = True) -> Cost:
         raise ConfigError(reason)
     shape = _input_shape(cfg, spec)
     try:
-        sizes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.seed)
+        sizes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.order_seed)
     except WorkbenchError as err:
         sizes = None
         note = str(err)
@@ -222,7 +222,7 @@ def timed_cost(cost: Cost, config: RunConfig, *, warmup: int = 2, steps: int = 5
     try:
         from .data.registry import split_sizes
 
-        classes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.seed).classes
+        classes = split_sizes(cfg.dataset, cfg.data_dir, cfg.extra, cfg.order_seed).classes
     except WorkbenchError:
         pass
     model = _build(cfg, spec, classes).to(device)

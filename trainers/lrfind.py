@@ -100,7 +100,7 @@ def _ramp(s, start_lr: float, end_lr: float, max_batches: int, stop_factor: floa
         step = TrainStep(model, s.optimizer, loss=s.loss, amp=cfg.amp, device=s.device, input_shape=s.input_shape,
                          fast_mlp=cfg.fast_mlp)
         generator = torch.Generator()
-        generator.manual_seed(cfg.seed)  # the first epoch's order is the run's
+        generator.manual_seed(cfg.order_seed)  # the first epoch's order is the run's
         batches = s.batches(True, generator)
         model.train()
         lrs = ramp(start_lr, end_lr, max_batches)

@@ -40,6 +40,7 @@ class SweepSettings:
     gpus_per_trial: int = 0
     time: int = 60  # a Slurm job's limit, minutes
     slurm_args: list[str] = field(default_factory=list)  # KEY=VALUE
+    group: int | None = None  # trials trained together in one process; None: as many as fit (1: --no-group)
 
 
 def build_sweep(texts: dict[str, str], settings: SweepSettings, fixed: dict | None = None) -> tuple[SweepSpec, list[str]]:
@@ -75,6 +76,8 @@ def build_sweep(texts: dict[str, str], settings: SweepSettings, fixed: dict | No
         raise SweepOptionError(f"--parallel must be at least 1, got {settings.parallel}.", "parallel")
     if settings.trials is not None and settings.trials < 1:
         raise SweepOptionError(f"--trials must be at least 1, got {settings.trials}.", "trials")
+    if settings.group is not None and settings.group < 1:
+        raise SweepOptionError(f"--group must be at least 1, got {settings.group}.", "group")
     if settings.gpus_per_trial < 0 or settings.time < 1:
         raise SweepOptionError("--gpus-per-trial must be 0 or more and --time at least 1 minute.")
     if not sp.varied(space):
@@ -121,16 +124,33 @@ def build_sweep(texts: dict[str, str], settings: SweepSettings, fixed: dict | No
         seed = base.seed
     base_values = {k: v for k, v in base.to_dict().items() if v is not None}
     parallel = settings.parallel
+    group = 0 if settings.group is None else settings.group  # 0: the sweep finds how many fit
+    if settings.launcher != "local" or settings.gpus_per_trial:
+        if settings.group not in (None, 1):
+            notes.append("--group trains trials together on this machine; with "
+                         f"{'--launcher slurm' if settings.launcher != 'local' else '--gpus-per-trial'} each trial "
+                         f"trains on its own.")
+        group = 1
+    elif group > parallel:  # --group 8 alone: 8 trials at once, together
+        if settings.parallel != 1:
+            notes.append(f"--group {group} with --parallel {parallel}: {group} trials at a time, in one process.")
+        parallel = group
     if parallel > trials:  # never more trainers than trials
         notes.append(f"{trials} trial(s) in all, so {trials} at a time, not {parallel}.")
         parallel = trials
-    if settings.launcher == "local" and not settings.gpus_per_trial and parallel > (os.cpu_count() or 1):
+    if group != 1 and parallel > 1 and "seed" in sp.varied(space) and base_values.get("data_seed") is None:
+        base_values["data_seed"] = base.seed  # trials that differ in their weights' seed share one data order
+        notes.append(f"the trials differ in --seed (their initial weights) and share one data order (--data-seed "
+                     f"{base.seed}), so that they can train together.")
+    grouped = group != 1 and parallel > 1
+    if settings.launcher == "local" and not settings.gpus_per_trial and parallel > (os.cpu_count() or 1) \
+            and not grouped:
         notes.append(f"{parallel} trials at once on {os.cpu_count()} CPU cores: each gets one thread and they take "
                      f"turns on the cores, so the sweep is no faster than --parallel {os.cpu_count()}.")
     try:
         spec = SweepSpec(name="", base=base_values, space=sp.to_json(space), trials=trials, parallel=parallel,
                          metric=metric, sampler=sampler, prune=settings.prune, launcher=settings.launcher, seed=seed,
-                         slurm=slurm, gpus_per_trial=settings.gpus_per_trial)
+                         slurm=slurm, gpus_per_trial=settings.gpus_per_trial, group=group)
     except ConfigError as err:
         raise SweepOptionError(str(err)) from None
     return spec, notes

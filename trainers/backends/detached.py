@@ -60,6 +60,42 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Pat
     return folder, child
 
 
+LOCK_FDS = "WORKBENCH_LOCK_FDS"  # a group's worker: the locked descriptors of its folders, in order
+GROUP_NOTE = "trained in a group: its trainer's output is in {first}/trainer.log (process {pid})\n"
+
+
+def start_group_detached(configs: list[RunConfig]) -> tuple[list[Path], subprocess.Popen]:
+    """Claim every trial's folder and start one trainer for the group (trainers.backends.group), in its own
+    session; its output goes to the first trial's trainer.log, and the others' say where it is."""
+    claimed = []
+    try:
+        for config in configs:
+            claimed.append(claim(config))
+        folders = [Path(c.out) for c, _ in claimed]
+        for (config, _), folder in zip(claimed, folders):
+            write_json(folder / REQUEST, request(config, folder))
+            write_status(folder, "starting")
+        log = open(folders[0] / TRAINER_LOG, "ab")
+        fds = [lock.fd for _, lock in claimed]
+        try:
+            child = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", "--group", *map(str, folders)],
+                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                     pass_fds=tuple(fds), env=child_env({LOCK_FDS: ",".join(map(str, fds))}),
+                                     cwd=os.getcwd())
+        finally:
+            log.close()
+    except BaseException:
+        for _, lock in claimed:
+            lock.release()
+        raise
+    for _, lock in claimed:
+        lock.hand_over(child.pid)
+    for folder in folders[1:]:
+        with open(folder / TRAINER_LOG, "a", encoding="utf-8") as note:
+            note.write(GROUP_NOTE.format(first=folders[0], pid=child.pid))
+    return folders, child
+
+
 class Spare:
     """A trainer process started ahead of time, torch already imported, waiting for a run folder. It runs in
     its own session like any detached trainer; if its starter goes away first, it reads EOF and ends."""

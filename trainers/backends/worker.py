@@ -1,4 +1,4 @@
-"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`, or `--spare`.
+"""The detached trainer's entry point: `python -m trainers.backends.worker RUN`, `--spare`, or `--group RUN RUN ...`.
 
 It reads RUN/request.json, holds the folder's lock it was handed, listens to RUN/control.json and to
 signals (SIGTERM stops after the batch and saves, as schedulers expect; SIGHUP is ignored), and records
@@ -7,6 +7,9 @@ every event in the folder. Anything unexpected still ends as a RunFailed in the 
 `--spare`: start now, import torch and the loop, then wait for a run folder's path on stdin — the app
 keeps one ready while the user is still choosing, so pressing start skips the two seconds torch takes to
 import. Stdin closing without a path (the app went away) ends it.
+
+`--group RUN RUN ...`: a sweep's trials trained together as one stacked model (trainers.backends.group), each
+folder's lock handed over, each trial's control its own; SIGTERM stops them all after the batch.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ def main(argv: list[str]) -> int:
             return 0
         argv = [line]
         _adopt_output(Path(line))
+    if argv[:1] == ["--group"]:
+        return group_main([Path(a) for a in argv[1:]])
     from ..config import RunConfig
     from ..events import RunFailed
     from ..runs.files import REQUEST, FolderLock, read_json
@@ -81,6 +86,57 @@ def main(argv: list[str]) -> int:
         raise
     finally:
         lock.release()
+    return code
+
+
+def group_main(folders: list[Path]) -> int:
+    """A group of trials in this process, each folder's lock handed over by the process that claimed them."""
+    from ..config import RunConfig
+    from ..events import RunFailed
+    from ..runs.files import REQUEST, FolderLock, read_json
+    from ..runs.requests import FolderControl
+    from .detached import CONTROL_SEEN, LOCK_FDS
+    from .group import train_group_here
+
+    fds = [int(fd) for fd in os.environ.pop(LOCK_FDS, "").split(",") if fd]
+    locks = []
+    for i, folder in enumerate(folders):
+        lock = FolderLock(folder)
+        lock.adopt(fds[i]) if i < len(fds) else lock.acquire()
+        locks.append(lock)
+    requests = [read_json(folder / REQUEST) or {} for folder in folders]
+    controls = [FolderControl(folder, seen=r.get(CONTROL_SEEN)) for folder, r in zip(folders, requests)]
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def stop_all(signum, _frame):  # SIGTERM/SIGINT: every trial stops after the batch and saves; twice: at once
+        if all(c.stop.is_set() for c in controls):
+            raise KeyboardInterrupt
+        for c in controls:
+            c.request_stop()
+
+    signal.signal(signal.SIGTERM, stop_all)
+    signal.signal(signal.SIGINT, stop_all)
+    signal.signal(signal.SIGUSR1, lambda *_: [c.request_save() for c in controls])
+    code, ended = 0, set()
+    try:
+        configs = [RunConfig.from_dict(r) for r in requests]
+        for i, event in train_group_here(configs, controls, locks):
+            if isinstance(event, RunFailed):
+                code = 1
+            ended.add(i)
+    except KeyboardInterrupt:
+        for folder, lock in zip(folders, locks):
+            if lock.held:
+                record_failure(folder, "stopped at once by a second stop signal; the last checkpoint is kept")
+        return 130
+    except BaseException as err:  # noqa: BLE001 - whatever it is, each trial's folder says so
+        for folder, lock in zip(folders, locks):
+            if lock.held:
+                record_failure(folder, f"the trainer failed: {type(err).__name__}: {err}")
+        raise
+    finally:
+        for lock in locks:
+            lock.release()
     return code
 
 

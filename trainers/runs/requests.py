@@ -126,6 +126,10 @@ class FolderControl(RunControl):
         """A viewer's lease on layer statistics runs now (the loop asks only when the run's config did not)."""
         return time.time() < self._layers_until
 
+    def poll_now(self) -> None:
+        self._next_check = 0.0
+        self.poll()
+
     def poll(self) -> None:
         now = time.monotonic()
         if now < self._next_check:

@@ -70,6 +70,13 @@ class TrialEnded:
 
 
 @dataclass(frozen=True)
+class SweepNote:
+    """Something the sweep says once: trials trained together, or why they cannot be."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class SweepEnded:
     stopped: bool
     finished: int
@@ -89,6 +96,7 @@ class LocalLauncher:
     def __init__(self, parallel: int, device: str = "auto", gpus_per_trial: int = 0) -> None:
         self.parallel = parallel
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.cores = cores
         self.threads = max(1, cores // parallel)
         self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
         if gpus_per_trial:
@@ -110,6 +118,29 @@ class LocalLauncher:
             changes["threads"] = self.threads
         _, process = start_detached(dataclasses.replace(config, **changes))
         return process
+
+    def start_group(self, configs: list[RunConfig], slot: int):
+        """Trials of one model as one trainer process (trainers.backends.group): on a GPU, the slot's; on a CPU,
+        the group's share of the cores (its trials' share of those running at once)."""
+        import dataclasses
+
+        from ..backends.detached import start_group_detached
+
+        changes: dict = {}
+        if self.gpus:
+            changes["device"] = f"cuda:{slot % self.gpus}"
+        threads = max(1, min(self.cores, self.cores * len(configs) // self.parallel))
+        _, process = start_group_detached([dataclasses.replace(c, **changes) if self.gpus or c.threads is not None
+                                           else dataclasses.replace(c, threads=threads) for c in configs])
+        return process
+
+    def fit(self, config: RunConfig, slot: int = 0) -> int | None:
+        """How many trials of `config` one GPU holds together, measured; None on a CPU (memory is no limit)."""
+        if not self.gpus:
+            return None
+        from ..train.group import fit_on_device
+
+        return fit_on_device(config, f"cuda:{slot % self.gpus}")
 
     def reap(self, handle) -> None:
         if handle is not None:
@@ -211,6 +242,8 @@ class Sweeper:
         self.stopping = threading.Event()  # stop the sweep: trials asked to save and stop
         self.holding = threading.Event()  # start no new trials (the Sweep screen's `p`)
         self.lock = SweeperLock(self.folder)
+        self.group = 1  # trials trained together in one process (_group_size)
+        self.pending: list[_Trial] = []  # trials to continue from their checkpoints, started together when they can
 
     # the plain-data distributions each trial is asked with, fixed ones left out
     def _distributions(self) -> dict:
@@ -242,25 +275,32 @@ class Sweeper:
         done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
         yield SweepStarted(self.spec.name, str(self.folder), self.spec.trials, done, self.spec.parallel,
                            type(study.sampler).__name__)
+        notes: list[str] = []
+        self.group = self._group_size(notes)
+        for note in notes:
+            yield SweepNote(note)
         stopped = False
         try:
             yield from self._adopt(study)
             while True:
                 self._read_hold()
+                yield from self._continue_pending(study)
                 trials = study.get_trials(deepcopy=False)
                 ended = sum(t.state.is_finished() for t in trials)
-                others = sum(t.state == TrialState.RUNNING and t.number not in self.running for t in trials)
+                mine = {*self.running, *(t.number for t in self.pending)}
+                busy = len(mine)
+                others = sum(t.state == TrialState.RUNNING and t.number not in mine for t in trials)
                 if self.stopping.is_set():
                     stopped = True
                     for t in self.running.values():
                         self._ask_stop(t)
-                elif (not self.holding.is_set() and len(self.running) < self.spec.parallel
-                      and ended + len(self.running) + others < self.spec.trials and not self._grid_done(study)):
-                    started = self._start(study)
-                    if started is not None:
-                        yield started
+                elif (not self.holding.is_set() and busy < self.spec.parallel
+                      and ended + busy + others < self.spec.trials and not self._grid_done(study)):
+                    started = list(self._start(study))
+                    if started:
+                        yield from started
                         continue
-                if not self.running:
+                if not self.running and not self.pending:
                     if stopped or ended >= self.spec.trials or self._grid_done(study):
                         break
                     if not others and not self.holding.is_set():
@@ -300,34 +340,107 @@ class Sweeper:
         return LocalLauncher(self.spec.parallel, str(self.spec.base.get("device") or "auto"), self.spec.gpus_per_trial)
 
     def _slot(self) -> int:
-        used = {t.slot for t in self.running.values()}
-        return next(i for i in range(self.spec.parallel + 1) if i not in used)
+        used = {t.slot for t in (*self.running.values(), *self.pending)}
+        return next(i for i in range(len(used) + 1) if i not in used)
 
-    def _start(self, study) -> "TrialStarted | TrialEnded | None":
-        """Ask Optuna for the next trial and start it; None when the trials asked for are all taken already
-        (by another sweep process on the same folder, which may be on another machine)."""
+    def _group_size(self, notes: list[str]) -> int:
+        """How many trials train together in one process (1: each alone), and what to say about it once."""
+        from ..train.group import ungroupable
+
+        spec = self.spec
+        if spec.group == 1 or spec.parallel == 1 or not hasattr(self.launcher, "start_group"):
+            return 1
+        base = RunConfig.from_dict({**spec.base, **{name: s.value for name, s in self.space.items()
+                                                    if isinstance(s, sp.Fixed)}})
+        reason = ungroupable(base)
+        if reason:
+            notes.append(f"trials train one process each: {reason}.")
+            return 1
+        size = spec.parallel if spec.group == 0 else min(spec.group, spec.parallel)
+        fit = self.launcher.fit(base) if spec.group == 0 else None
+        if fit is not None and fit < size:
+            notes.append(f"the GPU holds {fit} trial(s) of {base.model} together (measured), not {size}.")
+            size = max(1, fit)
+        if size > 1:
+            notes.append(f"trials of {base.model} that share their shapes and data order train together, up to "
+                         f"{size} in one process (one stacked model; each trial still its own run).")
+            if not base.fused_adam and "adam" in self._optimizers(base):
+                notes.append("Adam trials each take torch's Adam loop in a group, as they would alone; --fused-adam "
+                             "takes its fused kernel, about 3x cheaper for them (its rounding differs in the last "
+                             "bits).")
+        return size
+
+    def _optimizers(self, base: RunConfig) -> set:
+        from ..train.prepare import resolve_config
+
+        search = self.space.get("optimizer")
+        if isinstance(search, sp.Choice):
+            return set(search.values)
+        try:
+            return {resolve_config(base).optimizer}
+        except WorkbenchError:
+            return set()
+
+    def _start(self, study) -> Iterator:
+        """Ask Optuna for the next trials (as many as the free places and a group take) and start them: those
+        that can train together as one process, the others each alone. Nothing when the trials asked for are all
+        taken already (by another sweep process on the same folder, which may be on another machine)."""
         import optuna
 
+        free = self.spec.parallel - len(self.running) - len(self.pending)
+        asked = []
         with _asking(self.folder):  # the count and the ask as one step among all sweep processes
             trials = study.get_trials(deepcopy=False)
             taken = sum(t.state.is_finished() or t.state == optuna.trial.TrialState.RUNNING for t in trials)
-            if taken >= self.spec.trials:
-                return None
-            trial = study.ask(self._distributions())
-            folder = trial_folder(self.folder, trial.number)
-            trial.set_user_attr("folder", folder.name)
-            trial.set_user_attr("sweeper", _me())  # before another process could take it for an orphan
-        params = trial_params(trial)
-        t = _Trial(trial.number, trial, folder, params, slot=self._slot())
-        try:
-            t.handle = self.launcher.start(self._config(params, folder), t.slot)
-        except WorkbenchError as err:
-            trial.set_user_attr("reason", str(err))
-            _tell(study, trial, state=optuna.trial.TrialState.FAIL)
-            return TrialEnded(t.number, "failed", None, str(err))
-        self._remember_job(t)
-        self._follow(t)
-        return TrialStarted(t.number, params, str(folder))
+            for _ in range(max(0, min(free, self.group, self.spec.trials - taken))):
+                if asked and self._grid_done(study):
+                    break
+                trial = study.ask(self._distributions())
+                folder = trial_folder(self.folder, trial.number)
+                trial.set_user_attr("folder", folder.name)
+                trial.set_user_attr("sweeper", _me())  # before another process could take it for an orphan
+                asked.append((trial, folder))
+        ready = []
+        for trial, folder in asked:
+            t = _Trial(trial.number, trial, folder, trial_params(trial), slot=self._slot())
+            self.running[t.number] = t  # holds its slot while the next ones take theirs
+            ready.append((t, self._config(t.params, folder)))
+        for t, _ in ready:
+            del self.running[t.number]
+        yield from self._launch(study, ready, resumed=False)
+
+    def _launch(self, study, ready: list, resumed: bool) -> Iterator:
+        """Start (trial, config) pairs: each set that can train together as one group process, the rest alone."""
+        import optuna
+
+        from ..train.group import apart, group_key
+
+        sets: dict = {}
+        for t, config in ready:
+            alone = self.group == 1 or apart(config) is not None
+            key = t.number if alone else (group_key(config), _position(t.folder))
+            sets.setdefault(key, []).append((t, config))
+        for members in sets.values():
+            for start in range(0, len(members), self.group):
+                chunk = members[start:start + self.group]
+                try:
+                    if len(chunk) > 1:
+                        handle = self.launcher.start_group([config for _, config in chunk], chunk[0][0].slot)
+                    else:
+                        handle = self.launcher.start(chunk[0][1], chunk[0][0].slot)
+                except WorkbenchError as err:
+                    for t, _ in chunk:
+                        t.trial.set_user_attr("reason", str(err))
+                        _tell(study, t.trial, state=optuna.trial.TrialState.FAIL)
+                        yield TrialEnded(t.number, "failed", None, str(err))
+                    continue
+                if len(chunk) > 1:
+                    yield SweepNote(f"trials {_numbers([t.number for t, _ in chunk])} train together in one process")
+                for t, _ in chunk:
+                    t.handle = handle
+                    self._remember_job(t)
+                    self._follow(t)
+                    yield TrialStarted(t.number, t.params, str(t.folder), resumed=resumed)
 
     def _adopt(self, study) -> Iterator:
         """Trials this study left running (a sweep process that died): follow, finish or continue each."""
@@ -368,31 +481,45 @@ class Sweeper:
                 yield TrialStarted(t.number, t.params, str(folder), resumed=True)
                 continue
             yield from self._continue(study, t)
+        yield from self._continue_pending(study)
 
     def _continue(self, study, t: _Trial) -> Iterator:
-        """Start an interrupted (or never started) trial again: from its checkpoint when it has one."""
+        """Start an interrupted (or never started) trial again, from its checkpoint when it has one: once the
+        others of its trainer process (its group) have ended too, together with those saved at its batch."""
+        t.resumes += 1
+        self.pending.append(t)
+        yield from ()
+
+    def _continue_pending(self, study) -> Iterator:
         import optuna
 
         from ..backends.local import resume_config
 
-        t.resumes += 1
-        try:
-            if (t.folder / "config.json").exists() or (t.folder / "checkpoint.pt").exists():
-                # the sweep's own model: a trial's folder never chooses code (a user's file runs as named when
-                # the sweep was made, and only while its bytes are the ones recorded then)
-                config = resume_config(str(t.folder), epochs=self.spec.base.get("epochs"),
-                                       model=self.spec.base.get("model"))
-            else:
-                config = self._config(t.params, t.folder)
-            t.handle = self.launcher.start(config, t.slot)
-        except WorkbenchError as err:
-            t.trial.set_user_attr("reason", str(err))
-            _tell(study, t.trial, state=optuna.trial.TrialState.FAIL)
-            yield TrialEnded(t.number, "failed", None, str(err))
+        if self.stopping.is_set():
+            self.pending.clear()  # they stay running in the journal: --resume continues them
             return
-        self._remember_job(t)
-        self._follow(t)
-        yield TrialStarted(t.number, t.params, str(t.folder), resumed=True)
+        ready = [t for t in self.pending
+                 if t.handle is None or not any(r.handle is t.handle for r in self.running.values())]
+        if not ready:
+            return
+        self.pending = [t for t in self.pending if t not in ready]
+        configs = []
+        for t in ready:
+            try:
+                if (t.folder / "config.json").exists() or (t.folder / "checkpoint.pt").exists():
+                    # the sweep's own model: a trial's folder never chooses code (a user's file runs as named when
+                    # the sweep was made, and only while its bytes are the ones recorded then)
+                    config = resume_config(str(t.folder), epochs=self.spec.base.get("epochs"),
+                                           model=self.spec.base.get("model"))
+                else:
+                    config = self._config(t.params, t.folder)
+            except WorkbenchError as err:
+                t.trial.set_user_attr("reason", str(err))
+                _tell(study, t.trial, state=optuna.trial.TrialState.FAIL)
+                yield TrialEnded(t.number, "failed", None, str(err))
+                continue
+            configs.append((t, config))
+        yield from self._launch(study, configs, resumed=True)
 
     @staticmethod
     def _remember_job(t: _Trial) -> None:
@@ -536,6 +663,25 @@ class Sweeper:
                           best.number if best else None, best.value if best else None,
                           dict(best.params) if best else {},
                           str(self.folder / best.user_attrs.get("folder", "")) if best else None)
+
+
+def _position(folder: Path) -> tuple:
+    """Where a trial's checkpoint stands (trials continue together only from the same batch)."""
+    info = read_json(folder / "checkpoint.json") or {}
+    if not (folder / "checkpoint.pt").exists():
+        return ("fresh",)
+    return (int(info.get("epoch") or 0), tuple(info.get("position") or ()))
+
+
+def _numbers(numbers: list[int]) -> str:
+    """"0-3, 5": trial numbers, runs of consecutive ones joined."""
+    spans: list[list[int]] = []
+    for n in sorted(numbers):
+        if spans and n == spans[-1][-1] + 1:
+            spans[-1].append(n)
+        else:
+            spans.append([n])
+    return ", ".join(f"{s[0]}-{s[-1]}" if len(s) > 2 else ", ".join(map(str, s)) for s in spans)
 
 
 def _me() -> str:

@@ -48,6 +48,8 @@ class SweepSpec:
     seed: int | None = None
     slurm: dict = field(default_factory=dict)  # partition, gpus_per_trial, time, args
     gpus_per_trial: int = 0
+    group: int = 1  # trials trained together in one process: 0 finds how many (trainers.sweeps.runner); a sweep
+    # made before groups existed trains one process per trial
     created: float = 0.0
 
     @property

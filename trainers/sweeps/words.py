@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .runner import SweepEnded, SweepStarted, TrialEnded, TrialEpoch, TrialStarted
+from .runner import SweepEnded, SweepNote, SweepStarted, TrialEnded, TrialEpoch, TrialStarted
 from .study import SweepSpec
 
 
@@ -25,6 +25,8 @@ def say(event, spec: SweepSpec) -> str:
         again = f", {event.done} done before" if event.done else ""
         return (f"sweep {event.name}: {event.trials} trials, {event.parallel} at a time, {event.sampler}{again}\n"
                 f"  folder {event.folder}")
+    if isinstance(event, SweepNote):
+        return f"  {event.text}"
     if isinstance(event, TrialStarted):
         how = "continued" if event.resumed else "started"
         return f"trial {event.number} {how}: {settings(event.params)}"

@@ -103,7 +103,7 @@ class Trainer:
         if "generator" in state:
             self.generator.set_state(state["generator"])
         else:  # a fresh run, or a checkpoint that did not record its data order
-            self.generator.manual_seed(s.cfg.seed + 1_000_003 * self.done)
+            self.generator.manual_seed(s.cfg.order_seed + 1_000_003 * self.done)
         self.train_batches = s.batches(True, self.generator)
         self.test_batches = s.batches(False)
         where = state.get("position")
@@ -518,30 +518,40 @@ class Trainer:
         return float(loss.item()), float(correct.item()), n
 
     def check_loss(self, value: float, where: str) -> None:
-        lr = self.s.cfg.lr
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"the loss became {value} at {where}: training diverged; try a lower learning "
-                                   f"rate than {lr:g}.")
-        if self.baseline is not None and self.baseline > 0 and value > DIVERGED * self.baseline:
-            raise TrainingDiverged(f"the loss grew from {self.baseline:.3g} to {value:.3g} by {where}: training "
-                                   f"diverged; try a lower learning rate than {lr:g}.")
+        problem = diverged(value, self.baseline, self.s.cfg.lr, where)
+        if problem:
+            raise TrainingDiverged(problem)
 
     def samples(self, epoch: int, x_uint8: torch.Tensor, y: torch.Tensor):
-        s = self.s
-        from ..data.batches import to_float
+        return samples(self.s, epoch, x_uint8, y)
 
-        model = s.model
-        model.eval()
-        with torch.no_grad():
-            x = to_float(x_uint8.to(s.device), s.data.mean, s.data.std, s.normalize)
-            out = model(x)
-        model.train()
-        if s.task == "reconstruct":
-            return Reconstructions(epoch=epoch, originals=x_uint8.cpu().numpy(), outputs=_to_uint8(out))
-        probs = torch.softmax(out.float(), dim=1).cpu().numpy().astype(np.float32)
-        return Predictions(epoch=epoch, images=x_uint8.cpu().numpy(), labels=tuple(int(v) for v in y),
-                           predicted=tuple(int(v) for v in probs.argmax(1)), probabilities=probs,
-                           classes=tuple(s.data.classes))
+
+def diverged(value: float, baseline: float | None, lr: float, where: str) -> str | None:
+    """Why a loss of `value` at `where` means training diverged (one sentence), or None while it is fine."""
+    if not math.isfinite(value):
+        return f"the loss became {value} at {where}: training diverged; try a lower learning rate than {lr:g}."
+    if baseline is not None and baseline > 0 and value > DIVERGED * baseline:
+        return (f"the loss grew from {baseline:.3g} to {value:.3g} by {where}: training diverged; try a lower "
+                f"learning rate than {lr:g}.")
+    return None
+
+
+def samples(s: Session, epoch: int, x_uint8: torch.Tensor, y: torch.Tensor):
+    """The epoch's Predictions (or Reconstructions) of the fixed sample images."""
+    from ..data.batches import to_float
+
+    model = s.model
+    model.eval()
+    with torch.no_grad():
+        x = to_float(x_uint8.to(s.device), s.data.mean, s.data.std, s.normalize)
+        out = model(x)
+    model.train()
+    if s.task == "reconstruct":
+        return Reconstructions(epoch=epoch, originals=x_uint8.cpu().numpy(), outputs=_to_uint8(out))
+    probs = torch.softmax(out.float(), dim=1).cpu().numpy().astype(np.float32)
+    return Predictions(epoch=epoch, images=x_uint8.cpu().numpy(), labels=tuple(int(v) for v in y),
+                       predicted=tuple(int(v) for v in probs.argmax(1)), probabilities=probs,
+                       classes=tuple(s.data.classes))
 
 
 def run(config: RunConfig, control: RunControl | threading.Event | None = None,

@@ -135,7 +135,8 @@ class Session:
         return str(path)
 
 
-def prepare(config: RunConfig, progress=None) -> Session:
+def prepare(config: RunConfig, progress=None, data: LoadedData | None = None) -> Session:
+    """`data`: already loaded for this config's dataset (a group of trials loads it once)."""
     cfg, spec = resolve_with_spec(config)
     reason = check_pair(cfg.model, cfg.dataset)
     if reason:
@@ -162,8 +163,9 @@ def prepare(config: RunConfig, progress=None) -> Session:
     if cfg.threads:  # a sweep's trials share the cores: each its part, none oversubscribing
         torch.set_num_threads(cfg.threads)
     input_shape = spec.input_shape or DATASETS[cfg.dataset].shape or (1, 28, 28)
-    data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.seed,
-                download=cfg.download, extra=cfg.extra, progress=progress)
+    if data is None:
+        data = load(cfg.dataset, input_shape=input_shape, data_dir=cfg.data_dir, seed=cfg.order_seed,
+                    download=cfg.download, extra=cfg.extra, progress=progress)
     torch.manual_seed(cfg.seed)
     model = spec.build(num_classes=len(data.classes))
     task, loss = _check_model(cfg, spec, model, data, input_shape)

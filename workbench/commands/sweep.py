@@ -30,6 +30,13 @@ def add_sweep_options(parser: argparse.ArgumentParser) -> None:
                                   "rdzv_endpoint", "dist_backend"))
     parser.add_argument("--trials", type=int, help="runs in all (default 10; a grid: all its points)")
     parser.add_argument("--parallel", type=int, default=1, help="trials at once (default 1)")
+    together = parser.add_mutually_exclusive_group()
+    together.add_argument("--group", type=int, metavar="N",
+                          help="train up to N trials of the model together in one process, as one stacked model "
+                          "(default: as many of those running at once as the device's memory holds; on a CPU, all "
+                          "of them); --group N alone runs N at once")
+    together.add_argument("--no-group", dest="group", action="store_const", const=1,
+                          help="one process per trial")
     parser.add_argument("--metric", choices=tuple(METRICS),
                         help="what the search goes for (default: test_accuracy, test_loss for an autoencoder)")
     parser.add_argument("--prune", choices=PRUNERS, default="median",
@@ -116,7 +123,8 @@ def spec_from_args(args: argparse.Namespace):
     fixed = {k: v for k, v in given(args).items() if k not in searched}
     settings = SweepSettings(trials=args.trials, parallel=args.parallel, metric=args.metric, prune=args.prune,
                              sampler=args.sampler, launcher=args.launcher, partition=args.partition,
-                             gpus_per_trial=args.gpus_per_trial, time=args.time, slurm_args=list(args.slurm_arg))
+                             gpus_per_trial=args.gpus_per_trial, time=args.time, slurm_args=list(args.slurm_arg),
+                             group=args.group)
     spec, notes = build_sweep(texts, settings, fixed)
     for note in notes:
         print(note, file=sys.stderr)
