@@ -526,6 +526,21 @@ def test_the_data_a_run_keeps_on_the_gpu_is_counted_as_it_is_kept(monkeypatch):
     assert resident_bytes(x, y) == 100 * 784 + 100 * 8
 
 
+def test_a_group_of_trials_out_of_memory_as_cudas_runtime_error_says_to_group_fewer(tmp_path, monkeypatch):
+    from trainers.backends import claim
+    from trainers.backends.group import train_group_here
+    from trainers.train.group import GroupTrainer
+
+    def out(self, *args):
+        raise RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`")
+
+    monkeypatch.setattr(GroupTrainer, "train_epoch", out)
+    claimed = [claim(tiny_config(optimizer="sgd", lr=lr, out=str(tmp_path / f"t{i}"))) for i, lr in enumerate((0.1, 0.2))]
+    events = list(train_group_here([c for c, _ in claimed], None, locks=[lock for _, lock in claimed]))
+    assert [e.reason for _, e in events if isinstance(e, RunFailed)] == \
+        ["the GPU ran out of memory with the trials stacked; use a smaller --group."] * 2
+
+
 def test_out_of_memory_before_training_names_the_runs_gpu_which_prepare_made_current(monkeypatch):
     from types import SimpleNamespace
 

@@ -28,7 +28,7 @@ import torch
 
 from ..config import RunConfig
 from ..control import RunControl
-from ..devices import describe
+from ..devices import describe, is_out_of_memory
 from ..errors import ConfigError, WorkbenchError
 from ..events import (END, BatchEnded, CheckpointSaved, EpochEnded, ParametersSnapshot, Paused, RunFailed,
                       RunFinished, RunStarted)
@@ -583,10 +583,9 @@ def run_group(configs: list[RunConfig], controls: list[RunControl],
         return
     except (WorkbenchError, Ungroupable) as err:
         reason = str(err)
-    except torch.cuda.OutOfMemoryError:
-        reason = "the GPU ran out of memory with the trials stacked; use a smaller --group."
     except Exception as err:  # noqa: BLE001 - the step of all of them failed: each trial says so
-        reason = _words(err)
+        reason = ("the GPU ran out of memory with the trials stacked; use a smaller --group." if is_out_of_memory(err)
+                  else _words(err))
     for m in members:
         if not m.out:
             yield m.index, RunFailed(reason, m.done, m.checkpoint)
