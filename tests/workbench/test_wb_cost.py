@@ -85,7 +85,8 @@ async def test_no_dry_run_is_timed_while_a_run_trains(monkeypatch):
     priced = []
     static = trainers.cost.static_cost
     monkeypatch.setattr(trainers.cost, "static_cost", lambda *a, **k: priced.append(1) or static(*a, **k))
-    monkeypatch.setattr(CostPanel, "DEBOUNCE_S", 0.0)  # the widest window: pricing at once, before the start
+    # the widest window: pricing at once, before the start (a 0 s timer never fires in Textual: it divides by it)
+    monkeypatch.setattr(CostPanel, "DEBOUNCE_S", 0.01)
     import trainers.backends
 
     spares = []
