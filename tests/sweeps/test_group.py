@@ -70,10 +70,13 @@ def metrics(folder) -> list[dict]:
     ("mlp", "sgd", 1e-6),        # the hand MLP step: addmm of the shared batch with the 3 weight matrices, bmm
     ("cnn-pool", "sgd", 1e-6),   # the graph: im2col product, grouped channels-last convolutions, bmm
     ("mlp", "adam", 1e-5),       # each trial's own torch.optim.Adam step
+    ("mlp", "fused-adam", 1e-5),  # --fused-adam: Adam's fused kernel, as the trial alone takes it
 ])
 def test_each_grouped_trial_ends_where_its_run_alone_ends(tmp_path, model, optimizer, atol):
-    together = grouped(configs(tmp_path, "g", model, optimizer))
-    for i, config in enumerate(configs(tmp_path, "s", model, optimizer)):
+    more = dict(fused_adam=True) if optimizer == "fused-adam" else {}
+    optimizer = optimizer.removeprefix("fused-")
+    together = grouped(configs(tmp_path, "g", model, optimizer, **more))
+    for i, config in enumerate(configs(tmp_path, "s", model, optimizer, **more)):
         single = alone(config)
         mine = together[i]
         # the same events, in the same order, at the same batches
