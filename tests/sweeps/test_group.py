@@ -278,6 +278,46 @@ def test_the_stacked_forward_and_gradients_are_each_models_own():
                 assert torch.allclose(net.stacked[pname].grad[k], p.grad, rtol=1e-4, atol=1e-5), (name, pname)
 
 
+def test_a_parameter_two_layers_share_gets_both_layers_gradients():
+    from torch import nn
+
+    from trainers.train.prepare import loss_fn
+    from trainers.train.stacked import StackedNet
+
+    def shared():
+        a, b = nn.Linear(64, 64), nn.Linear(64, 64)
+        b.weight = a.weight  # one Parameter, two layers: its gradient is the sum of both uses
+        return nn.Sequential(nn.Flatten(), nn.Linear(784, 64), nn.ReLU(), a, nn.ReLU(), b, nn.ReLU(), nn.Linear(64, 10))
+
+    torch.manual_seed(0)
+    models = [shared() for _ in range(2)]
+    copies = [shared() for _ in range(2)]
+    for a, b in zip(models, copies):
+        b.load_state_dict(a.state_dict())
+    net = StackedNet(models, (1, 28, 28), loss="cross_entropy", device=torch.device("cpu"))
+    x, target = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    losses, _ = net.step(x, target)
+    for k, m in enumerate(copies):
+        loss = loss_fn("cross_entropy")(m(x), target)
+        loss.backward()
+        assert losses[k].item() == pytest.approx(loss.item(), rel=1e-4)
+        for pname, p in m.named_parameters():
+            assert torch.allclose(net.stacked[pname].grad[k], p.grad, rtol=1e-4, atol=1e-5), pname
+
+
+def test_optimizer_state_loaded_in_another_layout_takes_its_parameters():
+    from trainers.train.prepare import like_parameters
+
+    weight = torch.nn.Parameter(torch.randn(4, 3, 5, 5))  # contiguous, as a grouped trial's slice is
+    opt = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    saved = torch.randn(4, 3, 5, 5).contiguous(memory_format=torch.channels_last)  # a run alone's, channels-last
+    opt.load_state_dict({"state": {0: {"momentum_buffer": saved}}, "param_groups": opt.state_dict()["param_groups"]})
+    assert opt.state[weight]["momentum_buffer"].stride() != weight.stride()  # what load_state_dict leaves
+    like_parameters(opt)
+    buf = opt.state[weight]["momentum_buffer"]
+    assert buf.stride() == weight.stride() and torch.equal(buf, saved)
+
+
 @pytest.mark.slow
 def test_a_group_whose_trainer_dies_during_the_sweep_continues_as_one_group(tmp_path):
     import threading

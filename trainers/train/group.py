@@ -325,6 +325,11 @@ class GroupTrainer:
         for m in gone:
             m.out = True
         keep = [row for row, m in enumerate(self.active) if not m.out]
+        with torch.no_grad():  # a trial gone holds copies of its own, not views that keep the old stack alive
+            for m in gone:
+                for p in m.s.model.parameters():
+                    p.grad = None
+                    p.data = p.data.clone()
         if len(keep) == len(self.active):
             return
         self.active = [self.active[row] for row in keep]

@@ -67,6 +67,16 @@ def make_optimizer(cfg: RunConfig, params):
 FUSED_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 
+def like_parameters(optimizer: torch.optim.Optimizer) -> None:
+    """Lay each loaded state tensor out as its parameter is (load_state_dict keeps the saved strides). A trial
+    saved from a group holds contiguous slices, a run alone channels-last convolutions (on a GPU, or with
+    --channels-last): the fused kernels walk both by the parameter's strides, or refuse a mismatch."""
+    for p, state in optimizer.state.items():
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == p.shape and value.stride() != p.stride():
+                state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def channels_last(cfg: RunConfig, device: torch.device, model: torch.nn.Module) -> bool:
     """Whether a model trains on NHWC tensors. Convolutions on a GPU run faster that way; on a CPU too
     (cnn-pool x1.3 on 2 cores, its max pooling above all), but oneDNN's NHWC convolutions round
@@ -195,6 +205,7 @@ def prepare(config: RunConfig, progress=None, data: LoadedData | None = None) ->
                 optimizer.load_state_dict(payload["optimizer_state"])
             except (ValueError, KeyError) as err:
                 raise ConfigError(f"the checkpoint's optimizer state does not fit {cfg.optimizer}: {err}") from err
+            like_parameters(optimizer)
         session.resume = ckpt.training_state(payload)
         if isinstance(saved, dict) and isinstance(saved.get("batch_size"), int):
             # checkpoints before the state said it: the position counts batches of the size the run saved with

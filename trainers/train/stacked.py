@@ -124,6 +124,9 @@ class StackedNet:
             if linears is not None:
                 self.chain = [(self.param_of[id(m.weight)], self.param_of[id(m.bias)] if m.bias is not None else None)
                               for m in linears]
+                used = [n for pair in self.chain for n in pair if n is not None]
+                if len(used) != len(set(used)):  # a Parameter two layers share: its gradients add (autograd does)
+                    self.chain = None
         self.graph = None
         if self.chain is None:
             try:
