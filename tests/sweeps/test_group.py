@@ -368,3 +368,32 @@ def test_the_sweep_options_for_groups():
     assert "data_seed" not in spec.base  # trained apart, each trial's seed orders its data as before
     with pytest.raises(SweepOptionError, match="--group must be at least 1"):
         build_sweep(texts, SweepSettings(group=0))
+
+
+def test_groups_on_gpus_go_to_the_gpu_fewest_groups_train_on(monkeypatch):
+    import trainers.backends.detached
+    from trainers.sweeps import runner
+
+    class Process:
+        def __init__(self):
+            self.alive = True
+
+        def poll(self):
+            return None if self.alive else 0
+
+    started = []
+
+    def start(configs):
+        started.append([c.device for c in configs])
+        return [], Process()
+
+    monkeypatch.setattr(trainers.backends.detached, "start_group_detached", start)
+    monkeypatch.setattr(runner, "_gpu_count", lambda: 2)
+    launcher = runner.LocalLauncher(parallel=8, device="auto")
+    cfg = RunConfig(model="mlp", dataset="synthetic-digits")
+    first = launcher.start_group([cfg] * 4, 0)
+    launcher.start_group([cfg] * 4, 4)  # slot 4 of 2 GPUs: slot % gpus would be cuda:0 again
+    assert started == [["cuda:0"] * 4, ["cuda:1"] * 4]
+    first.alive = False  # the first group ended: its GPU is the free one
+    launcher.start_group([cfg] * 4, 8)
+    assert started[-1] == ["cuda:0"] * 4

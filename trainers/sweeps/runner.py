@@ -99,6 +99,7 @@ class LocalLauncher:
         self.cores = cores
         self.threads = max(1, cores // parallel)
         self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
+        self.groups_on: dict[int, list] = {}  # GPU index -> the group processes started there
         if gpus_per_trial:
             self.gpus = _gpu_count()
             if parallel * gpus_per_trial > self.gpus:
@@ -127,11 +128,16 @@ class LocalLauncher:
         from ..backends.detached import start_group_detached
 
         changes: dict = {}
-        if self.gpus:
-            changes["device"] = f"cuda:{slot % self.gpus}"
+        gpu = None
+        if self.gpus:  # the GPU fewest of this sweep's groups train on (slots count trials, so slot % gpus
+            # sent every group of a --group that is a multiple of the GPUs to cuda:0)
+            gpu = min(range(self.gpus), key=lambda i: (sum(p.poll() is None for p in self.groups_on.get(i, [])), i))
+            changes["device"] = f"cuda:{gpu}"
         threads = max(1, min(self.cores, self.cores * len(configs) // self.parallel))
         _, process = start_group_detached([dataclasses.replace(c, **changes) if self.gpus or c.threads is not None
                                            else dataclasses.replace(c, threads=threads) for c in configs])
+        if gpu is not None:
+            self.groups_on.setdefault(gpu, []).append(process)
         return process
 
     def fit(self, config: RunConfig, slot: int = 0) -> int | None:
