@@ -68,12 +68,14 @@ async def test_the_gpu_panel_reads_one_at_a_time_only_while_on_top_and_never_onc
 
     fake_gpus([gpu(0)])
     monkeypatch.setattr(panel_module, "REFRESH_SECONDS", 0.05)
-    calls, slow, real = [], threading.Event(), trainers.gpus.survey
+    calls, slow, held_up, real = [], threading.Event(), threading.Event(), trainers.gpus.survey
     slow.set()
 
     def survey(*args):
         calls.append(1)
-        slow.wait(10)  # NVML or /proc taking their time
+        if not slow.wait(0):  # NVML or /proc taking their time: this read is held until slow is set again
+            held_up.set()
+            slow.wait(10)
         return real(*args)
 
     monkeypatch.setattr(trainers.gpus, "survey", survey)
@@ -82,7 +84,7 @@ async def test_the_gpu_panel_reads_one_at_a_time_only_while_on_top_and_never_onc
         panel = await open_panel(pilot, app)
         await until(pilot, lambda: panel.reads >= 3)  # refreshing while shown
         slow.clear()
-        await until(pilot, lambda: panel.reading)
+        await until(pilot, held_up.is_set)  # a read under way and held (one begun before the clear may end first)
         held = len(calls)
         await pilot.pause(0.4)  # eight ticks: none starts a read beside the one under way
         assert len(calls) == held
@@ -90,6 +92,7 @@ async def test_the_gpu_panel_reads_one_at_a_time_only_while_on_top_and_never_onc
         await until(pilot, lambda: not panel.reading)
         app.push_screen(HelpScreen("workbench", []))  # another screen on top: the panel stops reading
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await until(pilot, lambda: not panel.reading)  # a read begun just before Help came up is shown first
         await pilot.pause(0.1)
         shown_under, held = panel.reads, len(calls)
         await pilot.pause(0.4)
