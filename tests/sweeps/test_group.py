@@ -383,7 +383,7 @@ def test_groups_on_gpus_go_to_the_gpu_fewest_groups_train_on(monkeypatch):
 
     started = []
 
-    def start(configs):
+    def start(configs, warm=None):
         started.append([c.device for c in configs])
         return [], Process()
 

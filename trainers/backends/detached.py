@@ -4,15 +4,20 @@ output going to RUN/trainer.log. An SSH drop, a closed tmux pane or a crashed ap
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import RunConfig
 from ..runs.files import REQUEST, TRAINER_LOG, write_json
 from ..runs.status import write_status
 from .local import claim
+
+if TYPE_CHECKING:
+    from .warm import Warm
 
 LOCK_FD = "WORKBENCH_LOCK_FD"
 CONTROL_SEEN = "_control_seen"  # in request.json: control.json's counts when the folder was claimed
@@ -35,10 +40,20 @@ def child_env(extra: dict | None = None) -> dict:
     return env
 
 
-def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Path, subprocess.Popen]:
+def _popen(warm: "Warm | None"):
+    if warm is None:
+        return subprocess.Popen
+    from .warm import WarmPopen
+
+    return functools.partial(WarmPopen, warm=warm)
+
+
+def start_detached(config: RunConfig, spare: "Spare | None" = None,
+                   warm: "Warm | None" = None) -> tuple[Path, subprocess.Popen]:
     """Claim the folder, start the trainer in its own session, and return at once with the folder (and the
     process, for a caller that wants to reap it). The folder's lock passes to the trainer. A `spare` that
-    is still waiting takes the run (no torch import to wait for); otherwise a new process starts."""
+    is still waiting takes the run (no torch import to wait for); otherwise a new process starts, forked
+    from `warm` where one is given (trainers.backends.warm: a sweep's trials)."""
     config, lock = claim(config)
     folder = Path(config.out)
     try:
@@ -48,7 +63,7 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None) -> tuple[Pat
             return folder, spare.process
         log = open(folder / TRAINER_LOG, "ab")
         try:
-            child = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", str(folder)],
+            child = _popen(warm)([sys.executable, "-m", "trainers.backends.worker", str(folder)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                      pass_fds=(lock.fd,), env=child_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
         finally:
@@ -64,7 +79,7 @@ LOCK_FDS = "WORKBENCH_LOCK_FDS"  # a group's worker: the locked descriptors of i
 GROUP_NOTE = "trained in a group: its trainer's output is in {first}/trainer.log (process {pid})\n"
 
 
-def start_group_detached(configs: list[RunConfig]) -> tuple[list[Path], subprocess.Popen]:
+def start_group_detached(configs: list[RunConfig], warm: "Warm | None" = None) -> tuple[list[Path], subprocess.Popen]:
     """Claim every trial's folder and start one trainer for the group (trainers.backends.group), in its own
     session; its output goes to the first trial's trainer.log, and the others' say where it is."""
     claimed = []
@@ -78,7 +93,7 @@ def start_group_detached(configs: list[RunConfig]) -> tuple[list[Path], subproce
         log = open(folders[0] / TRAINER_LOG, "ab")
         fds = [lock.fd for _, lock in claimed]
         try:
-            child = subprocess.Popen([sys.executable, "-m", "trainers.backends.worker", "--group", *map(str, folders)],
+            child = _popen(warm)([sys.executable, "-m", "trainers.backends.worker", "--group", *map(str, folders)],
                                      stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
                                      pass_fds=tuple(fds), env=child_env({LOCK_FDS: ",".join(map(str, fds))}),
                                      cwd=os.getcwd())

@@ -100,6 +100,7 @@ class LocalLauncher:
         self.threads = max(1, cores // parallel)
         self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
         self.groups_on: dict[int, list] = {}  # GPU index -> the group processes started there
+        self.warm = None  # trainers.backends.warm, from the first trial on: no torch import per trial
         if gpus_per_trial:
             self.gpus = _gpu_count()
             if parallel * gpus_per_trial > self.gpus:
@@ -117,7 +118,7 @@ class LocalLauncher:
             changes["device"] = f"cuda:{slot % self.gpus}"
         elif config.threads is None:
             changes["threads"] = self.threads
-        _, process = start_detached(dataclasses.replace(config, **changes))
+        _, process = start_detached(dataclasses.replace(config, **changes), warm=self._warm())
         return process
 
     def start_group(self, configs: list[RunConfig], slot: int):
@@ -135,10 +136,24 @@ class LocalLauncher:
             changes["device"] = f"cuda:{gpu}"
         threads = max(1, min(self.cores, self.cores * len(configs) // self.parallel))
         _, process = start_group_detached([dataclasses.replace(c, **changes) if self.gpus or c.threads is not None
-                                           else dataclasses.replace(c, threads=threads) for c in configs])
+                                           else dataclasses.replace(c, threads=threads) for c in configs],
+                                          warm=self._warm())
         if gpu is not None:
             self.groups_on.setdefault(gpu, []).append(process)
         return process
+
+    def _warm(self):
+        if self.warm is None:
+            from ..backends.warm import Warm
+
+            self.warm = Warm()
+        return self.warm
+
+    def close(self) -> None:
+        """The sweep is over here: end the warm interpreter (the trials it started go on)."""
+        if self.warm is not None:
+            self.warm.close()
+            self.warm = None
 
     def fit(self, config: RunConfig, slot: int = 0) -> int | None:
         """How many trials of `config` one GPU holds together, measured; None on a CPU (memory is no limit)."""
@@ -324,6 +339,7 @@ class Sweeper:
         finally:
             for t in self.running.values():
                 t.stop.set()
+            getattr(self.launcher, "close", lambda: None)()
             write_sweeper(self.folder, "stopped" if stopped else "finished")
             self.lock.release()
         yield self._summary(study, stopped)

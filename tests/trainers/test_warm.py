@@ -1,0 +1,110 @@
+"""A process forked from the warm interpreter is the program it was asked to be, as `python ...` would start it:
+argv, environment, working directory, streams, descriptors, session, terminal, exit status, signals."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from trainers.backends.warm import UNKNOWN, Warm, WarmPopen
+
+
+@pytest.fixture
+def warm():
+    warm = Warm(preload=("torch",))
+    yield warm
+    warm.close()
+
+
+def test_a_module_gets_its_argv_environment_folder_and_streams(warm, tmp_path):
+    code = ("import os, sys, torch; print(sys.argv, os.getcwd(), os.environ['ASKED'], 'PROBE' in os.environ); "
+            "print('to stderr', file=sys.stderr); print(sys.stdin.read().upper()); sys.exit(3)")
+    child = WarmPopen([sys.executable, "-c", code, "one", "two"], warm=warm, cwd=tmp_path, text=True,
+                      env={"ASKED": "yes", "PATH": os.environ["PATH"]}, stdin=subprocess.PIPE,
+                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = child.communicate("shout", timeout=120)
+    assert out.splitlines() == [f"['-c', 'one', 'two'] {tmp_path} yes False", "SHOUT"]
+    assert err == "to stderr\n" and child.returncode == 3
+
+
+def test_python_m_runs_the_module_as_main_and_a_failure_reads_as_the_interpreters(warm, tmp_path):
+    script = tmp_path / "boom.py"
+    script.write_text("import sys\nprint(__name__, sys.argv)\nraise KeyError('lost')\n")
+    child = WarmPopen([sys.executable, str(script), "x"], warm=warm, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                      text=True)
+    out, err = child.communicate(timeout=120)
+    assert out == f"__main__ ['{script}', 'x']\n" and child.returncode == 1
+    assert err.startswith("Traceback") and err.endswith("KeyError: 'lost'\n") and "warm.py" not in err
+    help_ = WarmPopen([sys.executable, "-m", "json.tool", "--help"], warm=warm, stdout=subprocess.PIPE, text=True)
+    assert help_.communicate(timeout=60)[0].startswith("usage: python -m json.tool") and help_.returncode == 0
+
+
+def test_descriptors_keep_their_numbers_and_no_other_is_inherited(warm):
+    read, write = os.pipe()
+    os.dup2(write, 41)
+    os.close(write)
+    stray = os.open(os.devnull, os.O_RDONLY)
+    os.set_inheritable(stray, True)
+    try:
+        code = "import os; os.write(41, b'on 41'); print(sorted(int(f) for f in os.listdir('/proc/self/fd')))"
+        child = WarmPopen([sys.executable, "-c", code], warm=warm, pass_fds=(41,), stdout=subprocess.PIPE, text=True)
+        out, _ = child.communicate(timeout=120)
+        os.close(41)
+        assert os.read(read, 100) == b"on 41"
+        assert eval(out) == [0, 1, 2, 3, 41]  # 3: the listing's own
+    finally:
+        os.close(read)
+        os.close(stray)
+
+
+def test_a_new_session_with_a_terminal_is_hung_up_when_the_terminal_goes(warm):
+    master, slave = os.openpty()
+    code = ("import os, sys, time; print(os.getsid(0) == os.getpid(), os.isatty(1), flush=True); "
+            "import signal; signal.signal(signal.SIGHUP, lambda *_: sys.exit(7)); time.sleep(60)")
+    child = WarmPopen([sys.executable, "-c", code], warm=warm, stdin=slave, stdout=slave, stderr=slave,
+                      start_new_session=True, terminal=True)
+    os.close(slave)
+    seen = b""
+    while b"\n" not in seen:
+        seen += os.read(master, 100)
+    assert seen.split() == [b"True", b"True"]
+    os.close(master)  # the terminal goes: its session's leader is hung up
+    assert child.wait(timeout=30) == 7
+
+
+def test_signals_wait_poll_and_timeouts_are_popens(warm):
+    child = WarmPopen([sys.executable, "-c", "import time; time.sleep(60)"], warm=warm)
+    assert child.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        child.wait(timeout=0.2)
+    child.send_signal(signal.SIGTERM)
+    assert child.wait(timeout=30) == -signal.SIGTERM
+    interrupted = WarmPopen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+                            warm=warm, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert interrupted.stdout.readline() == "ready\n"
+    interrupted.send_signal(signal.SIGINT)  # Python's own KeyboardInterrupt, as in any interpreter
+    _, err = interrupted.communicate(timeout=30)
+    assert interrupted.returncode == -signal.SIGINT and "KeyboardInterrupt" in err
+
+
+def test_children_outlive_the_warm_interpreter_and_end_with_an_unknown_status(warm):
+    child = WarmPopen([sys.executable, "-c", "import time; time.sleep(60)"], warm=warm, start_new_session=True)
+    warm.close()
+    time.sleep(0.2)
+    assert child.poll() is None  # still running, an orphan now
+    os.kill(child.pid, signal.SIGKILL)
+    assert child.wait(timeout=30) == UNKNOWN
+    again = WarmPopen([sys.executable, "-c", "pass"], warm=warm)  # a fresh warm interpreter for the next
+    assert again.wait(timeout=120) == 0
+
+
+def test_only_this_python_is_started_warm(warm):
+    with pytest.raises(ValueError, match="warm interpreter runs"):
+        WarmPopen(["bash", "-c", "true"], warm=warm)
+    with pytest.raises(ValueError, match="warm interpreter runs"):
+        WarmPopen([sys.executable, "-X", "importtime", "-c", "pass"], warm=warm)
+    with pytest.raises(ValueError, match="no preexec_fn"):
+        WarmPopen([sys.executable, "-c", "pass"], warm=warm, preexec_fn=lambda: None)

@@ -1,0 +1,390 @@
+"""Python processes started from a warm interpreter: torch already imported, so a process begins at once.
+
+Importing torch takes about two seconds of CPU on a small machine, and every trainer process pays it before
+its first batch. A sweep starts one process per trial, and the test suite starts hundreds. `Warm` keeps one
+interpreter that has imported torch and nothing else (no thread, no computation, no CUDA) waiting on a
+socket; each start forks it, and the child becomes the program asked for, as `python -m MOD ...`,
+`python -c CODE ...` or `python SCRIPT ...` would: its own argv, environment, working directory, standard
+streams and descriptors (at the numbers given), its own session if asked, `__main__` fresh.
+
+`WarmPopen` is a `subprocess.Popen` whose child comes from there: pipes, `communicate`, `wait`, `poll`,
+`send_signal` and `kill` work as usual. The child is the warm interpreter's, not the caller's, so its exit
+status comes back over a socket of its own. If the warm interpreter goes away first, its children go on (as
+any orphan does) and their status reads as unknown (-1) once they have ended.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import runpy
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+PRELOAD = ("torch", "trainers.train.loop", "trainers.train.prepare", "trainers.runs")
+MAX_FDS = 64
+UNKNOWN = -1  # the status of a child whose warm interpreter went away before it ended
+
+
+class Warm:
+    """One warm interpreter, started at the first `start` and ended by `close` (or by this process ending)."""
+
+    def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
+        self.preload = preload
+        self.server: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.lock = threading.Lock()
+
+    def _serve(self) -> None:
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        self.server = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from trainers.backends.warm import serve; serve(sys.argv[1:])",
+             str(theirs.fileno()), *self.preload],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=env)
+        theirs.close()
+        self.control = mine
+
+    def start(self, argv: list[str], fds: dict[int, int], env: dict, cwd: str, new_session: bool = False,
+              terminal: bool = False) -> tuple[int, socket.socket]:
+        """Fork a child running `argv` (`[python, -m|-c|SCRIPT, ...]`) with descriptor `fds[n]` as its `n`;
+        returns its pid and the socket its exit status will come on."""
+        program = _program(argv)
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        order = sorted(fds)
+        request = json.dumps({"program": program, "fds": order, "env": dict(env), "cwd": cwd,
+                              "session": new_session, "terminal": terminal}).encode()
+        try:
+            with self.lock:
+                for attempt in (0, 1):
+                    if self.server is None or self.server.poll() is not None:
+                        self._serve()
+                    try:
+                        socket.send_fds(self.control, [request], [theirs.fileno(), *(fds[n] for n in order)])
+                        break
+                    except OSError:
+                        if attempt:
+                            raise
+                        self.server = None  # it went away: one fresh warm interpreter, then give up
+            theirs.close()
+            mine.settimeout(300)  # its first start waits for torch's import
+            reply = json.loads(mine.recv(4096) or b"{}")
+            mine.settimeout(None)
+        except BaseException:
+            mine.close()
+            theirs.close()
+            raise
+        if "pid" not in reply:
+            mine.close()
+            raise OSError(reply.get("error") or "the warm interpreter ended before it could start the process")
+        return reply["pid"], mine
+
+    def close(self) -> None:
+        """End the warm interpreter (its children go on)."""
+        with self.lock:
+            if self.control is not None:
+                self.control.close()
+                self.control = None
+            if self.server is not None:
+                try:
+                    self.server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.server.kill()
+                    self.server.wait()
+                self.server = None
+
+
+def _program(argv: list[str]) -> list[str]:
+    """`[python, -m, MOD, ...]` -> `[-m, MOD, ...]`; the same for -c and a script. Anything else is refused."""
+    if not argv or os.path.realpath(argv[0]) != os.path.realpath(sys.executable):
+        raise ValueError(f"a warm interpreter runs this Python ({sys.executable}), not {argv[:1]}")
+    rest = list(argv[1:])
+    if rest[:1] in (["-m"], ["-c"]) and len(rest) >= 2:
+        return rest
+    if rest and not rest[0].startswith("-"):
+        return rest
+    raise ValueError(f"a warm interpreter runs -m MODULE, -c CODE or a script, not {rest[:2]}")
+
+
+class WarmPopen(subprocess.Popen):
+    """`subprocess.Popen(args, ..., warm=Warm(), terminal=False)`, its child forked from `warm`. `terminal`:
+    the child's stdin (a terminal) becomes its controlling terminal, as a login shell's job; with
+    `start_new_session`. `preexec_fn`, `shell`, `executable`, users, groups and umask are not supported."""
+
+    def __init__(self, args, *, warm: Warm, terminal: bool = False, **kwargs) -> None:
+        self._warm = warm
+        self._terminal = terminal
+        self._status: socket.socket | None = None
+        self._ended: int | None = None  # its wait status, once read
+        super().__init__(args, **kwargs)
+
+    def _execute_child(self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
+                       creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite,
+                       restore_signals, gid, gids, uid, umask, start_new_session, *rest) -> None:
+        if preexec_fn or shell or executable or gid is not None or gids or uid is not None or umask >= 0 or \
+                any(r not in (None, -1) for r in rest):
+            raise ValueError("a warm process takes no preexec_fn, shell, executable, user, group, umask or "
+                             "process group")
+        if isinstance(args, (str, bytes)):
+            args = [args]
+        fds = {0: p2cread if p2cread != -1 else 0, 1: c2pwrite if c2pwrite != -1 else 1,
+               2: errwrite if errwrite != -1 else 2}
+        fds.update({int(fd): int(fd) for fd in pass_fds})
+        env = dict(os.environ if env is None else env)
+        cwd = os.fspath(cwd) if cwd is not None else os.getcwd()
+        try:
+            self.pid, self._status = self._warm.start([os.fspath(a) for a in args], fds, env, cwd,
+                                                      new_session=start_new_session, terminal=self._terminal)
+            self._child_created = True
+        finally:
+            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+
+    def _try_wait(self, wait_flags):
+        """(pid, wait status) once the child has ended, (0, 0) while it runs: from its status socket."""
+        if self._status is not None:
+            self._status.setblocking(not wait_flags & os.WNOHANG)
+            try:
+                data = self._status.recv(4096)
+            except (BlockingIOError, InterruptedError):
+                return 0, 0
+            if not data:  # the warm interpreter went away first: the child is an orphan; wait for it to go
+                while _alive(self.pid):
+                    if wait_flags & os.WNOHANG:
+                        return 0, 0
+                    time.sleep(0.05)
+            self._status.close()
+            self._status = None
+            self._ended = json.loads(data)["status"] if data else None
+        return self.pid, 0 if self._ended is None else self._ended
+
+    def _internal_poll(self, _deadstate=None, **_unused):
+        if self.returncode is None and self._waitpid_lock.acquire(False):
+            try:
+                if self.returncode is None:
+                    pid, status = self._try_wait(os.WNOHANG)
+                    if pid == self.pid:
+                        self._handle_exitstatus(status)
+            except OSError:
+                if _deadstate is not None:
+                    self.returncode = _deadstate
+            finally:
+                self._waitpid_lock.release()
+        return self.returncode
+
+    def _handle_exitstatus(self, sts, *args, **kwargs):
+        super()._handle_exitstatus(sts, *args, **kwargs)
+        if self._ended is None:
+            self.returncode = UNKNOWN
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+# --- the warm interpreter -------------------------------------------------------------------------------
+
+def serve(argv: list[str]) -> None:
+    """`python -c '...serve(sys.argv[1:])' FD MODULE...`: import the modules, then fork a child for each
+    request on socket FD, and send each child's wait status on its own socket when it ends. Ends when the
+    socket's other end closes. In a child, returns into the program asked for (and never comes back)."""
+    import importlib
+
+    control = socket.socket(fileno=int(argv[0]))
+    for name in argv[1:]:
+        importlib.import_module(name)
+    import gc
+
+    gc.freeze()  # what was imported stays shared with every child: no collection walks (and copies) it
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    os.set_blocking(wake_r, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    children: dict[int, socket.socket] = {}
+    import select
+
+    while True:
+        ready, _, _ = select.select([control, wake_r], [], [])
+        if wake_r in ready:
+            try:
+                os.read(wake_r, 4096)
+            except BlockingIOError:
+                pass
+            _reap(children)
+        if control not in ready:
+            continue
+        try:
+            data, fds, _, _ = socket.recv_fds(control, 1 << 20, MAX_FDS)
+        except InterruptedError:
+            continue
+        if not data:  # the starter went away; the children go on
+            return
+        request = json.loads(data)
+        status, given = socket.socket(fileno=fds[0]), fds[1:]
+        try:
+            pid = os.fork()
+        except OSError as err:
+            status.send(json.dumps({"error": f"cannot start a process: {err}"}).encode())
+            status.close()
+            pid = None
+        if pid == 0:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for fd in (wake_r, wake_w, control.fileno(), status.fileno(), *(s.fileno() for s in children.values())):
+                os.close(fd)
+            _become(request, dict(zip(request["fds"], given)))
+            return  # never reached: _become exits
+        for fd in given:
+            os.close(fd)
+        if pid is not None:
+            status.send(json.dumps({"pid": pid}).encode())
+            children[pid] = status
+        _reap(children)
+
+
+def _reap(children: dict) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        sock = children.pop(pid, None)
+        if sock is not None:
+            try:
+                sock.send(json.dumps({"status": status}).encode())
+            except OSError:
+                pass
+            sock.close()
+
+
+def _become(request: dict, fds: dict[int, int]) -> None:
+    """In the forked child: set up its session, descriptors, environment and streams, run the program as
+    `python` would, and exit with its status."""
+    import fcntl
+    import types
+
+    if request["session"]:
+        os.setsid()
+    # the given descriptors to their numbers, through numbers above them all so none overwrites another
+    top = max([*fds, *fds.values()]) + 1
+    high = {n: fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, top) for n, fd in fds.items()}
+    for fd in set(fds.values()):
+        os.close(fd)
+    for n, fd in high.items():
+        os.dup2(fd, n)
+    for fd in set(high.values()):
+        os.close(fd)
+    for name in os.listdir("/proc/self/fd"):  # as Popen's close_fds: only the descriptors asked for
+        fd = int(name)
+        if fd not in fds:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    if request["terminal"]:
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+    os.chdir(request["cwd"])
+    env = request["env"]
+    os.environ.clear()
+    os.environ.update(env)
+    for entry in reversed([p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]):
+        if entry not in sys.path:
+            sys.path.insert(1, entry)
+    if "numpy" in sys.modules:  # its global generator was seeded once, in the warm interpreter
+        sys.modules["numpy"].random.seed()
+    unbuffered = bool(env.get("PYTHONUNBUFFERED"))
+    sys.stdin = sys.__stdin__ = _stream(0, "r", False)
+    sys.stdout = sys.__stdout__ = _stream(1, "w", unbuffered)
+    sys.stderr = sys.__stderr__ = _stream(2, "w", unbuffered, errors="backslashreplace", line=True)
+    main = types.ModuleType("__main__")
+    sys.modules["__main__"] = main
+    try:
+        _run(request["program"], main)
+        code = 0
+    except SystemExit as exit_:  # as the interpreter reads sys.exit's argument
+        code = exit_.code
+        if code is None:
+            code = 0
+        elif not isinstance(code, int):
+            print(code, file=sys.stderr)
+            code = 1
+    except KeyboardInterrupt as err:
+        _print(err)
+        _leave(None)
+    except BaseException as err:
+        _print(err)
+        code = 1
+    _leave(code)
+
+
+def _print(err: BaseException) -> None:
+    """An uncaught exception, printed as the interpreter prints it, without this module's frames."""
+    tb = err.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
+        tb = tb.tb_next
+    sys.excepthook(type(err), err.with_traceback(tb), tb)
+
+
+def _leave(code: int | None) -> None:
+    """End as the interpreter ends (threads joined, atexit run, streams flushed), less its teardown of every
+    module: with torch loaded that takes most of a second, and no program sees it. `None`: by SIGINT, as an
+    uncaught KeyboardInterrupt ends."""
+    import atexit
+    import threading
+
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            code = 120 if code == 0 else code  # as the interpreter does when stdout cannot be flushed
+    if code is None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(code & 0xFF)
+
+
+def _run(program: list[str], main) -> None:
+    if program[0] == "-m":
+        sys.argv = ["-m", *program[2:]]
+        sys.path[0] = os.getcwd()
+        runpy._run_module_as_main(program[1])
+    elif program[0] == "-c":
+        sys.argv = ["-c", *program[2:]]
+        sys.path[0] = ""
+        exec(compile(program[1], "<string>", "exec"), main.__dict__)
+    else:
+        sys.argv = list(program)
+        sys.path[0] = os.path.dirname(os.path.abspath(program[0]))
+        runpy.run_path(program[0], run_name="__main__")
+
+
+def _stream(fd: int, mode: str, unbuffered: bool, errors: str = "strict", line: bool = False):
+    """A standard stream on `fd`, as the interpreter makes it at start: line buffered on a terminal."""
+    import io
+
+    try:
+        tty = os.isatty(fd)
+        raw = io.FileIO(fd, mode, closefd=False)
+    except OSError:
+        return None
+    if mode == "r":
+        return io.TextIOWrapper(io.BufferedReader(raw), encoding="utf-8", errors="strict", line_buffering=tty)
+    buffered = io.BufferedWriter(raw)
+    return io.TextIOWrapper(buffered, encoding="utf-8", errors=errors, line_buffering=line or tty,
+                            write_through=unbuffered)
