@@ -112,3 +112,12 @@ def live_run(name: str, gpu_index: int | None = None, device: str = "auto"):
                                         "gpu": record, "run": {"epochs": 3}})
     write_status(folder, "running")  # names this process, as the lock does: its trainer
     return folder, lock
+
+
+def pytest_sessionfinish(session):
+    """End this test process's warm interpreter (tests/python.py), if a test started one."""
+    import sys
+
+    python = sys.modules.get("tests.python")
+    if python is not None:
+        python.WARM.close()

@@ -5,12 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import python
 from tests.conftest import TINY, end_trainers
 from trainers.errors import SweepError
 from trainers.runs import read_status
@@ -110,9 +110,9 @@ def test_a_learning_rate_of_1e3_ends_its_trial_at_once_and_the_sweep_goes_on(tmp
 
 
 def _sweep_process(folder: Path, model: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "workbench.cli", "sweep", "--resume", str(folder), "--model", model],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-                            start_new_session=True)
+    return python.popen([python.PYTHON, "-m", "workbench.cli", "sweep", "--resume", str(folder), "--model", model],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
+                        start_new_session=True)
 
 
 def _wait(condition, seconds: float, what: str) -> None:
@@ -173,8 +173,8 @@ def test_a_sweep_killed_mid_way_resumes_with_exactly_the_trials_asked_for(tmp_pa
 
 def test_the_command_prints_the_folder_at_once_and_the_best_trial_last(tmp_path):
     out = tmp_path / "cli-sweep"
-    proc = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset", "synthetic-digits",
+    proc = python.run(
+        [python.PYTHON, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset", "synthetic-digits",
          "--epochs", "1", "--limit-batches", "3", "--batch-size", "32", "--device", "cpu", "--lr", "0.01,0.1",
          "--out", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -184,8 +184,8 @@ def test_the_command_prints_the_folder_at_once_and_the_best_trial_last(tmp_path)
     last = lines[-1].split()
     assert last[:2] == ["best", "trial"] and Path(last[2]).parent == out and last[3] == "test_accuracy"
     float(last[4])
-    listed = subprocess.run([sys.executable, "-m", "workbench.cli", "sweeps", "--home", str(tmp_path)],
-                            capture_output=True, text=True, cwd=ROOT, timeout=120)
+    listed = python.run([python.PYTHON, "-m", "workbench.cli", "sweeps", "--home", str(tmp_path)],
+                        capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert "cli-sweep" in listed.stdout and "2/2 done" in listed.stdout and "finished" in listed.stdout
 
 
@@ -203,9 +203,9 @@ def test_the_command_prints_the_folder_at_once_and_the_best_trial_last(tmp_path)
 ])
 def test_bad_input_is_one_sentence_and_nothing_starts(tmp_path, args, says):
     env = {**os.environ, "PATH": "/nonexistent"} if "slurm" in args else None
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset",
-                           "synthetic-digits", "--out", str(tmp_path / "s"), *args],
-                          capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
+    proc = python.run([python.PYTHON, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset",
+                       "synthetic-digits", "--out", str(tmp_path / "s"), *args],
+                      capture_output=True, text=True, cwd=ROOT, timeout=60, env=env)
     assert proc.returncode != 0
     assert says in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "s").exists()
@@ -227,8 +227,8 @@ def test_a_damaged_journal_is_one_sentence_and_the_trials_are_still_listed(tmp_p
 def test_two_sweep_processes_on_one_folder_share_the_study_and_run_each_trial_once(tmp_path):
     """As two machines sharing the folder would: both `--resume` the same sweep at once."""
     folder = sweep(tmp_path, {"lr": "0.01..0.2:log"}, 5, parallel=1, prune="none", seed=2)
-    procs = [subprocess.Popen([sys.executable, "-m", "workbench.cli", "sweep", "--resume", str(folder)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
+    procs = [python.popen([python.PYTHON, "-m", "workbench.cli", "sweep", "--resume", str(folder)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT)
              for _ in range(2)]
     try:
         outs = [p.communicate(timeout=300)[0] for p in procs]
@@ -250,9 +250,9 @@ def test_more_gpus_per_trial_than_this_machine_has_is_one_sentence(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
-    proc = subprocess.run([sys.executable, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset",
-                           "synthetic-digits", "--lr", "0.1,1", "--parallel", "2", "--gpus-per-trial", "1",
-                           "--out", str(tmp_path / "s")], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = python.run([python.PYTHON, "-m", "workbench.cli", "sweep", "--model", "mlp", "--dataset",
+                       "synthetic-digits", "--lr", "0.1,1", "--parallel", "2", "--gpus-per-trial", "1",
+                       "--out", str(tmp_path / "s")], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "needs 2 GPUs; this machine has none that torch can use" in proc.stderr
     assert not (tmp_path / "s").exists()
@@ -261,7 +261,7 @@ def test_more_gpus_per_trial_than_this_machine_has_is_one_sentence(tmp_path):
 def test_runs_says_where_the_sweeps_trials_are(tmp_path):
     folder = sweep(tmp_path, {"lr": "0.01,0.1"}, 2, sampler="grid", prune="none", seed=0)
     home = folder.parent
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "runs", "--home", str(home)], capture_output=True,
-                         text=True, cwd=ROOT, timeout=60)
+    out = python.run([python.PYTHON, "-m", "workbench.cli", "runs", "--home", str(home)], capture_output=True,
+                     text=True, cwd=ROOT, timeout=60)
     assert out.returncode == 0 and "outside its sweeps" in out.stdout and "workbench sweeps" in out.stdout
     assert f"--home {folder}" in out.stdout

@@ -4,9 +4,10 @@ import csv
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+
+from tests import python
 from PIL import Image
 
 pytestmark = pytest.mark.slow  # each test starts the command as a process of its own
@@ -16,8 +17,8 @@ TINY = ["--dataset", "synthetic-digits", "--device", "cpu", "--limit-batches", "
 
 def wb(*args, cwd=None, env_extra=None):
     env = dict(os.environ, **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                      cwd=cwd, env=env, timeout=300)
 
 
 def test_models_lists_every_model_with_its_input_and_seed():
@@ -156,9 +157,9 @@ def test_ctrl_c_stops_after_the_batch_and_saves_the_run(tmp_path):
     import signal
 
     env = dict(os.environ)
-    proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
-                             "synthetic-digits", "--device", "cpu", "--epochs", "1000", "--out", str(tmp_path / "r")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = python.popen([python.PYTHON, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
+                         "synthetic-digits", "--device", "cpu", "--epochs", "1000", "--out", str(tmp_path / "r")],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     first = proc.stdout.readline()  # printed when training starts
     assert first.startswith("mlp on synthetic-digits")
     proc.send_signal(signal.SIGINT)
@@ -210,8 +211,8 @@ def test_the_app_without_a_terminal_is_one_line_not_escape_codes_and_a_hang(tmp_
     one, _ = recorded(tiny_config(out=str(tmp_path / "one")))
     two, _ = recorded(tiny_config(model="lenet5", out=str(tmp_path / "two")))
     for args in ([], ["attach", one], ["compare", one, two]):
-        out = subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                             stdin=subprocess.DEVNULL, timeout=120)  # as under cron, or `| head`
+        out = python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120)  # as under cron, or `| head`
         assert out.returncode == 2 and "\x1b" not in out.stdout, args
         assert out.stderr.count("\n") == 1 and "the app needs a terminal" in out.stderr, out.stderr
 

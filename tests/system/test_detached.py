@@ -5,13 +5,13 @@ by the conftest fixture, even when the test fails."""
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import python
 from trainers import events as ev
 from trainers.runs import RunReader, find_run, list_runs, lock_holder, read_events, read_status
 
@@ -21,8 +21,8 @@ LONG = ["--model", "mlp", "--dataset", "synthetic-digits", "--device", "cpu", "-
 
 
 def wb(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                      timeout=timeout, env=dict(os.environ))
 
 
 def wait_for(condition, seconds=90.0, step=0.1):

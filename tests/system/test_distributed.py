@@ -2,12 +2,12 @@
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests import python
 import torch
 
 from tests.conftest import recorded, tiny_config
@@ -121,10 +121,10 @@ def test_bad_setups_are_one_sentence(monkeypatch):
 
 @pytest.mark.slow
 def test_the_cli_trains_on_two_processes_in_the_foreground(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
-                          "synthetic-digits", "--device", "cpu", "--epochs", "1", "--limit-batches", "4",
-                          "--nproc-per-node", "2", "--out", str(tmp_path / "run")], capture_output=True, text=True,
-                         timeout=300)
+    out = python.run([python.PYTHON, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset",
+                      "synthetic-digits", "--device", "cpu", "--epochs", "1", "--limit-batches", "4",
+                      "--nproc-per-node", "2", "--out", str(tmp_path / "run")], capture_output=True, text=True,
+                     timeout=300)
     assert out.returncode == 0, out.stderr
     assert "x 2 processes" in out.stdout and "finished 1 epoch(s)" in out.stdout
     assert "Traceback" not in out.stderr and "OMP_NUM_THREADS" not in out.stderr  # torchrun's chatter stays in the log

@@ -5,11 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests import python
 import torch
 
 from tests.conftest import recorded, tiny_config
@@ -21,8 +22,8 @@ LONG = ["--model", "mlp", "--dataset", "synthetic-digits", "--device", "cpu"]
 
 
 def wb(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ))
+    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
+                      timeout=timeout, env=dict(os.environ))
 
 
 def wait_for(condition, seconds=90.0, step=0.05):
@@ -66,8 +67,8 @@ def test_a_pickle_checkpoint_is_not_loaded_and_says_why_in_our_words(tmp_path):
 @pytest.mark.slow
 def test_two_trainers_on_one_out_the_second_is_refused(tmp_path):
     out = tmp_path / "same"
-    first = subprocess.Popen([sys.executable, "-m", "workbench.cli", "train", *LONG, "--epochs", "500", "--out",
-                              str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = python.popen([python.PYTHON, "-m", "workbench.cli", "train", *LONG, "--epochs", "500", "--out",
+                          str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: lock_holder(out) is not None and read_status(out).state == "running")
         second = wb("train", *LONG, "--epochs", "3", "--out", str(out))
@@ -192,8 +193,8 @@ def test_sigkill_in_the_middle_of_a_save_then_resume_loses_nothing(tmp_path):
     script.write_text(SLOW_SAVE)
     marker = tmp_path / "saving"
     run = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, str(script), str(marker), "train", *LONG, "--epochs", "4", "--out",
-                             str(run), "--limit-batches", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = python.popen([python.PYTHON, str(script), str(marker), "train", *LONG, "--epochs", "4", "--out",
+                         str(run), "--limit-batches", "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(marker.exists)
         os.kill(proc.pid, signal.SIGKILL)
@@ -220,8 +221,8 @@ def test_sigkill_in_the_middle_of_a_save_then_resume_loses_nothing(tmp_path):
 def test_a_runs_home_that_cannot_be_made_is_one_sentence(tmp_path):
     (tmp_path / "file").write_text("not a folder")
     env = dict(os.environ, WORKBENCH_RUNS=str(tmp_path / "file" / "runs"))
-    out = subprocess.run([sys.executable, "-m", "workbench.cli", "train", *LONG, "--epochs", "1", "--limit-batches", "1"],
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = python.run([python.PYTHON, "-m", "workbench.cli", "train", *LONG, "--epochs", "1", "--limit-batches", "1"],
+                     capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 2 and "cannot make the run folder" in one_line(out.stderr)
 
 

@@ -1,18 +1,16 @@
 """A foreground `workbench train` whose terminal goes away (an SSH drop without tmux: the kernel hangs up
 the terminal's session) stops after its batch and saves, every time, as Ctrl-C and SIGTERM do."""
 
-import fcntl
 import json
 import os
 import select
 import subprocess
-import sys
-import termios
 import time
 from pathlib import Path
 
 import pytest
 
+from tests import python
 from trainers.runs import read_status
 
 pytestmark = pytest.mark.slow  # twenty trainers in terminals of their own
@@ -33,14 +31,11 @@ def _read_all(fd: int) -> None:
 
 def _train_in_a_terminal(folder: Path) -> tuple[subprocess.Popen, int]:
     master, slave = os.openpty()
-
-    def own_terminal():  # the child leads a session whose controlling terminal is the pty, as a login shell's job
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-
-    child = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset", "synthetic-digits",
+    # terminal=True: the child leads a session whose controlling terminal is the pty, as a login shell's job
+    child = python.popen(
+        [python.PYTHON, "-m", "workbench.cli", "train", "--model", "mlp", "--dataset", "synthetic-digits",
          "--device", "cpu", "--epochs", "50", "--out", str(folder)],
-        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, preexec_fn=own_terminal,
+        stdin=slave, stdout=slave, stderr=slave, start_new_session=True, terminal=True,
         env={**os.environ, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "30"})
     os.close(slave)
     return child, master

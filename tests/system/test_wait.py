@@ -4,12 +4,12 @@ import fcntl
 import os
 import signal
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
+from tests import python
 from trainers.runs.files import FolderLock, write_json
 from trainers.runs.status import write_status
 from trainers.sweeps.study import SWEEPER, SWEEPER_LOCK, SweepSpec
@@ -92,8 +92,8 @@ def test_a_detached_trainer_waited_for_to_its_end():
     from trainers.backends import start_detached
 
     folder, process = start_detached(tiny_config(epochs=2))
-    out = subprocess.run([sys.executable, "-m", "workbench", "wait", folder.name], capture_output=True, text=True,
-                         timeout=120)
+    out = python.run([python.PYTHON, "-m", "workbench", "wait", folder.name], capture_output=True, text=True,
+                     timeout=120)
     process.wait(timeout=30)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith(f"{folder.name} finished, epoch 2/2, best ")
@@ -128,8 +128,8 @@ def test_ctrl_c_leaves_quietly_with_130():
     fd = os.open(sweep / SWEEPER_LOCK, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench", "wait", "sweep-c"], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = python.popen([python.PYTHON, "-m", "workbench", "wait", "sweep-c"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
         with pytest.raises(subprocess.TimeoutExpired):
             proc.wait(timeout=3)  # still waiting: the sweep's process is at work
         proc.send_signal(signal.SIGINT)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import python
 from trainers.runs import lock_holder, read_status
 
 pytestmark = [pytest.mark.slow,  # the real app in tmux, twenty-odd times
@@ -228,8 +229,8 @@ def test_a_run_trains_on_after_its_app_left_with_the_terminal():
             finally:
                 tmux.kill_server()
                 if folder is not None and lock_holder(folder) is not None:
-                    subprocess.run([sys.executable, "-m", "workbench.cli", "stop", str(folder)], cwd=ROOT,
-                                   capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                    python.run([python.PYTHON, "-m", "workbench.cli", "stop", str(folder)], cwd=ROOT,
+                               capture_output=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
         print("seconds to leave:", ", ".join("-" if s is None else f"{s:.2f}" for s in took))
         assert not survivors, f"{len(survivors)} of {RUN_TRIES} apps outlived their terminal: {survivors}"
         assert all(read_status(f).state == "stopped" for f in home.glob("*") if f.is_dir())
