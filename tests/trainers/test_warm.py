@@ -62,8 +62,8 @@ def test_descriptors_keep_their_numbers_and_no_other_is_inherited(warm):
 
 def test_a_new_session_with_a_terminal_is_hung_up_when_the_terminal_goes(warm):
     master, slave = os.openpty()
-    code = ("import os, sys, time; print(os.getsid(0) == os.getpid(), os.isatty(1), flush=True); "
-            "import signal; signal.signal(signal.SIGHUP, lambda *_: sys.exit(7)); time.sleep(60)")
+    code = ("import os, signal, sys, time; signal.signal(signal.SIGHUP, lambda *_: sys.exit(7)); "
+            "print(os.getsid(0) == os.getpid(), os.isatty(1), flush=True); time.sleep(60)")
     child = WarmPopen([sys.executable, "-c", code], warm=warm, stdin=slave, stdout=slave, stderr=slave,
                       start_new_session=True, terminal=True)
     os.close(slave)

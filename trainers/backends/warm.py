@@ -5,12 +5,13 @@ its first batch. A sweep starts one process per trial, and the test suite starts
 interpreter that has imported torch and nothing else (no thread, no computation, no CUDA) waiting on a
 socket; each start forks it, and the child becomes the program asked for, as `python -m MOD ...`,
 `python -c CODE ...` or `python SCRIPT ...` would: its own argv, environment, working directory, standard
-streams and descriptors (at the numbers given), its own session if asked, `__main__` fresh.
+streams and descriptors (at the numbers given), its own session if asked, `__main__` fresh, and Python's
+own signal handling (Ctrl-C is a KeyboardInterrupt).
 
 `WarmPopen` is a `subprocess.Popen` whose child comes from there: pipes, `communicate`, `wait`, `poll`,
 `send_signal` and `kill` work as usual. The child is the warm interpreter's, not the caller's, so its exit
 status comes back over a socket of its own. If the warm interpreter goes away first, its children go on (as
-any orphan does) and their status reads as unknown (-1) once they have ended.
+any orphan does) and their status reads as unknown (255) once they have ended.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import time
 
 PRELOAD = ("torch", "trainers.train.loop", "trainers.train.prepare", "trainers.runs")
 MAX_FDS = 64
-UNKNOWN = -1  # the status of a child whose warm interpreter went away before it ended
+UNKNOWN = 255  # the status of a child whose warm interpreter went away before it ended (ssh's for a lost link)
 
 
 class Warm:
@@ -199,6 +200,10 @@ def serve(argv: list[str]) -> None:
     import importlib
 
     control = socket.socket(fileno=int(argv[0]))
+    # Children start with an interpreter's own signal handling, whatever the starter had ignored when this
+    # interpreter was started (a glibc system() running in another of its threads ignores SIGINT and SIGQUIT).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     for name in argv[1:]:
         importlib.import_module(name)
     import gc
