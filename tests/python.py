@@ -24,15 +24,19 @@ def popen(args, **kwargs) -> subprocess.Popen:
 def run(args, *, input=None, capture_output=False, timeout=None, check=False, **kwargs):
     """subprocess.run([PYTHON, ...], ...), warm."""
     if capture_output:
+        if kwargs.get("stdout") is not None or kwargs.get("stderr") is not None:
+            raise ValueError("stdout and stderr arguments may not be used with capture_output.")
         kwargs["stdout"] = kwargs["stderr"] = subprocess.PIPE
     if input is not None:
+        if kwargs.get("stdin") is not None:
+            raise ValueError("stdin and input arguments may not both be used.")
         kwargs["stdin"] = subprocess.PIPE
     with popen(args, **kwargs) as process:
         try:
             stdout, stderr = process.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.communicate()
+            process.wait()  # as subprocess.run: a grandchild may hold the pipes open
             raise
         except BaseException:
             process.kill()

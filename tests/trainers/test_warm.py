@@ -19,7 +19,8 @@ def warm():
     warm.close()
 
 
-def test_a_module_gets_its_argv_environment_folder_and_streams(warm, tmp_path):
+def test_a_module_gets_its_argv_environment_folder_and_streams(warm, tmp_path, monkeypatch):
+    monkeypatch.setenv("PROBE", "in the starter's environment, not the child's")  # before the warm one starts
     code = ("import os, sys, torch; print(sys.argv, os.getcwd(), os.environ['ASKED'], 'PROBE' in os.environ); "
             "print('to stderr', file=sys.stderr); print(sys.stdin.read().upper()); sys.exit(3)")
     child = WarmPopen([sys.executable, "-c", code, "one", "two"], warm=warm, cwd=tmp_path, text=True,
@@ -38,8 +39,12 @@ def test_python_m_runs_the_module_as_main_and_a_failure_reads_as_the_interpreter
     out, err = child.communicate(timeout=120)
     assert out == f"__main__ ['{script}', 'x']\n" and child.returncode == 1
     assert err.startswith("Traceback") and err.endswith("KeyError: 'lost'\n") and "warm.py" not in err
-    help_ = WarmPopen([sys.executable, "-m", "json.tool", "--help"], warm=warm, stdout=subprocess.PIPE, text=True)
-    assert help_.communicate(timeout=60)[0].startswith("usage: python -m json.tool") and help_.returncode == 0
+    (tmp_path / "probe_module.py").write_text("import sys\nprint(__name__, sys.argv, sys.path[0])\n")
+    module = WarmPopen([sys.executable, "-m", "probe_module", "y"], warm=warm, cwd=tmp_path, stdout=subprocess.PIPE,
+                       text=True)
+    assert module.communicate(timeout=60)[0] == f"__main__ ['{tmp_path / 'probe_module.py'}', 'y'] {tmp_path}\n"
+    missing = WarmPopen([sys.executable, str(tmp_path / "nope.py")], warm=warm, stderr=subprocess.PIPE, text=True)
+    assert missing.communicate(timeout=60)[1].endswith("No such file or directory\n") and missing.returncode == 2
 
 
 def test_descriptors_keep_their_numbers_and_no_other_is_inherited(warm):
@@ -58,6 +63,40 @@ def test_descriptors_keep_their_numbers_and_no_other_is_inherited(warm):
     finally:
         os.close(read)
         os.close(stray)
+
+
+def test_a_locked_descriptor_passed_to_a_child_is_held_by_it_alone(warm, tmp_path):
+    """As a run folder's lock is handed to its trainer: free again once the child has ended, so the warm
+    interpreter keeps no copy."""
+    import fcntl
+
+    lock = os.open(tmp_path / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.dup2(lock, 42)
+    os.close(lock)
+    child = WarmPopen([sys.executable, "-c", "import sys; sys.stdin.read()"], warm=warm, pass_fds=(42,),
+                      stdin=subprocess.PIPE)
+    os.close(42)  # handed over
+    probe = os.open(tmp_path / ".lock", os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the child holds it
+        child.communicate(b"", timeout=60)
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # and no one else did
+    finally:
+        os.close(probe)
+
+
+def test_a_setting_read_at_start_that_differs_starts_a_fresh_interpreter(warm):
+    code = "import torch; print(torch.get_num_threads())"
+    one = WarmPopen([sys.executable, "-c", code], warm=warm, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                    stdout=subprocess.PIPE, text=True)
+    assert one.communicate(timeout=120)[0] == "1\n" and one.returncode == 0
+
+
+def test_the_warm_interpreter_is_in_a_session_of_its_own_out_of_the_terminals_reach(warm):
+    WarmPopen([sys.executable, "-c", "pass"], warm=warm).wait(timeout=120)
+    assert os.getsid(warm.server.pid) == warm.server.pid  # no Ctrl-C or hangup meant for its starter reaches it
 
 
 def test_a_new_session_with_a_terminal_is_hung_up_when_the_terminal_goes(warm):
@@ -108,3 +147,11 @@ def test_only_this_python_is_started_warm(warm):
         WarmPopen([sys.executable, "-X", "importtime", "-c", "pass"], warm=warm)
     with pytest.raises(ValueError, match="no preexec_fn"):
         WarmPopen([sys.executable, "-c", "pass"], warm=warm, preexec_fn=lambda: None)
+
+
+def test_a_file_left_open_keeps_what_was_written_to_it(warm, tmp_path):
+    """The child ends without the interpreter's teardown (most of a second with torch), but what a program
+    wrote to a file it never closed still reaches the file, as the teardown's closing it would."""
+    code = f"f = open({str(tmp_path / 'left-open.txt')!r}, 'w'); f.write('every byte')"
+    assert WarmPopen([sys.executable, "-c", code], warm=warm).wait(timeout=120) == 0
+    assert (tmp_path / "left-open.txt").read_text() == "every byte"

@@ -2,7 +2,7 @@
 
 Importing torch takes about two seconds of CPU on a small machine, and every trainer process pays it before
 its first batch. A sweep starts one process per trial, and the test suite starts hundreds. `Warm` keeps one
-interpreter that has imported torch and nothing else (no thread, no computation, no CUDA) waiting on a
+interpreter that has imported torch and nothing else (no computation, no CUDA) waiting on a
 socket; each start forks it, and the child becomes the program asked for, as `python -m MOD ...`,
 `python -c CODE ...` or `python SCRIPT ...` would: its own argv, environment, working directory, standard
 streams and descriptors (at the numbers given), its own session if asked, `__main__` fresh, and Python's
@@ -28,6 +28,9 @@ import time
 
 PRELOAD = ("torch", "trainers.train.loop", "trainers.train.prepare", "trainers.runs")
 MAX_FDS = 64
+AT_START = ("PYTHON", "OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "LD_", "LC_", "MALLOC_")
+AT_START_KEYS = ("LANG", "TZ")
+SET_IN_CHILD = ("PYTHONPATH", "PYTHONUNBUFFERED")  # a child takes these from its own environment
 UNKNOWN = 255  # the status of a child whose warm interpreter went away before it ended (ssh's for a lost link)
 
 
@@ -44,12 +47,24 @@ class Warm:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        # its own session, and quiet: a Ctrl-C or hangup at the starter's terminal is not for it (it ends when
+        # its starter goes away), and nothing it might say belongs on that terminal
         self.server = subprocess.Popen(
             [sys.executable, "-c", "import sys; from trainers.backends.warm import serve; serve(sys.argv[1:])",
              str(theirs.fileno()), *self.preload],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, pass_fds=(theirs.fileno(),), env=env)
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(theirs.fileno(),), env=env, start_new_session=True)
         theirs.close()
         self.control = mine
+        self.env = env
+
+    def suits(self, env: dict) -> bool:
+        """Whether a child with `env` can come from here: what an interpreter or its libraries read once, at
+        start or at load (threads, hashing, warnings, encodings, locale, the dynamic loader), must be the
+        warm interpreter's too."""
+        mine = self.env if self.server is not None else os.environ
+        return all(mine.get(key) == env.get(key) for key in {*mine, *env}
+                   if (key.startswith(AT_START) or key in AT_START_KEYS) and key not in SET_IN_CHILD)
 
     def start(self, argv: list[str], fds: dict[int, int], env: dict, cwd: str, new_session: bool = False,
               terminal: bool = False) -> tuple[int, socket.socket]:
@@ -68,9 +83,10 @@ class Warm:
                     try:
                         socket.send_fds(self.control, [request], [theirs.fileno(), *(fds[n] for n in order)])
                         break
-                    except OSError:
-                        if attempt:
-                            raise
+                    except (BrokenPipeError, ConnectionResetError, OSError) as err:
+                        gone = isinstance(err, (BrokenPipeError, ConnectionResetError)) or self.server.poll() is not None
+                        if attempt or not gone:
+                            raise  # a bad descriptor or a request too big: not the warm interpreter's fault
                         self.server = None  # it went away: one fresh warm interpreter, then give up
             theirs.close()
             mine.settimeout(300)  # its first start waits for torch's import
@@ -122,6 +138,7 @@ class WarmPopen(subprocess.Popen):
         self._terminal = terminal
         self._status: socket.socket | None = None
         self._ended: int | None = None  # its wait status, once read
+        self._cold = False  # started as Popen starts a process (its settings read at start differ)
         super().__init__(args, **kwargs)
 
     def _execute_child(self, args, executable, preexec_fn, close_fds, pass_fds, cwd, env, startupinfo,
@@ -133,10 +150,20 @@ class WarmPopen(subprocess.Popen):
                              "process group")
         if isinstance(args, (str, bytes)):
             args = [args]
+        env = dict(os.environ if env is None else env)
+        if not self._warm.suits(env):  # a setting read at start differs: a fresh interpreter, as Popen starts it
+            self._cold = True
+            become_terminal = _controlling_terminal if self._terminal else None
+            return super()._execute_child(args, executable, become_terminal, close_fds, pass_fds, cwd, env,
+                                          startupinfo, creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite,
+                                          errread, errwrite, restore_signals, gid, gids, uid, umask,
+                                          start_new_session, *rest)
+        if cwd is not None and not os.path.isdir(cwd):
+            self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+            raise FileNotFoundError(2, "No such file or directory", os.fspath(cwd))
         fds = {0: p2cread if p2cread != -1 else 0, 1: c2pwrite if c2pwrite != -1 else 1,
                2: errwrite if errwrite != -1 else 2}
         fds.update({int(fd): int(fd) for fd in pass_fds})
-        env = dict(os.environ if env is None else env)
         cwd = os.fspath(cwd) if cwd is not None else os.getcwd()
         try:
             self.pid, self._status = self._warm.start([os.fspath(a) for a in args], fds, env, cwd,
@@ -147,6 +174,8 @@ class WarmPopen(subprocess.Popen):
 
     def _try_wait(self, wait_flags):
         """(pid, wait status) once the child has ended, (0, 0) while it runs: from its status socket."""
+        if self._cold:
+            return super()._try_wait(wait_flags)
         if self._status is not None:
             self._status.setblocking(not wait_flags & os.WNOHANG)
             try:
@@ -164,6 +193,8 @@ class WarmPopen(subprocess.Popen):
         return self.pid, 0 if self._ended is None else self._ended
 
     def _internal_poll(self, _deadstate=None, **_unused):
+        if self._cold:
+            return super()._internal_poll(_deadstate)
         if self.returncode is None and self._waitpid_lock.acquire(False):
             try:
                 if self.returncode is None:
@@ -179,8 +210,15 @@ class WarmPopen(subprocess.Popen):
 
     def _handle_exitstatus(self, sts, *args, **kwargs):
         super()._handle_exitstatus(sts, *args, **kwargs)
-        if self._ended is None:
+        if self._ended is None and not self._cold:
             self.returncode = UNKNOWN
+
+
+def _controlling_terminal() -> None:
+    import fcntl
+    import termios
+
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 def _alive(pid: int) -> bool:
@@ -200,10 +238,7 @@ def serve(argv: list[str]) -> None:
     import importlib
 
     control = socket.socket(fileno=int(argv[0]))
-    # Children start with an interpreter's own signal handling, whatever the starter had ignored when this
-    # interpreter was started (a glibc system() running in another of its threads ignores SIGINT and SIGQUIT).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # its children get an interpreter's own, below
     for name in argv[1:]:
         importlib.import_module(name)
     import gc
@@ -238,12 +273,15 @@ def serve(argv: list[str]) -> None:
         try:
             pid = os.fork()
         except OSError as err:
-            status.send(json.dumps({"error": f"cannot start a process: {err}"}).encode())
+            _tell(status, {"error": f"cannot start a process: {err}"})
             status.close()
             pid = None
         if pid == 0:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # an interpreter's own signal handling, whatever the starter had ignored when this one began
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
             for fd in (wake_r, wake_w, control.fileno(), status.fileno(), *(s.fileno() for s in children.values())):
                 os.close(fd)
             _become(request, dict(zip(request["fds"], given)))
@@ -251,8 +289,11 @@ def serve(argv: list[str]) -> None:
         for fd in given:
             os.close(fd)
         if pid is not None:
-            status.send(json.dumps({"pid": pid}).encode())
-            children[pid] = status
+            if _tell(status, {"pid": pid}):
+                children[pid] = status
+            else:  # its starter gave up waiting: no one knows of this process, so it must not run
+                os.kill(pid, signal.SIGKILL)
+                status.close()
         _reap(children)
 
 
@@ -266,11 +307,16 @@ def _reap(children: dict) -> None:
             return
         sock = children.pop(pid, None)
         if sock is not None:
-            try:
-                sock.send(json.dumps({"status": status}).encode())
-            except OSError:
-                pass
+            _tell(sock, {"status": status})
             sock.close()
+
+
+def _tell(sock: socket.socket, message: dict) -> bool:
+    try:
+        sock.send(json.dumps(message).encode())
+        return True
+    except OSError:  # the starter went away or gave up: nothing to tell
+        return False
 
 
 def _become(request: dict, fds: dict[int, int]) -> None:
@@ -352,6 +398,7 @@ def _leave(code: int | None) -> None:
 
     threading._shutdown()
     atexit._run_exitfuncs()
+    _flush_files()
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
@@ -364,6 +411,20 @@ def _leave(code: int | None) -> None:
     os._exit(code & 0xFF)
 
 
+def _flush_files() -> None:
+    """Files the program left open are flushed, as the teardown's closing them would."""
+    import gc
+    import io
+
+    for thing in gc.get_objects():
+        if isinstance(thing, io.IOBase) and thing not in (sys.stdout, sys.stderr):
+            try:
+                if not thing.closed and thing.writable():
+                    thing.flush()
+            except (OSError, ValueError):
+                pass
+
+
 def _run(program: list[str], main) -> None:
     if program[0] == "-m":
         sys.argv = ["-m", *program[2:]]
@@ -374,6 +435,10 @@ def _run(program: list[str], main) -> None:
         sys.path[0] = ""
         exec(compile(program[1], "<string>", "exec"), main.__dict__)
     else:
+        if not os.path.exists(program[0]):  # as the interpreter says it
+            print(f"{sys.executable}: can't open file {os.path.abspath(program[0])!r}: [Errno 2] No such file or "
+                  f"directory", file=sys.stderr)
+            raise SystemExit(2)
         sys.argv = list(program)
         sys.path[0] = os.path.dirname(os.path.abspath(program[0]))
         runpy.run_path(program[0], run_name="__main__")

@@ -339,9 +339,11 @@ class Sweeper:
         finally:
             for t in self.running.values():
                 t.stop.set()
-            getattr(self.launcher, "close", lambda: None)()
-            write_sweeper(self.folder, "stopped" if stopped else "finished")
-            self.lock.release()
+            try:
+                write_sweeper(self.folder, "stopped" if stopped else "finished")
+                self.lock.release()
+            finally:
+                getattr(self.launcher, "close", lambda: None)()  # the trials it started go on
         yield self._summary(study, stopped)
 
     def _read_hold(self) -> None:
