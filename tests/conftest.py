@@ -4,8 +4,8 @@ import pytest
 
 from trainers import RunConfig
 
-# Two test processes share two cores, and every trainer they start has two OpenMP threads: threads that spin
-# after each parallel region (OpenMP's default) take the core from the other process. Waiting threads sleep
+# The test processes share the cores, and every trainer they start has an OpenMP thread per core: threads that
+# spin after each parallel region (OpenMP's default) take a core from the other processes. Waiting threads sleep
 # here instead. Set before torch is imported (in this process and in the processes it starts); the numbers
 # computed are the same.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

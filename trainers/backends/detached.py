@@ -64,8 +64,8 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None,
         log = open(folder / TRAINER_LOG, "ab")
         try:
             child = _popen(warm)([sys.executable, "-m", "trainers.backends.worker", str(folder)],
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                     pass_fds=(lock.fd,), env=child_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                 pass_fds=(lock.fd,), env=child_env({LOCK_FD: str(lock.fd)}), cwd=os.getcwd())
         finally:
             log.close()
     except BaseException:
@@ -94,9 +94,9 @@ def start_group_detached(configs: list[RunConfig], warm: "Warm | None" = None) -
         fds = [lock.fd for _, lock in claimed]
         try:
             child = _popen(warm)([sys.executable, "-m", "trainers.backends.worker", "--group", *map(str, folders)],
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                     pass_fds=tuple(fds), env=child_env({LOCK_FDS: ",".join(map(str, fds))}),
-                                     cwd=os.getcwd())
+                                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                                 pass_fds=tuple(fds), env=child_env({LOCK_FDS: ",".join(map(str, fds))}),
+                                 cwd=os.getcwd())
         finally:
             log.close()
     except BaseException:
