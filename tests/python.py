@@ -47,8 +47,9 @@ def run(args, *, input=None, capture_output=False, timeout=None, check=False, **
     return done
 
 
-def workbench(*args, **kwargs):
-    """`workbench ARGS` in a process of its own, its output captured as text."""
+def workbench(*args, timeout: float = 300, **kwargs):
+    """`workbench ARGS` in a process of its own (this process's environment unless `env` is given), its
+    output captured as text."""
     kwargs.setdefault("capture_output", True)
     kwargs.setdefault("text", True)
-    return run([PYTHON, "-m", "workbench.cli", *map(str, args)], **kwargs)
+    return run([PYTHON, "-m", "workbench.cli", *map(str, args)], timeout=timeout, **kwargs)

@@ -16,9 +16,7 @@ TINY = ["--dataset", "synthetic-digits", "--device", "cpu", "--limit-batches", "
 
 
 def wb(*args, cwd=None, env_extra=None):
-    env = dict(os.environ, **(env_extra or {}))
-    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                      cwd=cwd, env=env, timeout=300)
+    return python.workbench(*args, cwd=cwd, env=dict(os.environ, **(env_extra or {})))
 
 
 def test_models_lists_every_model_with_its_input_and_seed():

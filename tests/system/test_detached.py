@@ -20,9 +20,7 @@ pytestmark = pytest.mark.slow  # real trainer processes
 LONG = ["--model", "mlp", "--dataset", "synthetic-digits", "--device", "cpu", "--batch-size", "32"]
 
 
-def wb(*args, timeout=300):
-    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                      timeout=timeout, env=dict(os.environ))
+wb = python.workbench
 
 
 def wait_for(condition, seconds=90.0, step=0.1):

@@ -21,9 +21,7 @@ from trainers.runs import find_run, lock_holder, read_events, read_status, send
 LONG = ["--model", "mlp", "--dataset", "synthetic-digits", "--device", "cpu"]
 
 
-def wb(*args, timeout=300):
-    return python.run([python.PYTHON, "-m", "workbench.cli", *args], capture_output=True, text=True,
-                      timeout=timeout, env=dict(os.environ))
+wb = python.workbench
 
 
 def wait_for(condition, seconds=90.0, step=0.05):
