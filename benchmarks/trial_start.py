@@ -1,5 +1,5 @@
 """Seconds from starting a detached trainer to its first logged batch, as a sweep starts each trial: a fresh
-`python -m trainers.backends.worker` against one forked from a warm interpreter (trainers.backends.warm, which
+`python -m trainers.backends.worker` against one forked from a warm interpreter (trainers.warm, which
 a sweep keeps from its first trial on). Interleaved rounds, medians; run it on a quiet machine.
 
 Run:  python benchmarks/trial_start.py [--rounds 5] [--model mlp]
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from trainers import RunConfig  # noqa: E402
 from trainers.backends.detached import start_detached  # noqa: E402
-from trainers.backends.warm import Warm  # noqa: E402
+from trainers.warm import Warm  # noqa: E402
 
 
 def once(home: Path, name: str, model: str, warm: Warm | None) -> float:

@@ -122,8 +122,20 @@ def live_run(name: str, gpu_index: int | None = None, device: str = "auto"):
     return folder, lock
 
 
+def pytest_sessionstart(session):
+    """A test process (not xdist's controller, which runs no test) starts its warm interpreter (tests/python.py)
+    now and shares it with every process under it ($WORKBENCH_WARM, trainers.warm.shared): the trainers,
+    sweeps and dry runs that the app, `workbench` commands and sweeps start then import torch once per test
+    process, not once each."""
+    if hasattr(session.config, "workerinput") or not session.config.pluginmanager.has_plugin("dsession"):
+        from tests import python
+        from trainers.warm import ENV
+
+        os.environ[ENV] = python.WARM.share()
+
+
 def pytest_sessionfinish(session):
-    """End this test process's warm interpreter (tests/python.py), if a test started one."""
+    """End this test process's warm interpreter (tests/python.py), if it started one."""
     import sys
 
     python = sys.modules.get("tests.python")

@@ -1,4 +1,4 @@
-"""Python processes for the tests, forked from one warm interpreter per test process (trainers.backends.warm):
+"""Python processes for the tests, forked from one warm interpreter per test process (trainers.warm):
 torch is imported once there, not again in each `workbench train` a test starts (two seconds of CPU apiece
 on two cores). They are real processes: their own pid, argv, environment, streams, session and signals, and
 a command runs in them exactly as `python -m ...` runs it.
@@ -10,7 +10,7 @@ without the workbench (tests/system/test_export.py) starts `sys.executable` itse
 import subprocess
 import sys
 
-from trainers.backends.warm import Warm, WarmPopen
+from trainers.warm import Warm, WarmPopen
 
 PYTHON = sys.executable
 WARM = Warm()

@@ -294,10 +294,12 @@ def timed_elsewhere(cost: Cost, config: RunConfig, *, cancelled: Callable[[], bo
     import subprocess
     import sys
 
+    from .warm import popen
+
     cancelled = cancelled or (lambda: False)
     request = json.dumps({"config": config.to_dict(), "dry_run": dry_run})
-    proc = subprocess.Popen([sys.executable, "-m", "trainers.cost"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+    proc = popen([sys.executable, "-m", "trainers.cost"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                 stderr=subprocess.DEVNULL, text=True)
     try:
         proc.stdin.write(request)
         proc.stdin.close()

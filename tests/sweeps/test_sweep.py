@@ -17,6 +17,7 @@ from trainers.runs import read_status
 from trainers.sweeps import make_sweep
 from trainers.sweeps.runner import SweepEnded, Sweeper, TrialEnded, TrialStarted
 from trainers.sweeps.study import SweepSpec, load_study
+from trainers.warm import ENV
 
 pytestmark = pytest.mark.slow  # each trial is a trainer process of its own
 
@@ -35,7 +36,8 @@ def epochs_recorded(folder: Path) -> list[int]:
     return [json.loads(line)["epoch"] for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def test_six_trials_two_at_a_time_end_in_six_folders_and_six_finished_trials(tmp_path):
+def test_six_trials_two_at_a_time_end_in_six_folders_and_six_finished_trials(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV)  # as a user's sweep runs: from a warm interpreter of its own, not the tests' shared one
     folder = sweep(tmp_path, {"lr": "0.01..0.3:log", "optimizer": "sgd,adam"}, 6, parallel=2, prune="none", seed=3)
     events = list(Sweeper(folder, poll=0.1).run())
     started = [e for e in events if isinstance(e, TrialStarted)]

@@ -14,6 +14,7 @@ import pytest
 from tests import python
 from trainers import events as ev
 from trainers.runs import RunReader, find_run, list_runs, lock_holder, read_events, read_status
+from trainers.warm import ENV
 
 pytestmark = pytest.mark.slow  # real trainer processes
 
@@ -53,7 +54,8 @@ class Slow(torch.nn.Module):
 """
 
 
-def test_detach_returns_at_once_and_a_reader_follows_the_run_to_its_end():
+def test_detach_returns_at_once_and_a_reader_follows_the_run_to_its_end(monkeypatch):
+    monkeypatch.delenv(ENV)  # a trainer born as a user's is, a fresh interpreter (not from the tests' warm one)
     start = time.monotonic()
     out = wb("train", *LONG, "--epochs", "2", "--limit-batches", "20", "--detach")
     assert out.returncode == 0, out.stderr

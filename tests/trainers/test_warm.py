@@ -9,11 +9,20 @@ import time
 
 import pytest
 
-from trainers.backends.warm import UNKNOWN, Warm, WarmPopen
+from trainers.warm import ENV, UNKNOWN, Warm, WarmPopen, shared
 
 
 @pytest.fixture
 def warm():
+    """This test process's shared warm interpreter (tests/conftest.py), reached by its address."""
+    warm = Warm(preload=("torch",), address=os.environ.get(ENV))
+    yield warm
+    warm.close()
+
+
+@pytest.fixture
+def own():
+    """A warm interpreter of the test's own, to look into or to end."""
     warm = Warm(preload=("torch",))
     yield warm
     warm.close()
@@ -94,9 +103,9 @@ def test_a_setting_read_at_start_that_differs_starts_a_fresh_interpreter(warm):
     assert one.communicate(timeout=120)[0] == "1\n" and one.returncode == 0
 
 
-def test_the_warm_interpreter_is_in_a_session_of_its_own_out_of_the_terminals_reach(warm):
-    WarmPopen([sys.executable, "-c", "pass"], warm=warm).wait(timeout=120)
-    assert os.getsid(warm.server.pid) == warm.server.pid  # no Ctrl-C or hangup meant for its starter reaches it
+def test_the_warm_interpreter_is_in_a_session_of_its_own_out_of_the_terminals_reach(own):
+    WarmPopen([sys.executable, "-c", "pass"], warm=own).wait(timeout=120)
+    assert os.getsid(own.server.pid) == own.server.pid  # no Ctrl-C or hangup meant for its starter reaches it
 
 
 def test_a_new_session_with_a_terminal_is_hung_up_when_the_terminal_goes(warm):
@@ -129,7 +138,8 @@ def test_signals_wait_poll_and_timeouts_are_popens(warm):
     assert interrupted.returncode == -signal.SIGINT and "KeyboardInterrupt" in err
 
 
-def test_children_outlive_the_warm_interpreter_and_end_with_an_unknown_status(warm):
+def test_children_outlive_the_warm_interpreter_and_end_with_an_unknown_status(own):
+    warm = own
     child = WarmPopen([sys.executable, "-c", "import time; time.sleep(60)"], warm=warm, start_new_session=True)
     warm.close()
     time.sleep(0.2)
@@ -155,3 +165,50 @@ def test_a_file_left_open_keeps_what_was_written_to_it(warm, tmp_path):
     code = f"f = open({str(tmp_path / 'left-open.txt')!r}, 'w'); f.write('every byte')"
     assert WarmPopen([sys.executable, "-c", code], warm=warm).wait(timeout=120) == 0
     assert (tmp_path / "left-open.txt").read_text() == "every byte"
+
+
+PARENT = "import os; print(os.getppid())"
+
+
+def test_a_shared_warm_interpreter_starts_the_children_of_the_processes_under_it(own, tmp_path, monkeypatch):
+    """What the tests do for every trainer a command or the app starts: $WORKBENCH_WARM names one warm
+    interpreter, and a process that inherits it forks its children there instead of importing torch again."""
+    address = own.share()
+    other = Warm(address=address)
+    child = WarmPopen([sys.executable, "-c", PARENT], warm=other, stdout=subprocess.PIPE, text=True)
+    assert child.communicate(timeout=120)[0] == f"{own.server.pid}\n" and other.server is None
+    # a fresh interpreter below this one, told the address, does the same through trainers.warm.popen
+    code = ("import subprocess, sys; from trainers.warm import popen; "
+            "print(popen([sys.executable, '-c', sys.argv[1]], stdout=subprocess.PIPE, text=True).communicate()[0], "
+            "end='')")
+    below = subprocess.run([sys.executable, "-c", code, PARENT], env={**os.environ, ENV: address},
+                           capture_output=True, text=True, timeout=120)
+    assert below.stdout == f"{own.server.pid}\n", below.stderr
+    # once it is gone: shared() names none (callers start processes as Popen does), and a Warm starts its own
+    own.close()
+    monkeypatch.setenv(ENV, address)
+    assert shared() is None
+    again = WarmPopen([sys.executable, "-c", PARENT], warm=other, stdout=subprocess.PIPE, text=True)
+    assert again.communicate(timeout=120)[0] == f"{other.server.pid}\n"
+    other.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs another user to connect as (root here)")
+def test_another_users_process_is_refused(own):
+    """The address is in the abstract namespace, which any local user can reach: the warm interpreter starts
+    children for its own user only (a child runs whatever code it is sent)."""
+    address = own.share()
+    WarmPopen([sys.executable, "-c", "pass"], warm=own).wait(timeout=120)  # it has imported and is listening
+    pid = os.fork()
+    if pid == 0:  # as the user nobody, try what shared() does
+        try:
+            os.setgid(65534)
+            os.setuid(65534)
+            os._exit(3 if Warm(address=address)._connect() else 0)
+        except BaseException:
+            os._exit(4)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # refused: no greeting, nothing started
+    welcome = Warm(address=address)
+    assert welcome._connect()  # while this user is
+    welcome.close()

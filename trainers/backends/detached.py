@@ -17,7 +17,7 @@ from ..runs.status import write_status
 from .local import claim
 
 if TYPE_CHECKING:
-    from .warm import Warm
+    from ..warm import Warm
 
 LOCK_FD = "WORKBENCH_LOCK_FD"
 CONTROL_SEEN = "_control_seen"  # in request.json: control.json's counts when the folder was claimed
@@ -41,11 +41,9 @@ def child_env(extra: dict | None = None) -> dict:
 
 
 def _popen(warm: "Warm | None"):
-    if warm is None:
-        return subprocess.Popen
-    from .warm import WarmPopen
+    from .. import warm as warm_
 
-    return functools.partial(WarmPopen, warm=warm)
+    return functools.partial(warm_.popen, warm=warm)
 
 
 def start_detached(config: RunConfig, spare: "Spare | None" = None,
@@ -53,7 +51,8 @@ def start_detached(config: RunConfig, spare: "Spare | None" = None,
     """Claim the folder, start the trainer in its own session, and return at once with the folder (and the
     process, for a caller that wants to reap it). The folder's lock passes to the trainer. A `spare` that
     is still waiting takes the run (no torch import to wait for); otherwise a new process starts, forked
-    from `warm` where one is given (trainers.backends.warm: a sweep's trials)."""
+    from `warm` where one is given (trainers.warm: a sweep's trials) or from a shared one
+    (`$WORKBENCH_WARM`)."""
     config, lock = claim(config)
     folder = Path(config.out)
     try:

@@ -61,11 +61,12 @@ def list_sweeps(home: str | os.PathLike | None = None) -> list[Path]:
 def start_detached_sweep(folder: Path) -> subprocess.Popen:
     """The sweep process in its own session (it outlives the terminal), its lines going to SWEEP/sweep.log."""
     from ..backends.detached import child_env
+    from ..warm import popen
 
     log = open(folder / SWEEP_LOG, "ab")
     try:
-        return subprocess.Popen([sys.executable, "-m", "trainers.sweeps.worker", str(folder)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
-                                env=child_env(), cwd=os.getcwd())
+        return popen([sys.executable, "-m", "trainers.sweeps.worker", str(folder)],
+                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                     env=child_env(), cwd=os.getcwd())
     finally:
         log.close()

@@ -100,7 +100,7 @@ class LocalLauncher:
         self.threads = max(1, cores // parallel)
         self.gpus = _gpu_count() if device in ("auto", "cuda") else 0
         self.groups_on: dict[int, list] = {}  # GPU index -> the group processes started there
-        self.warm = None  # trainers.backends.warm, from the first trial on: no torch import per trial
+        self.warm = None  # trainers.warm, from the first trial on: no torch import per trial
         if gpus_per_trial:
             self.gpus = _gpu_count()
             if parallel * gpus_per_trial > self.gpus:
@@ -144,9 +144,9 @@ class LocalLauncher:
 
     def _warm(self):
         if self.warm is None:
-            from ..backends.warm import Warm
+            from ..warm import ENV, Warm
 
-            self.warm = Warm()
+            self.warm = Warm(address=os.environ.get(ENV))  # a shared one where a process above shares it
         return self.warm
 
     def close(self) -> None:

@@ -21,6 +21,7 @@ import os
 import runpy
 import signal
 import socket
+import secrets
 import subprocess
 import sys
 import threading
@@ -31,40 +32,91 @@ MAX_FDS = 64
 AT_START = ("PYTHON", "OMP_", "GOMP_", "KMP_", "MKL_", "OPENBLAS_", "LD_", "LC_", "MALLOC_")
 AT_START_KEYS = ("LANG", "TZ")
 SET_IN_CHILD = ("PYTHONPATH", "PYTHONUNBUFFERED")  # a child takes these from its own environment
+ENV = "WORKBENCH_WARM"  # the address of a warm interpreter this process may start its Python processes from
 UNKNOWN = 255  # the status of a child whose warm interpreter went away before it ended (ssh's for a lost link)
 
 
 class Warm:
-    """One warm interpreter, started at the first `start` and ended by `close` (or by this process ending)."""
+    """One warm interpreter, started at the first `start` and ended by `close` (or by this process ending).
 
-    def __init__(self, preload: tuple[str, ...] = PRELOAD) -> None:
+    Another process of the same user may start its children from it too: its `address` in `$WORKBENCH_WARM`
+    (`share()`), and a `Warm(address=...)` there (or `shared()`) uses it instead of starting its own, as long
+    as it is there (then it starts its own)."""
+
+    def __init__(self, preload: tuple[str, ...] = PRELOAD, address: str | None = None) -> None:
         self.preload = preload
         self.server: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.lock = threading.Lock()
+        self.theirs = address  # another process's warm interpreter, tried before starting one
+        self.address = f"workbench-warm-{os.getpid()}-{secrets.token_hex(8)}"  # this one's, once started
+        self.env: dict = {}
 
     def _serve(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         # its own session, and quiet: a Ctrl-C or hangup at the starter's terminal is not for it (it ends when
         # its starter goes away), and nothing it might say belongs on that terminal
         self.server = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from trainers.backends.warm import serve; serve(sys.argv[1:])",
-             str(theirs.fileno()), *self.preload],
+            [sys.executable, "-c", "import sys; from trainers.warm import serve; serve(sys.argv[1:])",
+             str(theirs.fileno()), self.address, *self.preload],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             pass_fds=(theirs.fileno(),), env=env, start_new_session=True)
         theirs.close()
+        mine.settimeout(60)
+        try:  # it says when its address can be reached (before its imports)
+            mine.recv(16)
+        except OSError:
+            pass  # it will say what went wrong when asked to start something
+        mine.settimeout(None)
         self.control = mine
         self.env = env
+
+    def _connect(self) -> bool:
+        """Use the warm interpreter at `self.theirs`, if it is there and this user's; False if not."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.settimeout(120)  # it greets once it has imported torch
+            sock.connect("\0" + self.theirs)
+            if _peer_uid(sock) != os.getuid():  # someone else's: it would see this process's environment
+                raise OSError("not this user's")
+            hello = json.loads(sock.recv(1 << 20) or b"null")
+            if not isinstance(hello, dict):
+                raise OSError("no greeting")
+            sock.settimeout(None)
+        except (OSError, ValueError):
+            sock.close()
+            self.theirs = None  # not there (any more): from now on, one of this process's own
+            return False
+        self.control, self.env = sock, hello["env"]
+        return True
+
+    def _ensure(self) -> None:
+        """Connected to a warm interpreter: another process's if there is one, else this one's own."""
+        if self.control is not None and (self.server is None or self.server.poll() is None):
+            return
+        self.control = None
+        if self.theirs and self._connect():
+            return
+        self._serve()
+
+    def share(self) -> str:
+        """Start it now and return its address, for `$WORKBENCH_WARM` in the environment of the processes that
+        will use it (the same user's only)."""
+        with self.lock:
+            self._ensure()
+        return self.theirs if self.server is None else self.address
 
     def suits(self, env: dict) -> bool:
         """Whether a child with `env` can come from here: what an interpreter or its libraries read once, at
         start or at load (threads, hashing, warnings, encodings, locale, the dynamic loader), must be the
         warm interpreter's too."""
-        mine = self.env if self.server is not None else os.environ
+        with self.lock:
+            self._ensure()
+        mine = self.env
         return all(mine.get(key) == env.get(key) for key in {*mine, *env}
-                   if (key.startswith(AT_START) or key in AT_START_KEYS) and key not in SET_IN_CHILD)
+                   if _at_start(key) and key not in SET_IN_CHILD)
 
     def start(self, argv: list[str], fds: dict[int, int], env: dict, cwd: str, new_session: bool = False,
               terminal: bool = False) -> tuple[int, socket.socket]:
@@ -78,16 +130,18 @@ class Warm:
         try:
             with self.lock:
                 for attempt in (0, 1):
-                    if self.server is None or self.server.poll() is not None:
-                        self._serve()
+                    self._ensure()
                     try:
                         socket.send_fds(self.control, [request], [theirs.fileno(), *(fds[n] for n in order)])
                         break
                     except (BrokenPipeError, ConnectionResetError, OSError) as err:
-                        gone = isinstance(err, (BrokenPipeError, ConnectionResetError)) or self.server.poll() is not None
+                        gone = isinstance(err, (BrokenPipeError, ConnectionResetError)) or \
+                            (self.server is not None and self.server.poll() is not None)
                         if attempt or not gone:
                             raise  # a bad descriptor or a request too big: not the warm interpreter's fault
-                        self.server = None  # it went away: one fresh warm interpreter, then give up
+                        # it went away: one fresh warm interpreter (this process's own), then give up
+                        self.control.close()
+                        self.control = self.server = self.theirs = None
             theirs.close()
             mine.settimeout(300)  # its first start waits for torch's import
             reply = json.loads(mine.recv(4096) or b"{}")
@@ -102,7 +156,7 @@ class Warm:
         return reply["pid"], mine
 
     def close(self) -> None:
-        """End the warm interpreter (its children go on)."""
+        """End the warm interpreter (its children go on); another process's goes on, only unused from here."""
         with self.lock:
             if self.control is not None:
                 self.control.close()
@@ -114,6 +168,47 @@ class Warm:
                     self.server.kill()
                     self.server.wait()
                 self.server = None
+
+
+def _at_start(key: str) -> bool:
+    return key.startswith(AT_START) or key in AT_START_KEYS
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    import struct
+
+    return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+
+
+_SHARED: Warm | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared() -> Warm | None:
+    """The warm interpreter named by `$WORKBENCH_WARM` (a process above this one shared it), or None where
+    none is named or it is gone: callers then start their processes as Popen does."""
+    global _SHARED
+    address = os.environ.get(ENV)
+    with _SHARED_LOCK:
+        if _SHARED is not None and _SHARED.control is not None and _SHARED.server is None:
+            return _SHARED
+        if not address:
+            return None
+        warm = Warm(address=address)
+        with warm.lock:
+            if not warm._connect():
+                return None
+        _SHARED = warm
+        return warm
+
+
+def popen(args, warm: Warm | None = None, **kwargs) -> subprocess.Popen:
+    """`subprocess.Popen(args, **kwargs)` for `[sys.executable, ...]`, forked from `warm` or else the shared
+    warm interpreter where there is one."""
+    warm = warm or shared()
+    if warm is None:
+        return subprocess.Popen(args, **kwargs)
+    return WarmPopen(args, warm=warm, **kwargs)
 
 
 def _program(argv: list[str]) -> list[str]:
@@ -232,14 +327,20 @@ def _alive(pid: int) -> bool:
 # --- the warm interpreter -------------------------------------------------------------------------------
 
 def serve(argv: list[str]) -> None:
-    """`python -c '...serve(sys.argv[1:])' FD MODULE...`: import the modules, then fork a child for each
-    request on socket FD, and send each child's wait status on its own socket when it ends. Ends when the
-    socket's other end closes. In a child, returns into the program asked for (and never comes back)."""
+    """`python -c '...serve(sys.argv[1:])' FD ADDRESS MODULE...`: import the modules, then fork a child for each
+    request on socket FD or on a connection to the abstract socket ADDRESS (this user's processes only), and
+    send each child's wait status on its own socket when it ends. Ends when FD's other end closes. In a child,
+    returns into the program asked for (and never comes back)."""
     import importlib
+    import select
 
     control = socket.socket(fileno=int(argv[0]))
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    listener.bind("\0" + argv[1])
+    listener.listen(64)
+    control.send(b"listening")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # its children get an interpreter's own, below
-    for name in argv[1:]:
+    for name in argv[2:]:
         importlib.import_module(name)
     import gc
 
@@ -250,51 +351,68 @@ def serve(argv: list[str]) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
     children: dict[int, socket.socket] = {}
-    import select
+    clients: list[socket.socket] = []
+    hello = json.dumps({"env": {key: value for key, value in os.environ.items() if _at_start(key)}}).encode()
 
     while True:
-        ready, _, _ = select.select([control, wake_r], [], [])
+        ready, _, _ = select.select([control, wake_r, listener, *clients], [], [])
         if wake_r in ready:
             try:
                 os.read(wake_r, 4096)
             except BlockingIOError:
                 pass
             _reap(children)
-        if control not in ready:
-            continue
-        try:
-            data, fds, _, _ = socket.recv_fds(control, 1 << 20, MAX_FDS)
-        except InterruptedError:
-            continue
-        if not data:  # the starter went away; the children go on
-            return
-        request = json.loads(data)
-        status, given = socket.socket(fileno=fds[0]), fds[1:]
-        try:
-            pid = os.fork()
-        except OSError as err:
-            _tell(status, {"error": f"cannot start a process: {err}"})
-            status.close()
-            pid = None
-        if pid == 0:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            # an interpreter's own signal handling, whatever the starter had ignored when this one began
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-            for fd in (wake_r, wake_w, control.fileno(), status.fileno(), *(s.fileno() for s in children.values())):
-                os.close(fd)
-            _become(request, dict(zip(request["fds"], given)))
-            return  # never reached: _become exits
-        for fd in given:
-            os.close(fd)
-        if pid is not None:
-            if _tell(status, {"pid": pid}):
-                children[pid] = status
-            else:  # its starter gave up waiting: no one knows of this process, so it must not run
-                os.kill(pid, signal.SIGKILL)
+        if listener in ready:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                client = None
+            if client is not None:
+                if _peer_uid(client) == os.getuid() and _tell(client, hello, raw=True):
+                    clients.append(client)
+                else:
+                    client.close()
+        for sock in [s for s in (control, *clients) if s in ready]:
+            try:
+                data, fds, _, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
+            except InterruptedError:
+                continue
+            except OSError:
+                data, fds = b"", []
+            if not data:
+                if sock is control:  # the starter went away; the children go on
+                    return
+                clients.remove(sock)
+                sock.close()
+                continue
+            request = json.loads(data)
+            status, given = socket.socket(fileno=fds[0]), fds[1:]
+            try:
+                pid = os.fork()
+            except OSError as err:
+                _tell(status, {"error": f"cannot start a process: {err}"})
                 status.close()
-        _reap(children)
+                pid = None
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                # an interpreter's own signal handling, whatever the starter had ignored when this one began
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+                for fd in (wake_r, wake_w, control.fileno(), listener.fileno(), status.fileno(),
+                           *(c.fileno() for c in clients), *(s.fileno() for s in children.values())):
+                    os.close(fd)
+                _become(request, dict(zip(request["fds"], given)))
+                return  # never reached: _become exits
+            for fd in given:
+                os.close(fd)
+            if pid is not None:
+                if _tell(status, {"pid": pid}):
+                    children[pid] = status
+                else:  # its starter gave up waiting: no one knows of this process, so it must not run
+                    os.kill(pid, signal.SIGKILL)
+                    status.close()
+            _reap(children)
 
 
 def _reap(children: dict) -> None:
@@ -311,9 +429,9 @@ def _reap(children: dict) -> None:
             sock.close()
 
 
-def _tell(sock: socket.socket, message: dict) -> bool:
+def _tell(sock: socket.socket, message, raw: bool = False) -> bool:
     try:
-        sock.send(json.dumps(message).encode())
+        sock.send(message if raw else json.dumps(message).encode())
         return True
     except OSError:  # the starter went away or gave up: nothing to tell
         return False
