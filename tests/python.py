@@ -13,7 +13,7 @@ import sys
 from trainers.warm import Warm, WarmPopen
 
 PYTHON = sys.executable
-WARM = Warm()
+WARM = Warm(listen=True)  # shared with every process under this one (tests/conftest.py)
 
 
 def popen(args, **kwargs) -> subprocess.Popen:

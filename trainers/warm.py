@@ -16,6 +16,7 @@ any orphan does) and their status reads as unknown (255) once they have ended.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import runpy
@@ -36,92 +37,147 @@ ENV = "WORKBENCH_WARM"  # the address of a warm interpreter this process may sta
 UNKNOWN = 255  # the status of a child whose warm interpreter went away before it ended (ssh's for a lost link)
 
 
+class Gone(OSError):
+    """The warm interpreter another process shared is not there (any more)."""
+
+
+class Unsuited(OSError):
+    """The warm interpreter a start fell back to differs from the child in what is read at start."""
+
+
 class Warm:
     """One warm interpreter, started at the first `start` and ended by `close` (or by this process ending).
 
-    Another process of the same user may start its children from it too: its `address` in `$WORKBENCH_WARM`
-    (`share()`), and a `Warm(address=...)` there (or `shared()`) uses it instead of starting its own, as long
-    as it is there (then it starts its own)."""
+    Shared: a `Warm(listen=True)` also takes requests from the same user's other processes; `share()` gives
+    its address (for `$WORKBENCH_WARM`: its name, pid and a secret, so keep it in environments only). A
+    `Warm(address=...)` forks its children there while it is there, then starts its own (`fallback`) or
+    raises `Gone`; `shared()` and `popen()` are that for the address a process above this one shared."""
 
-    def __init__(self, preload: tuple[str, ...] = PRELOAD, address: str | None = None) -> None:
+    def __init__(self, preload: tuple[str, ...] = PRELOAD, address: str | None = None, *, listen: bool = False,
+                 fallback: bool = True) -> None:
         self.preload = preload
         self.server: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.lock = threading.Lock()
         self.theirs = address  # another process's warm interpreter, tried before starting one
-        self.address = f"workbench-warm-{os.getpid()}-{secrets.token_hex(8)}"  # this one's, once started
-        self.env: dict = {}
+        self.listen = listen
+        self.fallback = fallback
+        self.address: str | None = None  # this one's, while it runs and listens
+        self.hello: dict | None = None  # what its children have from it: the environment read at start, settings
 
     def _serve(self) -> None:
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        listener, name = _bind() if self.listen else (None, "")
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        passed = [theirs.fileno(), *([listener.fileno()] if listener else [])]
         # its own session, and quiet: a Ctrl-C or hangup at the starter's terminal is not for it (it ends when
         # its starter goes away), and nothing it might say belongs on that terminal
-        self.server = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from trainers.warm import serve; serve(sys.argv[1:])",
-             str(theirs.fileno()), self.address, *self.preload],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            pass_fds=(theirs.fileno(),), env=env, start_new_session=True)
-        theirs.close()
-        mine.settimeout(60)
-        try:  # it says when its address can be reached (before its imports)
-            mine.recv(16)
-        except OSError:
-            pass  # it will say what went wrong when asked to start something
-        mine.settimeout(None)
-        self.control = mine
-        self.env = env
+        try:
+            self.server = subprocess.Popen(
+                [sys.executable, "-c", "import sys; from trainers.warm import serve; serve(sys.argv[1:])",
+                 str(theirs.fileno()), str(listener.fileno()) if listener else "-", *self.preload],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                pass_fds=passed, env=env, start_new_session=True)
+        finally:
+            theirs.close()
+            if listener is not None:
+                listener.close()  # the warm interpreter's now: its name bound before it started, so no one can take it
+        token = secrets.token_hex(16)
+        mine.send(token.encode())  # a client proves it had the address by sending this first
+        if listener is not None:  # it listens before its imports: its address answers once this returns
+            mine.settimeout(60)
+            try:
+                mine.recv(16)
+            except OSError:
+                pass  # it will be found gone when asked to start something
+            mine.settimeout(None)
+        self.control, self.hello = mine, None
+        self.address = f"{name} {self.server.pid} {token}" if listener else None
 
     def _connect(self) -> bool:
-        """Use the warm interpreter at `self.theirs`, if it is there and this user's; False if not."""
+        """Use the warm interpreter at `self.theirs`, if it is there and is the one named; False if not."""
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
+            name, pid, token = self.theirs.split()
             sock.settimeout(120)  # it greets once it has imported torch
-            sock.connect("\0" + self.theirs)
-            if _peer_uid(sock) != os.getuid():  # someone else's: it would see this process's environment
-                raise OSError("not this user's")
+            sock.connect("\0" + name)
+            # this user's, and the process named: another could have the name once it is free, and would see
+            # this process's environment and descriptors
+            if _peer(sock) != (int(pid), os.getuid()):
+                raise OSError("not the warm interpreter named")
+            sock.send(token.encode())
             hello = json.loads(sock.recv(1 << 20) or b"null")
-            if not isinstance(hello, dict):
+            if not isinstance(hello, dict) or not isinstance(hello.get("env"), dict):
                 raise OSError("no greeting")
             sock.settimeout(None)
         except (OSError, ValueError):
             sock.close()
-            self.theirs = None  # not there (any more): from now on, one of this process's own
             return False
-        self.control, self.env = sock, hello["env"]
+        self.control, self.hello = sock, hello
         return True
 
     def _ensure(self) -> None:
-        """Connected to a warm interpreter: another process's if there is one, else this one's own."""
+        """Connected to a warm interpreter: another process's if it is there, else this one's own (or Gone)."""
         if self.control is not None and (self.server is None or self.server.poll() is None):
+            if self.hello is None:  # its greeting comes once it has imported
+                self.control.settimeout(300)
+                try:
+                    self.hello = json.loads(self.control.recv(1 << 20) or b"null")
+                except (OSError, ValueError):
+                    self.hello = None
+                self.control.settimeout(None)
+                if not isinstance(self.hello, dict):
+                    self._drop()
+                    return self._ensure()
             return
-        self.control = None
+        self._drop()
         if self.theirs and self._connect():
             return
+        self.theirs = None
+        if not self.fallback:
+            raise Gone("the shared warm interpreter is not there")
         self._serve()
+        self._ensure()
+
+    def _drop(self) -> None:
+        if self.control is not None:
+            self.control.close()
+        if self.server is not None and self.server.poll() is None:
+            self.server.kill()
+            self.server.wait()
+        self.control = self.server = self.hello = self.address = None
 
     def share(self) -> str:
-        """Start it now and return its address, for `$WORKBENCH_WARM` in the environment of the processes that
-        will use it (the same user's only)."""
+        """Start it now (`listen=True`) and return its address, for `$WORKBENCH_WARM` in the environment of
+        the processes that will use it. Only the same user's processes, told the address, are served."""
+        if not self.listen:
+            raise ValueError("only a Warm(listen=True) can be shared")
         with self.lock:
-            self._ensure()
-        return self.theirs if self.server is None else self.address
+            if self.control is None or self.server is None or self.server.poll() is not None:
+                self._drop()
+                self._serve()
+            return self.address
 
     def suits(self, env: dict) -> bool:
         """Whether a child with `env` can come from here: what an interpreter or its libraries read once, at
-        start or at load (threads, hashing, warnings, encodings, locale, the dynamic loader), must be the
-        warm interpreter's too."""
+        start or at load (threads, hashing, warnings, encodings, locale, the dynamic loader), and what a
+        process inherits (this Python and checkout, user, groups, umask, open-file limit, cgroup), must be
+        the warm interpreter's too. Raises Gone where a shared one is gone and there is no fallback."""
         with self.lock:
             self._ensure()
-        mine = self.env
-        return all(mine.get(key) == env.get(key) for key in {*mine, *env}
-                   if _at_start(key) and key not in SET_IN_CHILD)
+            return self._suits(env)
+
+    def _suits(self, env: dict) -> bool:
+        mine = self.hello["env"]
+        return self.hello.get("facts") == _facts() and all(
+            mine.get(key) == env.get(key) for key in {*mine, *env} if _at_start(key) and key not in SET_IN_CHILD)
 
     def start(self, argv: list[str], fds: dict[int, int], env: dict, cwd: str, new_session: bool = False,
               terminal: bool = False) -> tuple[int, socket.socket]:
         """Fork a child running `argv` (`[python, -m|-c|SCRIPT, ...]`) with descriptor `fds[n]` as its `n`;
-        returns its pid and the socket its exit status will come on."""
+        returns its pid and the socket its exit status will come on. Raises Gone, or Unsuited where the
+        interpreter it fell back to does not suit `env`: start the process as Popen does then."""
         program = _program(argv)
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         order = sorted(fds)
@@ -131,6 +187,8 @@ class Warm:
             with self.lock:
                 for attempt in (0, 1):
                     self._ensure()
+                    if attempt and not self._suits(env):
+                        raise Unsuited("the warm interpreter fallen back to differs")
                     try:
                         socket.send_fds(self.control, [request], [theirs.fileno(), *(fds[n] for n in order)])
                         break
@@ -139,9 +197,10 @@ class Warm:
                             (self.server is not None and self.server.poll() is not None)
                         if attempt or not gone:
                             raise  # a bad descriptor or a request too big: not the warm interpreter's fault
-                        # it went away: one fresh warm interpreter (this process's own), then give up
-                        self.control.close()
-                        self.control = self.server = self.theirs = None
+                        # it went away: another (this process's own, where it may), then give up
+                        self._drop()
+                        self.theirs = None
+                shared = self.server is None
             theirs.close()
             mine.settimeout(300)  # its first start waits for torch's import
             reply = json.loads(mine.recv(4096) or b"{}")
@@ -152,6 +211,8 @@ class Warm:
             raise
         if "pid" not in reply:
             mine.close()
+            if shared and not reply:  # it went away with the request: nothing was started
+                raise Gone("the shared warm interpreter ended before it could start the process")
             raise OSError(reply.get("error") or "the warm interpreter ended before it could start the process")
         return reply["pid"], mine
 
@@ -168,37 +229,73 @@ class Warm:
                     self.server.kill()
                     self.server.wait()
                 self.server = None
+            self.hello = self.address = None
+
+
+def _bind() -> tuple[socket.socket, str]:
+    """A listening socket at a fresh name in the abstract namespace (where any user may connect: the warm
+    interpreter checks who), and its name."""
+    while True:
+        name = f"workbench-warm-{os.getpid()}-{secrets.token_hex(8)}"
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            sock.bind("\0" + name)
+        except OSError as err:
+            sock.close()
+            if err.errno == errno.EADDRINUSE:
+                continue
+            raise
+        return sock, name
+
+
+def _facts() -> dict:
+    """What a child forked from an interpreter has from it, beyond the environment and descriptors it is
+    given: its Python and checkout, user and groups, umask, open-file limit and cgroup."""
+    import resource
+
+    def read(path: str) -> str:
+        try:
+            with open(path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    umask = next((line.split()[1] for line in read("/proc/self/status").splitlines() if line.startswith("Umask:")), "")
+    return {"python": os.path.realpath(sys.executable), "root": os.path.dirname(os.path.abspath(__file__)),
+            "uid": os.getuid(), "gid": os.getgid(), "groups": sorted(os.getgroups()), "umask": umask,
+            "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)), "cgroup": read("/proc/self/cgroup")}
 
 
 def _at_start(key: str) -> bool:
     return key.startswith(AT_START) or key in AT_START_KEYS
 
 
-def _peer_uid(sock: socket.socket) -> int:
+def _peer(sock: socket.socket) -> tuple[int, int]:
+    """The (pid, uid) of the process at the other end of a unix socket."""
     import struct
 
-    return struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    pid, uid, _ = struct.unpack("3i", sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    return pid, uid
 
 
-_SHARED: Warm | None = None
+_SHARED: dict[str, Warm] = {}  # address -> a connection to it, this process's
 _SHARED_LOCK = threading.Lock()
 
 
 def shared() -> Warm | None:
     """The warm interpreter named by `$WORKBENCH_WARM` (a process above this one shared it), or None where
     none is named or it is gone: callers then start their processes as Popen does."""
-    global _SHARED
     address = os.environ.get(ENV)
+    if not address:
+        return None
     with _SHARED_LOCK:
-        if _SHARED is not None and _SHARED.control is not None and _SHARED.server is None:
-            return _SHARED
-        if not address:
-            return None
-        warm = Warm(address=address)
+        warm = _SHARED.get(address)
+        if warm is None:
+            warm = _SHARED[address] = Warm(address=address, fallback=False)
         with warm.lock:
-            if not warm._connect():
+            if warm.control is None and not (warm.theirs and warm._connect()):
+                warm.theirs = None  # gone for good: its name is never used again
                 return None
-        _SHARED = warm
         return warm
 
 
@@ -246,26 +343,38 @@ class WarmPopen(subprocess.Popen):
         if isinstance(args, (str, bytes)):
             args = [args]
         env = dict(os.environ if env is None else env)
-        if not self._warm.suits(env):  # a setting read at start differs: a fresh interpreter, as Popen starts it
+
+        def cold():  # a fresh interpreter, as Popen starts it
             self._cold = True
             become_terminal = _controlling_terminal if self._terminal else None
-            return super()._execute_child(args, executable, become_terminal, close_fds, pass_fds, cwd, env,
-                                          startupinfo, creationflags, shell, p2cread, p2cwrite, c2pread, c2pwrite,
-                                          errread, errwrite, restore_signals, gid, gids, uid, umask,
-                                          start_new_session, *rest)
+            return super(WarmPopen, self)._execute_child(
+                args, executable, become_terminal, close_fds, pass_fds, cwd, env, startupinfo, creationflags, shell,
+                p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite, restore_signals, gid, gids, uid, umask,
+                start_new_session, *rest)
+
+        try:
+            suited = self._warm.suits(env)
+        except Gone:
+            suited = False
+        if not suited:  # a setting read at start differs, or a shared warm interpreter is gone
+            return cold()
         if cwd is not None and not os.path.isdir(cwd):
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
             raise FileNotFoundError(2, "No such file or directory", os.fspath(cwd))
         fds = {0: p2cread if p2cread != -1 else 0, 1: c2pwrite if c2pwrite != -1 else 1,
                2: errwrite if errwrite != -1 else 2}
         fds.update({int(fd): int(fd) for fd in pass_fds})
-        cwd = os.fspath(cwd) if cwd is not None else os.getcwd()
         try:
-            self.pid, self._status = self._warm.start([os.fspath(a) for a in args], fds, env, cwd,
+            self.pid, self._status = self._warm.start([os.fspath(a) for a in args], fds, env,
+                                                      os.fspath(cwd) if cwd is not None else os.getcwd(),
                                                       new_session=start_new_session, terminal=self._terminal)
-            self._child_created = True
-        finally:
+        except (Gone, Unsuited):
+            return cold()
+        except BaseException:
             self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
+            raise
+        self._child_created = True
+        self._close_pipe_fds(p2cread, p2cwrite, c2pread, c2pwrite, errread, errwrite)
 
     def _try_wait(self, wait_flags):
         """(pid, wait status) once the child has ended, (0, 0) while it runs: from its status socket."""
@@ -327,66 +436,113 @@ def _alive(pid: int) -> bool:
 # --- the warm interpreter -------------------------------------------------------------------------------
 
 def serve(argv: list[str]) -> None:
-    """`python -c '...serve(sys.argv[1:])' FD ADDRESS MODULE...`: import the modules, then fork a child for each
-    request on socket FD or on a connection to the abstract socket ADDRESS (this user's processes only), and
-    send each child's wait status on its own socket when it ends. Ends when FD's other end closes. In a child,
-    returns into the program asked for (and never comes back)."""
+    """`python -c '...serve(sys.argv[1:])' FD LISTENER|- MODULE...`: import the modules, then fork a child for
+    each request on socket FD, or on a connection to the listening socket LISTENER from a process of this user
+    that sends the secret the starter sent first on FD; send each child's wait status on its own socket when
+    it ends. Ends when FD's other end closes. In a child, returns into the program asked for (and never
+    comes back)."""
+    import hmac
     import importlib
-    import select
+    import selectors
 
     control = socket.socket(fileno=int(argv[0]))
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    listener.bind("\0" + argv[1])
-    listener.listen(64)
-    control.send(b"listening")
+    listener = socket.socket(fileno=int(argv[1])) if argv[1] != "-" else None
+    token = control.recv(64)
+    if listener is not None:  # listening here, not in the starter: a client sees this process at the other end
+        listener.listen(64)
+        control.send(b"listening")
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # its children get an interpreter's own, below
     for name in argv[2:]:
         importlib.import_module(name)
     import gc
 
     gc.freeze()  # what was imported stays shared with every child: no collection walks (and copies) it
+    hello = json.dumps({"env": {key: value for key, value in os.environ.items() if _at_start(key)},
+                        "facts": _facts()}).encode()
+    control.send(hello)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     os.set_blocking(wake_r, False)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.set_wakeup_fd(wake_w)
     children: dict[int, socket.socket] = {}
-    clients: list[socket.socket] = []
-    hello = json.dumps({"env": {key: value for key, value in os.environ.items() if _at_start(key)}}).encode()
+    waiting: set[socket.socket] = set()  # connected, not yet proved they were told the address
+    clients: set[socket.socket] = set()
+    watch = selectors.DefaultSelector()
+    for sock in (control, wake_r, *([listener] if listener else [])):
+        watch.register(sock, selectors.EVENT_READ)
+
+    def drop(sock: socket.socket) -> None:
+        watch.unregister(sock)
+        waiting.discard(sock)
+        clients.discard(sock)
+        sock.close()
+
+    def child_closes() -> list[int]:
+        return [watch.fileno(), wake_r, wake_w, control.fileno(), *([listener.fileno()] if listener else []),
+                *(c.fileno() for c in (*waiting, *clients)), *(c.fileno() for c in children.values())]
 
     while True:
-        ready, _, _ = select.select([control, wake_r, listener, *clients], [], [])
+        ready = [key.fileobj for key, _ in watch.select()]
         if wake_r in ready:
             try:
                 os.read(wake_r, 4096)
             except BlockingIOError:
                 pass
             _reap(children)
-        if listener in ready:
+        if listener is not None and listener in ready:
             try:
                 client, _ = listener.accept()
-            except OSError:
+            except OSError:  # out of descriptors, say: try again shortly rather than spin
+                time.sleep(0.1)
                 client = None
             if client is not None:
-                if _peer_uid(client) == os.getuid() and _tell(client, hello, raw=True):
-                    clients.append(client)
-                else:
+                if _peer(client)[1] == os.getuid():
+                    client.setblocking(False)
+                    waiting.add(client)
+                    watch.register(client, selectors.EVENT_READ)
+                else:  # another user's: a child runs whatever it is sent
                     client.close()
-        for sock in [s for s in (control, *clients) if s in ready]:
+        for sock in [s for s in ready if s in waiting]:
             try:
-                data, fds, _, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
+                said = sock.recv(64)
+            except OSError:
+                said = b""
+            if said and hmac.compare_digest(said, token) and _tell(sock, hello, raw=True):
+                sock.setblocking(True)
+                waiting.discard(sock)
+                clients.add(sock)
+            else:
+                drop(sock)
+        ended = False
+        for sock in [s for s in ready if s is control or s in clients]:
+            try:
+                data, fds, flags, _ = socket.recv_fds(sock, 1 << 20, MAX_FDS)
             except InterruptedError:
                 continue
             except OSError:
-                data, fds = b"", []
+                data, fds, flags = b"", [], 0
             if not data:
-                if sock is control:  # the starter went away; the children go on
-                    return
-                clients.remove(sock)
-                sock.close()
+                if sock is control:  # the starter went away; the children go on (after this round's requests)
+                    ended = True
+                else:
+                    drop(sock)
+                for fd in fds:
+                    os.close(fd)
                 continue
-            request = json.loads(data)
-            status, given = socket.socket(fileno=fds[0]), fds[1:]
+            try:
+                request = json.loads(data)
+                if flags & socket.MSG_CTRUNC or not fds or not isinstance(request, dict) or \
+                        len(request.get("fds", ())) != len(fds) - 1:
+                    raise ValueError("a request without its descriptors")
+                status = socket.socket(fileno=fds[0])
+            except (ValueError, TypeError, OSError):  # not a request from trainers.warm: its sender is dropped
+                for fd in fds:
+                    os.close(fd)
+                if sock is not control:
+                    drop(sock)
+                continue
+            given = fds[1:]
             try:
                 pid = os.fork()
             except OSError as err:
@@ -399,9 +555,12 @@ def serve(argv: list[str]) -> None:
                 # an interpreter's own signal handling, whatever the starter had ignored when this one began
                 signal.signal(signal.SIGINT, signal.default_int_handler)
                 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
-                for fd in (wake_r, wake_w, control.fileno(), listener.fileno(), status.fileno(),
-                           *(c.fileno() for c in clients), *(s.fileno() for s in children.values())):
-                    os.close(fd)
+                for fd in child_closes():
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+                status.close()
                 _become(request, dict(zip(request["fds"], given)))
                 return  # never reached: _become exits
             for fd in given:
@@ -413,6 +572,8 @@ def serve(argv: list[str]) -> None:
                     os.kill(pid, signal.SIGKILL)
                     status.close()
             _reap(children)
+        if ended:
+            return
 
 
 def _reap(children: dict) -> None:

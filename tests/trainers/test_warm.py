@@ -3,6 +3,7 @@ argv, environment, working directory, streams, descriptors, session, terminal, e
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -170,45 +171,91 @@ def test_a_file_left_open_keeps_what_was_written_to_it(warm, tmp_path):
 PARENT = "import os; print(os.getppid())"
 
 
-def test_a_shared_warm_interpreter_starts_the_children_of_the_processes_under_it(own, tmp_path, monkeypatch):
+@pytest.fixture
+def sharing():
+    warm = Warm(preload=("torch",), listen=True)
+    yield warm
+    warm.close()
+
+
+def test_a_shared_warm_interpreter_starts_the_children_of_the_processes_under_it(sharing, monkeypatch):
     """What the tests do for every trainer a command or the app starts: $WORKBENCH_WARM names one warm
     interpreter, and a process that inherits it forks its children there instead of importing torch again."""
-    address = own.share()
+    address = sharing.share()
     other = Warm(address=address)
     child = WarmPopen([sys.executable, "-c", PARENT], warm=other, stdout=subprocess.PIPE, text=True)
-    assert child.communicate(timeout=120)[0] == f"{own.server.pid}\n" and other.server is None
+    assert child.communicate(timeout=120)[0] == f"{sharing.server.pid}\n" and other.server is None
     # a fresh interpreter below this one, told the address, does the same through trainers.warm.popen
     code = ("import subprocess, sys; from trainers.warm import popen; "
             "print(popen([sys.executable, '-c', sys.argv[1]], stdout=subprocess.PIPE, text=True).communicate()[0], "
             "end='')")
     below = subprocess.run([sys.executable, "-c", code, PARENT], env={**os.environ, ENV: address},
                            capture_output=True, text=True, timeout=120)
-    assert below.stdout == f"{own.server.pid}\n", below.stderr
+    assert below.stdout == f"{sharing.server.pid}\n", below.stderr
     # once it is gone: shared() names none (callers start processes as Popen does), and a Warm starts its own
-    own.close()
+    server = sharing.server.pid
+    sharing.close()
     monkeypatch.setenv(ENV, address)
     assert shared() is None
     again = WarmPopen([sys.executable, "-c", PARENT], warm=other, stdout=subprocess.PIPE, text=True)
-    assert again.communicate(timeout=120)[0] == f"{other.server.pid}\n"
+    assert again.communicate(timeout=120)[0] == f"{other.server.pid}\n" and other.server.pid != server
     other.close()
+    # and a process that may not start one of its own starts the child as Popen does, from itself
+    alone = WarmPopen([sys.executable, "-c", PARENT], warm=Warm(address=address, fallback=False),
+                      stdout=subprocess.PIPE, text=True)
+    assert alone.communicate(timeout=120)[0] == f"{os.getpid()}\n"
+
+
+def test_a_request_that_is_not_one_does_not_end_a_shared_warm_interpreter(sharing):
+    address = sharing.share()
+    name, _, token = address.split()
+    running = WarmPopen([sys.executable, "-c", "import sys; sys.exit(int(sys.stdin.read()))"], warm=sharing,
+                        stdin=subprocess.PIPE, text=True)
+    for junk in (b"not json", b"{}", b"[1, 2]"):
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.settimeout(30)
+        raw.connect("\0" + name)
+        raw.send(token.encode())
+        assert b"env" in raw.recv(1 << 20)  # greeted
+        raw.send(junk)  # without descriptors, or not a request: the sender is dropped
+        assert raw.recv(100) == b""
+        raw.close()
+    running.communicate("7", timeout=60)
+    assert running.returncode == 7  # its status still came back: the warm interpreter is there
+    later = WarmPopen([sys.executable, "-c", "pass"], warm=Warm(address=address))
+    assert later.wait(timeout=60) == 0 and sharing.server.poll() is None
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs another user to connect as (root here)")
-def test_another_users_process_is_refused(own):
+def test_only_this_user_told_the_address_is_served(sharing):
     """The address is in the abstract namespace, which any local user can reach: the warm interpreter starts
-    children for its own user only (a child runs whatever code it is sent)."""
-    address = own.share()
-    WarmPopen([sys.executable, "-c", "pass"], warm=own).wait(timeout=120)  # it has imported and is listening
-    pid = os.fork()
-    if pid == 0:  # as the user nobody, try what shared() does
+    children only for its own user, and only for a process that was told its secret."""
+    address = sharing.share()
+    name, pid, token = address.split()
+    WarmPopen([sys.executable, "-c", "pass"], warm=sharing).wait(timeout=120)  # imported and listening
+
+    def answer(send: bytes) -> bytes:
+        raw = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raw.settimeout(30)
+        raw.connect("\0" + name)
+        try:
+            raw.send(send)
+            return raw.recv(1 << 20)
+        except (BrokenPipeError, ConnectionResetError):  # closed on it (a timeout is no answer either)
+            return b""
+        finally:
+            raw.close()
+
+    child = os.fork()
+    if child == 0:  # as the user nobody, with the secret
         try:
             os.setgid(65534)
             os.setuid(65534)
-            os._exit(3 if Warm(address=address)._connect() else 0)
+            os._exit(0 if answer(token.encode()) == b"" else 3)
         except BaseException:
             os._exit(4)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0  # refused: no greeting, nothing started
-    welcome = Warm(address=address)
-    assert welcome._connect()  # while this user is
-    welcome.close()
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0  # no greeting: closed at once
+    assert answer(b"0" * len(token)) == b""  # this user, a wrong secret
+    assert b"env" in answer(token.encode())  # this user, told the address
+    assert not Warm(address=f"{name} {int(pid) + 1} {token}", fallback=False)._connect()  # not the process named

@@ -24,6 +24,7 @@ import pytest
 
 from tests import python
 from trainers.runs import lock_holder, read_status
+from trainers.warm import ENV
 
 pytestmark = [pytest.mark.slow,  # the real app in tmux, twenty-odd times
               pytest.mark.skipif(shutil.which("tmux") is None or not sys.platform.startswith("linux"),
@@ -60,7 +61,9 @@ class Tmux:
 def app_command(*args: str, detach_session: bool = False) -> str:
     env = {"WORKBENCH_RUNS": os.environ["WORKBENCH_RUNS"], "WORKBENCH_DATA": os.environ["WORKBENCH_DATA"],
            "WORKBENCH_PIXELS": "0", "PYTHONPATH": str(ROOT)}
-    words = ["env", *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "workbench.cli", *args]
+    # a user's app: its trainers start as fresh interpreters (their /proc environ is their own, as ours() reads
+    # it), not from the test process's warm one
+    words = ["env", "-u", ENV, *(f"{k}={v}" for k, v in env.items()), sys.executable, "-m", "workbench.cli", *args]
     if detach_session:  # a session of its own: no SIGHUP reaches it, only a terminal that stops answering
         words = ["setsid", "-w", *words]
     return "cd " + shlex.quote(str(ROOT)) + " && exec " + shlex.join(words)

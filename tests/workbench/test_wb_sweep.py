@@ -276,7 +276,7 @@ async def test_the_runs_screen_shows_a_sweep_as_one_row_and_enter_opens_it(mid_s
         await until(pilot, lambda: isinstance(app.screen, RunListScreen) and app.screen.table.row_count == 1, 30)
         await shown(pilot, app, "3/6")
         text = screen_text(app)
-        assert "sweep" in text and "70.00%" in text and "running" in text
+        assert "sweep" in text and "70.00%" in text and "running" in text, text
         await pilot.press("enter")
         await opened(pilot, app)
 
