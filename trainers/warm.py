@@ -217,7 +217,8 @@ class Warm:
         return reply["pid"], mine
 
     def close(self) -> None:
-        """End the warm interpreter (its children go on); another process's goes on, only unused from here."""
+        """End the warm interpreter (its children go on, their status unknown to any process still waiting on
+        one); another process's goes on, only unused from here."""
         with self.lock:
             if self.control is not None:
                 self.control.close()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from tests.conftest import TINY, tiny_config as tiny  # noqa: F401 - re-exported for the app tests
+
+
+QUICK = 25  # looks at the settled app before waiting a tenth of a second between looks: a key's effect is quicker
 
 
 async def until(pilot, condition, seconds: float = 60.0) -> None:
@@ -18,8 +22,12 @@ async def until(pilot, condition, seconds: float = 60.0) -> None:
             return False
 
     deadline = time.monotonic() + seconds
+    looked = 0
     while not holds():
         assert time.monotonic() < deadline, "the app never reached the expected state"
+        looked += 1
+        if looked > QUICK:  # waiting on another process (a trainer, a file): the app runs on meanwhile, and
+            await asyncio.sleep(0.1)  # settling every widget's queue fifty times a second costs a core
         await pilot.pause()
 
 
