@@ -145,9 +145,10 @@ def pytest_sessionfinish(session):
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto`: one test process more than there are cores. Much of the suite waits on the trainers, tmux
-    sessions and commands it starts; a third process on two cores ran it in 5:56 against 6:50 (four: 5:36,
-    with the timing tests closer to their limits). PYTEST_XDIST_AUTO_NUM_WORKERS still decides where set."""
+    """`-n auto`: two test processes more than there are cores. Much of the suite waits on the trainers, tmux
+    sessions and commands it starts; on two cores, with trainers forked from a warm interpreter, four processes
+    ran it in 3:44 and 3:42 against 4:00 and 3:37 for three (more evenly; two interleaved rounds).
+    PYTEST_XDIST_AUTO_NUM_WORKERS still decides where set."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None
-    return len(os.sched_getaffinity(0)) + 1 if hasattr(os, "sched_getaffinity") else None
+    return len(os.sched_getaffinity(0)) + 2 if hasattr(os, "sched_getaffinity") else None
