@@ -126,10 +126,10 @@ class Warm:
                     self.hello = json.loads(self.control.recv(1 << 20) or b"null")
                 except (OSError, ValueError):
                     self.hello = None
-                self.control.settimeout(None)
-                if not isinstance(self.hello, dict):
+                if not isinstance(self.hello, dict):  # it died at its imports: say so, rather than start another
                     self._drop()
-                    return self._ensure()
+                    raise Gone("the warm interpreter ended before it was ready")
+                self.control.settimeout(None)
             return
         self._drop()
         if self.theirs and self._connect():

@@ -259,3 +259,12 @@ def test_only_this_user_told_the_address_is_served(sharing):
     assert answer(b"0" * len(token)) == b""  # this user, a wrong secret
     assert b"env" in answer(token.encode())  # this user, told the address
     assert not Warm(address=f"{name} {int(pid) + 1} {token}", fallback=False)._connect()  # not the process named
+
+
+def test_a_warm_interpreter_that_cannot_start_means_a_fresh_start():
+    broken = Warm(preload=("no_such_module_anywhere",))  # its imports fail: it ends before it is ready
+    try:
+        child = WarmPopen([sys.executable, "-c", PARENT], warm=broken, stdout=subprocess.PIPE, text=True)
+        assert child.communicate(timeout=120)[0] == f"{os.getpid()}\n" and child.returncode == 0
+    finally:
+        broken.close()
